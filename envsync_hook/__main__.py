@@ -1,0 +1,3 @@
+from envsync_hook.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Findings: small immutable values with a stable code, and the rule table.
+
+Kept free of pydantic and dataclasses so that the default (text) path stays light.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+SEVERITIES = ("error", "warning", "info")
+#: rank used for ``--fail-on`` comparisons; higher is more severe.
+SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+
+
+class Rule(NamedTuple):
+    code: str
+    slug: str
+    severity: str
+    summary: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("ENV001", "missing-key", "error", "The template assigns the key; the env file does not."),
+    Rule(
+        "ENV002",
+        "extra-key",
+        "warning",
+        "The env file assigns a key that no template of the set defines "
+        "(not even as a commented-out assignment).",
+    ),
+    Rule(
+        "ENV003",
+        "changed-default",
+        "info",
+        "The env file's value differs from the template default (a customisation).",
+    ),
+    Rule(
+        "ENV004",
+        "stale-default",
+        "warning",
+        "The env file holds the previous template's default, which the template changed; "
+        "fix takes the new default.",
+    ),
+    Rule(
+        "ENV005",
+        "conflict",
+        "warning",
+        "The operator customised the value and the template default changed; "
+        "fix keeps the operator's value.",
+    ),
+    Rule(
+        "ENV006",
+        "duplicate-key",
+        "warning",
+        "The env file assigns the key more than once (Docker Compose uses the last).",
+    ),
+    Rule("ENV007", "syntax-error", "error", "A line that Docker Compose would reject."),
+    Rule(
+        "ENV008",
+        "relocated-key",
+        "info",
+        "The key is not in the primary template but in another template of the set.",
+    ),
+    Rule(
+        "ENV009",
+        "renamed-key",
+        "info",
+        "Hint: a key that left the template looks renamed to a key that arrived.",
+    ),
+    Rule(
+        "ENV010",
+        "new-optional-key",
+        "info",
+        "The template gained a commented-out assignment that the env file does not set.",
+    ),
+    Rule(
+        "ENV011",
+        "unsafe-permissions",
+        "warning",
+        "The env file or a backup is readable or writable by group or others.",
+    ),
+    Rule("ENV012", "missing-env-file", "error", "The pair's env file does not exist."),
+)
+
+RULES_BY_CODE = {r.code: r for r in RULES}
+RULES_BY_SLUG = {r.slug: r for r in RULES}
+
+#: the kinds of change reported in ``Finding.analysis`` for ENV003-ENV005
+ANALYSIS_KINDS = (
+    "empty-to-value",
+    "value-to-empty",
+    "numeric-increase",
+    "numeric-decrease",
+    "boolean-toggle",
+    "url-change",
+    "path-change",
+    "text-change",
+)
+
+
+class Finding(NamedTuple):
+    """One problem found in one pair. Sorts by file, line, code."""
+
+    file: str
+    line: int
+    code: str
+    slug: str
+    severity: str
+    key: str
+    message: str
+    analysis: Optional[str] = None  # noqa: UP045 - NamedTuple fields are evaluated on 3.9
+
+    def at_or_above(self, fail_on: str) -> bool:
+        if fail_on == "never":
+            return False
+        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[fail_on]
+
+
+def make_finding(
+    code: str,
+    key: str,
+    file: str,
+    line: int,
+    message: str,
+    severity: str | None = None,
+    analysis: str | None = None,
+) -> Finding:
+    rule = RULES_BY_CODE[code]
+    return Finding(
+        file, line, code, rule.slug, severity or rule.severity, key, message, analysis
+    )
+
+
+def _number(s: str) -> float | None:
+    try:
+        return float(s.strip())
+    except ValueError:
+        return None
+
+
+_BOOLS = {"true", "false", "yes", "no", "on", "off", "1", "0", "enabled", "disabled"}
+
+
+def analyse_change(current: str, default: str) -> str:
+    """Describe what adopting ``default`` in place of ``current`` would do.
+
+    Dify's script reports the same kinds: ``.env`` ``20``, template ``10`` is a
+    ``numeric-decrease``.
+    """
+    if current == "" and default != "":
+        return "empty-to-value"
+    if default == "" and current != "":
+        return "value-to-empty"
+    a, b = _number(current), _number(default)
+    if a is not None and b is not None and a != b:
+        return "numeric-increase" if b > a else "numeric-decrease"
+    if current.lower() in _BOOLS and default.lower() in _BOOLS:
+        return "boolean-toggle"
+    if "://" in current or "://" in default:
+        return "url-change"
+    if current.startswith(("/", "./", "../", "~")) or default.startswith(("/", "./", "../", "~")):
+        return "path-change"
+    return "text-change"
+
+
+class PairResult(NamedTuple):
+    """What one template/env pair produced: the input of every reporter."""
+
+    template: str  # template path as given (display form)
+    env: str  # env path as given (display form)
+    findings: tuple[Finding, ...]
+    #: every key the check looked at, with its location: (key, file, line).
+    #: Template keys first (template location), then env-only keys (env location).
+    keys: tuple[tuple[str, str, int], ...] = ()
+    skipped: bool = False  # ``--if-missing skip`` and the env file does not exist
+    changed: bool = False  # fix rewrote (or would rewrite) the env file
+    duration: float = 0.0  # seconds spent on this pair
+    notice: str = ""  # one-line notice for the user (skipped pair, backup made, ...)
