@@ -127,9 +127,7 @@ def make_finding(
     analysis: str | None = None,
 ) -> Finding:
     rule = RULES_BY_CODE[code]
-    return Finding(
-        file, line, code, rule.slug, severity or rule.severity, key, message, analysis
-    )
+    return Finding(file, line, code, rule.slug, severity or rule.severity, key, message, analysis)
 
 
 def _number(s: str) -> float | None:

@@ -1,0 +1,354 @@
+"""Two- and three-way comparison of an env document with its template(s): pure functions.
+
+The result is the findings and, for fix, a decision per key. No value from either file goes
+into a message unless ``Settings.show_values`` (and then secrets stay masked).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from envsync_hook.document import Binding, Document, template_errors
+from envsync_hook.findings import Finding, analyse_change, make_finding
+from envsync_hook.settings import Settings
+
+_LONE_DOLLAR = re.compile(r"\$\$|\$(?![_A-Za-z{])")
+
+
+def canonical(template: str) -> str:
+    """Comparison form of a value template: compose reads two values alike iff these match."""
+    if "$" not in template:
+        return template
+    return _LONE_DOLLAR.sub("$$", template)
+
+
+def display(template: str) -> str:
+    """The value as an operator would write it unquoted (``$$`` shown as ``$``)."""
+    return template.replace("$$", "$")
+
+
+class Side(NamedTuple):
+    """One document with its path, indexed for comparison."""
+
+    path: str
+    doc: Document
+    #: key -> last binding (the one compose uses), in first-appearance order
+    last: dict[str, Binding]
+    #: keys assigned more than once -> their lines
+    dups: dict[str, list[int]]
+
+
+def index(path: str, doc: Document) -> Side:
+    last: dict[str, Binding] = {}
+    dups: dict[str, list[int]] = {}
+    for b in doc.bindings:
+        if b.key in last:
+            lines = dups.get(b.key)
+            if lines is None:
+                dups[b.key] = [last[b.key].line, b.line]
+            else:
+                lines.append(b.line)
+        last[b.key] = b
+    return Side(path, doc, last, dups)
+
+
+#: fix decisions for one env key
+KEEP = "keep"  # operator's value on the template's line
+TAKE = "take"  # template default (stale default, or --take-template)
+DROP = "drop"  # not written (safe to drop, or --prune)
+TRAIL = "trail"  # kept in the trailing block (operator-only, relocated, removed upstream)
+UNDER = "under"  # placed right below the template's commented-out ``# KEY=`` line
+
+
+class Comparison(NamedTuple):
+    findings: list[Finding]
+    #: every key checked with its location: (key, file, line)
+    keys: list[tuple[str, str, int]]
+    #: env key -> decision (see KEEP, TAKE, DROP, TRAIL, UNDER)
+    decisions: dict[str, str]
+    #: env key -> template path that now defines it (relocated keys)
+    relocated: dict[str, str]
+    stale_updated: int = 0
+    conflicts: int = 0
+
+
+_TRIVIAL = re.compile(r"(?i)^(?:|true|false|yes|no|on|off|none|null|-?\d+(?:\.\d+)?)$")
+
+
+def _tokens(key: str) -> list[str]:
+    return key.split("_")
+
+
+def looks_renamed(old: str, new: str) -> bool:
+    """Same name stem: equal token count (>= 3), exactly one differing token, not the last."""
+    a, b = _tokens(old), _tokens(new)
+    if len(a) != len(b) or len([t for t in a if t]) < 3:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(diff) == 1 and diff[0] != len(a) - 1
+
+
+class _Ctx(NamedTuple):
+    settings: Settings
+    out: list[Finding]
+
+
+def _emit(
+    ctx: _Ctx, code: str, key: str, file: str, line: int, msg: str, analysis: str | None = None
+) -> None:
+    if key and ctx.settings.ignored(key):
+        return
+    sev = ctx.settings.severity_of(code)
+    if sev == "off":
+        return
+    ctx.out.append(make_finding(code, key, file, line, msg, sev, analysis))
+
+
+def _values(settings: Settings, key: str, **named: str) -> str:
+    """`` (env: X, template: Y)`` under --show-values, masked; empty otherwise."""
+    if not settings.show_values:
+        return ""
+    from envsync_hook.secrets import display_value
+
+    parts = [
+        f"{name}: {display_value(key, display(v), settings.secret_patterns)!r}"
+        for name, v in named.items()
+    ]
+    return " (" + ", ".join(parts) + ")"
+
+
+_SYNTAX_TEXT = {
+    "unexpected character": "a character compose does not accept in a variable name",
+    "key cannot contain a space": "a variable name with a space in it",
+    "unterminated quoted value": "a quoted value that is never closed",
+    "Invalid template": "a malformed ${...} reference",
+}
+
+
+def syntax_message(message: str) -> str:
+    """A value-free description of a compose syntax error (compose's own quotes the line)."""
+    for prefix, text in _SYNTAX_TEXT.items():
+        if message.startswith(prefix):
+            return f"Docker Compose rejects this line: {text}"
+    return "Docker Compose rejects this line"
+
+
+def syntax_findings(path: str, doc: Document, settings: Settings) -> list[Finding]:
+    ctx = _Ctx(settings, [])
+    for issue in template_errors(doc):
+        _emit(ctx, "ENV007", "", path, issue.line, syntax_message(issue.message))
+    return ctx.out
+
+
+def compare(
+    template: Side,
+    env: Side,
+    settings: Settings,
+    base: Side | None = None,
+    also: tuple[Side, ...] = (),
+) -> Comparison:
+    """Compare ``env`` with ``template`` (and ``base``, the previous template, if known)."""
+    ctx = _Ctx(settings, [])
+    ctx.out.extend(syntax_findings(template.path, template.doc, settings))
+    ctx.out.extend(syntax_findings(env.path, env.doc, settings))
+    keys: list[tuple[str, str, int]] = []
+    decisions: dict[str, str] = {}
+    relocated: dict[str, str] = {}
+    stale = conflicts = 0
+    tpath, epath = template.path, env.path
+    commented = {c.key: c for c in template.doc.commented}
+    base_vals = (
+        {k: canonical(b.template) for k, b in base.last.items() if not b.inherited}
+        if base is not None
+        else None
+    )
+    base_commented = {c.key for c in base.doc.commented} if base is not None else set()
+
+    for key, tb in template.last.items():
+        keys.append((key, tpath, tb.line))
+        eb = env.last.get(key)
+        if tb.inherited:
+            if eb is not None:
+                decisions[key] = KEEP
+            continue
+        if eb is None:
+            _emit(
+                ctx,
+                "ENV001",
+                key,
+                tpath,
+                tb.line,
+                "missing from the env file; fix adds it with the template default"
+                + _values(settings, key, template=tb.template),
+            )
+            continue
+        if eb.inherited:
+            decisions[key] = KEEP
+            continue
+        cur, new = canonical(eb.template), canonical(tb.template)
+        if cur == new:
+            decisions[key] = KEEP
+            continue
+        if settings.takes_template(key):
+            decisions[key] = TAKE
+        analysis = analyse_change(display(eb.template), display(tb.template))
+        shown = _values(settings, key, env=eb.template, template=tb.template)
+        old = base_vals.get(key) if base_vals is not None else None
+        if old is not None and old != new:
+            if cur == old:
+                stale += 1
+                if not settings.keep_stale:
+                    decisions[key] = TAKE
+                verb = "keeps it (--keep-stale)" if settings.keep_stale else "takes the new default"
+                if settings.takes_template(key):
+                    verb = "takes the new default"
+                _emit(
+                    ctx,
+                    "ENV004",
+                    key,
+                    tpath,
+                    tb.line,
+                    f"holds the previous template's default, which the template changed "
+                    f"({analysis}); fix {verb}" + shown,
+                    analysis,
+                )
+            else:
+                conflicts += 1
+                verb = (
+                    "takes the template default (--take-template)"
+                    if settings.takes_template(key)
+                    else "keeps the operator's value; review the new default"
+                )
+                _emit(
+                    ctx,
+                    "ENV005",
+                    key,
+                    tpath,
+                    tb.line,
+                    f"customised, and the template default changed as well ({analysis}); fix {verb}"
+                    + shown,
+                    analysis,
+                )
+        else:
+            verb = (
+                "takes the template default (--take-template)"
+                if settings.takes_template(key)
+                else "keeps the operator's value"
+            )
+            _emit(
+                ctx,
+                "ENV003",
+                key,
+                tpath,
+                tb.line,
+                f"differs from the template default ({analysis}); fix {verb}" + shown,
+                analysis,
+            )
+        decisions.setdefault(key, KEEP)
+
+    also_defined: dict[str, tuple[str, int]] = {}
+    for side in also:
+        for k, b in side.last.items():
+            also_defined.setdefault(k, (side.path, b.line))
+        for c in side.doc.commented:
+            also_defined.setdefault(c.key, (side.path, c.line))
+
+    extra: list[str] = []
+    for key, eb in env.last.items():
+        if key in template.last:
+            continue
+        keys.append((key, epath, eb.line))
+        if key in commented:
+            decisions[key] = UNDER
+            continue
+        where = also_defined.get(key)
+        if where is not None:
+            relocated[key] = where[0]
+            decisions[key] = DROP if settings.prune else TRAIL
+            _emit(
+                ctx,
+                "ENV008",
+                key,
+                where[0],
+                where[1],
+                f"now defined in {where[0]}; the env file's value still applies and fix keeps it",
+            )
+            continue
+        extra.append(key)
+        old = base_vals.get(key) if base_vals is not None else None
+        if old is not None and canonical(eb.template) == old and not eb.inherited:
+            decisions[key] = DROP
+            msg = "removed from the template; the env file holds its old default, so fix drops it"
+        elif settings.prune:
+            decisions[key] = DROP
+            msg = "not defined by any template of the set; fix drops it (--prune)"
+        else:
+            decisions[key] = TRAIL
+            if old is not None or key in base_commented:
+                msg = (
+                    "removed from the template but customised; fix keeps it at the end of the file"
+                )
+            else:
+                msg = "not defined by any template of the set; fix keeps it at the end of the file"
+        _emit(ctx, "ENV002", key, epath, eb.line, msg)
+
+    for key, lines in env.dups.items():
+        _emit(
+            ctx,
+            "ENV006",
+            key,
+            epath,
+            lines[-1],
+            f"assigned {len(lines)} times (lines {', '.join(map(str, lines))}); "
+            f"Docker Compose uses the last",
+        )
+
+    for key, c in commented.items():
+        if key in env.last or key in template.last:
+            continue
+        if base is not None and (key in base_commented or key in base.last):
+            continue
+        _emit(
+            ctx,
+            "ENV010",
+            key,
+            tpath,
+            c.line,
+            "the template offers this optional setting (commented out); the env file does not set it",
+        )
+
+    _rename_hints(ctx, template, env, base, extra)
+    ctx.out.sort()
+    return Comparison(ctx.out, keys, decisions, relocated, stale, conflicts)
+
+
+def _rename_hints(
+    ctx: _Ctx, template: Side, env: Side, base: Side | None, extra: list[str]
+) -> None:
+    if not extra:
+        return
+    arrived = [
+        k
+        for k, b in template.last.items()
+        if not b.inherited and k not in env.last and (base is None or k not in base.last)
+    ]
+    if not arrived:
+        return
+    for old in extra:
+        value = canonical(env.last[old].template)
+        for new in arrived:
+            same_value = (
+                not _TRIVIAL.match(value) and canonical(template.last[new].template) == value
+            )
+            if same_value or looks_renamed(old, new):
+                why = "same value" if same_value else "similar name"
+                _emit(
+                    ctx,
+                    "ENV009",
+                    old,
+                    template.path,
+                    template.last[new].line,
+                    f"looks renamed to {new} ({why}); fix does not move values between keys",
+                )
+                break
