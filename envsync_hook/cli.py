@@ -1,0 +1,391 @@
+"""Command line: ``envsync check | fix | restore | schema``. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from envsync_hook import __version__
+from envsync_hook.errors import EnvsyncError
+from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
+from envsync_hook.settings import Settings, known_rule
+
+FORMATS = ("text", "json", "junit", "github", "sarif", "auto")
+
+
+def _add_pairing(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "templates",
+        nargs="*",
+        metavar="TEMPLATE",
+        help="template(s) to compare with their env files (default: .env.example)",
+    )
+    p.add_argument("--env", metavar="PATH", help="the env file (one template only)")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="further templates of the same set ('**' recurses); repeatable",
+    )
+    base = p.add_mutually_exclusive_group()
+    base.add_argument("--base", metavar="PATH", help="the previous template (three-way)")
+    base.add_argument(
+        "--base-ref", metavar="REV", help="read the previous template from git revision REV"
+    )
+    p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
+    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--json", metavar="FILE", help="also write a JSON report")
+    p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default=None,
+        help="lowest severity that fails the run (default: error)",
+    )
+    p.add_argument(
+        "--if-missing",
+        choices=("fail", "skip"),
+        default=None,
+        help="what to do when a pair's env file does not exist (default: fail)",
+    )
+    p.add_argument(
+        "--show-values",
+        action="store_true",
+        default=None,
+        help="print values in messages (secret-looking keys and URL passwords stay masked)",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="never report this key (fnmatch pattern); repeatable",
+    )
+    p.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        metavar="RULE=LEVEL",
+        help="override a rule's severity (rule: code or slug; level: error, warning, info, off)",
+    )
+    p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
+    p.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+    )
+    p.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="backup directory (default: env-backup/ beside the env file)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envsync",
+        description="Keep a .env in step with its .env.example across upgrades.",
+    )
+    parser.add_argument("--version", action="version", version=f"envsync-hook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    check = sub.add_parser("check", help="report what the env file lacks, carries or changes")
+    _add_pairing(check)
+
+    fix = sub.add_parser("fix", help="back up the env file, then merge the template into it")
+    _add_pairing(fix)
+    fix.add_argument("--dry-run", action="store_true", help="write nothing; say what would change")
+    fix.add_argument(
+        "--diff", action="store_true", help="print a unified diff (values masked); write nothing"
+    )
+    fix.add_argument(
+        "--prune", action="store_true", default=None, help="drop keys no template defines"
+    )
+    fix.add_argument(
+        "--take-template",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="take the template default for KEY (fnmatch pattern); repeatable",
+    )
+    fix.add_argument(
+        "--keep-stale",
+        action="store_true",
+        default=None,
+        help="keep old defaults the template changed (three-way)",
+    )
+
+    restore = sub.add_parser("restore", help="roll the env file back to a backup")
+    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
+    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
+    restore.add_argument("--list", action="store_true", help="list backups, newest first")
+    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+
+    sub.add_parser("schema", help="print the JSON Schema of the json report")
+    return parser
+
+
+class _Out:
+    """Where output goes: stdout for reports, stderr for notices and errors."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def notice(self, msg: str) -> None:
+        if not self.quiet and msg:
+            print(msg, file=sys.stderr)
+
+    @staticmethod
+    def error(msg: str) -> None:
+        print(f"envsync: error: {msg}", file=sys.stderr)
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, sep, level = item.partition("=")
+        name, level = name.strip(), level.strip().lower()
+        if not sep or not known_rule(name) or level not in (*SEVERITIES, "off"):
+            raise EnvsyncError(
+                f"--severity {item!r}: expected RULE=LEVEL with a rule code or slug "
+                f"and a level of error, warning, info or off"
+            )
+        out.append((name, level))
+    return tuple(out)
+
+
+def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object]:
+    from envsync_hook.pairing import env_for, expand_also, same_file
+    from envsync_hook.runner import Job
+
+    templates = [Path(t) for t in args.templates] or [
+        Path(str(p))
+        for p in cfg.get("templates", []) or []  # type: ignore[attr-defined]
+    ]
+    if not templates:
+        templates = [Path(".env.example")]
+    env_opt = args.env or cfg.get("env")
+    if env_opt and len(templates) > 1:
+        raise EnvsyncError("--env goes with one template; several were given")
+    also_patterns = list(args.also) or [str(a) for a in cfg.get("also", []) or []]  # type: ignore[attr-defined]
+    also_paths = expand_also(also_patterns)
+    base = args.base or cfg.get("base")
+    base_ref = args.base_ref or cfg.get("base_ref")
+    jobs: list[object] = []
+    seen: set[str] = set()
+    if not args.templates and cfg.get("pairs"):
+        for pair in cfg["pairs"]:  # type: ignore[attr-defined]
+            t = Path(str(pair["template"]))
+            if not t.exists():
+                raise EnvsyncError(f"cannot read template {t}: no such file")
+            pair_also = expand_also([str(a) for a in pair.get("also") or []]) or also_paths
+            jobs.append(
+                Job(
+                    t,
+                    Path(str(pair["env"])) if pair.get("env") else env_for(t),
+                    tuple(p for p in pair_also if not same_file(p, t)),
+                    Path(str(pair["base"]))
+                    if pair.get("base")
+                    else (Path(str(base)) if base else None),
+                    str(pair.get("base_ref") or base_ref or "") or None,
+                )
+            )
+        return jobs
+    for t in templates:
+        if not t.exists():
+            raise EnvsyncError(f"cannot read template {t}: no such file")
+        env = Path(str(env_opt)) if env_opt else env_for(t)
+        rest = tuple(p for p in also_paths if not same_file(p, t))
+        jobs.append(
+            Job(
+                t,
+                env,
+                rest,
+                Path(str(base)) if base else None,
+                str(base_ref) if base_ref else None,
+            )
+        )
+        seen.add(os.path.abspath(t))
+    # each template of the set whose env file exists is its own pair too
+    for p in also_paths:
+        if os.path.abspath(p) in seen:
+            continue
+        try:
+            env = env_for(p)
+        except EnvsyncError:
+            continue
+        if not env.exists():
+            continue
+        set_rest = tuple(q for q in also_paths if not same_file(q, p)) + tuple(templates)
+        jobs.append(Job(p, env, set_rest, optional=True))
+        seen.add(os.path.abspath(p))
+    return jobs
+
+
+def _load_config(args: argparse.Namespace) -> dict[str, object]:
+    """Configuration from ``--config``, ``.envsync.toml`` or ``[tool.envsync]`` ({} if none)."""
+    from envsync_hook.config import find_and_load
+
+    return find_and_load(args.config)
+
+
+def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
+    from envsync_hook.settings import DEFAULT_SECRET_PATTERNS
+
+    cfg_sev = tuple(cfg.get("severity", ()) or ())  # type: ignore[call-overload]
+    return Settings(
+        severities=_parse_severities(args.severity) + cfg_sev,
+        ignore=tuple(args.ignore) + tuple(cfg.get("ignore", ()) or ()),  # type: ignore[call-overload]
+        secret_patterns=tuple(cfg.get("secret_patterns", ()) or ())  # type: ignore[call-overload]
+        or DEFAULT_SECRET_PATTERNS,
+        show_values=bool(
+            args.show_values if args.show_values is not None else cfg.get("show_values", False)
+        ),
+        fail_on=str(args.fail_on or cfg.get("fail_on") or "error"),
+        keep_stale=bool(getattr(args, "keep_stale", None) or cfg.get("keep_stale", False)),
+        prune=bool(getattr(args, "prune", None) or cfg.get("prune", False)),
+        take_template=tuple(getattr(args, "take_template", [])),
+    )
+
+
+def _write_file(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    except OSError as e:
+        raise EnvsyncError(f"cannot write report {path}: {e.strerror or e}") from None
+
+
+def _report(
+    args: argparse.Namespace, results: list[PairResult], settings: Settings, out: _Out
+) -> None:
+    from envsync_hook.reporters import ReportOptions, get_reporter
+
+    fmt = args.format or "auto"
+    if fmt == "auto":
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    stream = sys.stdout
+    color = False if args.output else _use_color(args.color, stream)
+    options = ReportOptions(settings.fail_on, color, __version__, args.command)
+    text = get_reporter(fmt)(results, options)
+    if args.output:
+        _write_file(args.output, text)
+    else:
+        stream.write(text)
+        stream.flush()
+    plain = options._replace(color=False)
+    for path, name in ((args.junit, "junit"), (args.json, "json"), (args.sarif, "sarif")):
+        if path:
+            _write_file(path, get_reporter(name)(results, plain))
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_path:
+        from envsync_hook.reporters import step_summary
+
+        try:
+            with open(summary_path, "a", encoding="utf-8") as f:
+                f.write(step_summary(results, plain))
+        except OSError as e:
+            out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
+
+
+def _exit_code(results: list[PairResult], settings: Settings) -> int:
+    failed = any(
+        f.at_or_above(settings.fail_on) for r in results if not r.skipped for f in r.findings
+    )
+    changed = any(r.changed for r in results)
+    return 1 if failed or changed else 0
+
+
+def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
+    from envsync_hook import runner
+
+    cfg = _load_config(args)
+    settings = _settings(args, cfg)
+    if_missing = args.if_missing or str(cfg.get("if_missing") or "fail")
+    backup_dir = args.backup_dir or cfg.get("backup_dir")
+    jobs = _build_jobs(args, cfg)
+    results: list[PairResult] = []
+    if args.command == "check":
+        for job in jobs:
+            results.append(runner.check_pair(job, settings, if_missing, backup_dir))  # type: ignore[arg-type]
+    else:
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)  # type: ignore[arg-type]
+        # validate every pair's inputs before any pair writes
+        for job in jobs:
+            runner.load_templates(job)  # type: ignore[arg-type]
+        for job in jobs:
+            outcome = runner.fix_pair(job, settings, opts)  # type: ignore[arg-type]
+            results.append(outcome.result)
+            if outcome.diff:
+                sys.stdout.write(outcome.diff)
+    if args.command == "fix" and (args.diff or args.dry_run) and args.format is None:
+        # the diff is the output; the findings still go to --output/--junit/... if asked
+        pass
+    _report(args, results, settings, out)
+    for r in results:
+        out.notice(r.notice)
+    return _exit_code(results, settings)
+
+
+def _restore(args: argparse.Namespace, out: _Out) -> int:
+    from envsync_hook import files
+
+    env = Path(args.env)
+    bdir = files.backup_dir_for(env, args.backup_dir)
+    backups = files.list_backups(env, bdir) if bdir.is_dir() else []
+    if args.list:
+        if not backups:
+            out.notice(f"no backups of {env} in {bdir}")
+        for b in backups:
+            print(b)
+        return 0
+    if args.source:
+        source = Path(args.source)
+    elif backups:
+        source = backups[0]
+    else:
+        raise EnvsyncError(f"no backups of {env} in {bdir}")
+    files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
+    made = files.restore(env, source, bdir)
+    extra = f" (the previous {env} is in {made})" if made else ""
+    out.notice(f"{env}: restored from {source}{extra}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = _Out(getattr(args, "quiet", False))
+    try:
+        if args.command == "schema":
+            from envsync_hook.reporters import json_schema
+
+            sys.stdout.write(json_schema())
+            return 0
+        if args.command == "restore":
+            return _restore(args, out)
+        return _run_pairs(args, out)
+    except EnvsyncError as e:
+        out.error(str(e))
+        return 2
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130

@@ -1,0 +1,290 @@
+"""Check and fix one template/env pair: reads through files.py, decides through the pure core.
+
+Nothing here prints; the CLI prints what these functions return.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from envsync_hook import files
+from envsync_hook.compare import Comparison, Side, compare, index, syntax_findings
+from envsync_hook.document import parse, template_errors
+from envsync_hook.errors import EnvsyncError
+from envsync_hook.findings import Finding, PairResult, make_finding
+from envsync_hook.settings import Settings
+
+
+class Job(NamedTuple):
+    """One pair to process, with its set and base."""
+
+    template: Path
+    env: Path
+    also: tuple[Path, ...] = ()
+    base: Path | None = None
+    base_ref: str | None = None
+    #: a pair found through ``--also``: skipped quietly when its env file does not exist
+    optional: bool = False
+
+
+class FixOptions(NamedTuple):
+    dry_run: bool = False
+    diff: bool = False
+    backup_dir: str | None = None
+    if_missing: str = "fail"
+
+
+class FixOutcome(NamedTuple):
+    result: PairResult
+    diff: str
+    backup: Path | None
+
+
+def read_base_ref(template: Path, rev: str) -> str:
+    """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
+    directory = template.parent if str(template.parent) else Path(".")
+    spec = f"{rev}:./{template.name}"
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), "show", spec],
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise EnvsyncError("--base-ref needs git, which is not installed") from None
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = reason[0] if reason else f"git exited {proc.returncode}"
+        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
+    data = proc.stdout
+    if b"\x00" in data:
+        raise EnvsyncError(f"cannot read {template} at {rev}: contains NUL bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EnvsyncError(
+            f"cannot read {template} at {rev}: invalid UTF-8 at byte {e.start}"
+        ) from None
+
+
+class Loaded(NamedTuple):
+    template: Side
+    also: tuple[Side, ...]
+    base: Side | None
+
+
+def _display(path: Path) -> str:
+    return str(path)
+
+
+def load_templates(job: Job) -> Loaded:
+    """Read the template, the rest of its set and its base; raises EnvsyncError."""
+    ttext = files.read_text(job.template, "template")
+    template = index(_display(job.template), parse(ttext))
+    also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
+    base: Side | None = None
+    if job.base is not None:
+        base = index(_display(job.base), parse(files.read_text(job.base, "base template")))
+    elif job.base_ref is not None:
+        base = index(
+            f"{job.template}@{job.base_ref}", parse(read_base_ref(job.template, job.base_ref))
+        )
+    return Loaded(template, also, base)
+
+
+def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> list[Finding]:
+    out: list[Finding] = []
+    sev = settings.severity_of("ENV011")
+    if sev == "off":
+        return out
+    mode = files.file_mode(env)
+    if mode is not None and mode & 0o077:
+        out.append(
+            make_finding(
+                "ENV011",
+                "",
+                str(env),
+                1,
+                f"mode {mode:04o}: readable or writable by group or others; run chmod 600 {env}",
+                sev,
+            )
+        )
+    if backup_dir.is_dir():
+        loose = [
+            b for b in files.list_backups(env, backup_dir) if (files.file_mode(b) or 0) & 0o077
+        ]
+        if loose:
+            out.append(
+                make_finding(
+                    "ENV011",
+                    "",
+                    str(env),
+                    1,
+                    f"{len(loose)} backup(s) in {backup_dir} readable or writable by group or others",
+                    sev,
+                )
+            )
+    return out
+
+
+def _missing(job: Job, loaded: Loaded, settings: Settings, started: float) -> PairResult:
+    findings = syntax_findings(loaded.template.path, loaded.template.doc, settings)
+    sev = settings.severity_of("ENV012")
+    if sev != "off":
+        findings.append(
+            make_finding(
+                "ENV012",
+                "",
+                loaded.template.path,
+                1,
+                f"env file {job.env} does not exist; fix creates it from the template",
+                sev,
+            )
+        )
+    return PairResult(
+        loaded.template.path,
+        str(job.env),
+        tuple(sorted(findings)),
+        tuple((k, loaded.template.path, b.line) for k, b in loaded.template.last.items()),
+        duration=time.perf_counter() - started,
+    )
+
+
+def _skipped(job: Job, loaded: Loaded, started: float, why: str) -> PairResult:
+    return PairResult(
+        loaded.template.path,
+        str(job.env),
+        (),
+        skipped=True,
+        duration=time.perf_counter() - started,
+        notice=f"{job.env}: does not exist; skipped ({why})",
+    )
+
+
+def _compare(job: Job, loaded: Loaded, etext: str, settings: Settings) -> tuple[Side, Comparison]:
+    env = index(str(job.env), parse(etext))
+    return env, compare(loaded.template, env, settings, loaded.base, loaded.also)
+
+
+def _summary_notice(c: Comparison) -> str:
+    parts = []
+    if c.stale_updated:
+        parts.append(f"{c.stale_updated} stale default(s)")
+    if c.conflicts:
+        parts.append(f"{c.conflicts} conflict(s) need a decision")
+    return ", ".join(parts)
+
+
+def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | None) -> PairResult:
+    started = time.perf_counter()
+    loaded = load_templates(job)
+    if not os.path.lexists(job.env):
+        if if_missing == "skip" or job.optional:
+            return _skipped(
+                job, loaded, started, "--if-missing skip" if not job.optional else "optional"
+            )
+        return _missing(job, loaded, settings, started)
+    etext = files.read_text(job.env, "env file")
+    env, c = _compare(job, loaded, etext, settings)
+    findings = c.findings + _permission_findings(
+        job.env, files.backup_dir_for(job.env, backup_dir), settings
+    )
+    notice = _summary_notice(c)
+    return PairResult(
+        loaded.template.path,
+        str(job.env),
+        tuple(sorted(findings)),
+        tuple(c.keys),
+        duration=time.perf_counter() - started,
+        notice=f"{job.env}: {notice}" if notice else "",
+    )
+
+
+def _refuse_syntax(path: str, doc_text: str) -> None:
+    issues = template_errors(parse(doc_text))
+    if issues:
+        from envsync_hook.compare import syntax_message
+
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        raise EnvsyncError(
+            f"refusing to fix: {path}:{first.line}: {syntax_message(first.message)}{more}; "
+            f"nothing was written"
+        )
+
+
+def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
+    """Merge the template into the env file (or create it), with a backup first."""
+    started = time.perf_counter()
+    loaded = load_templates(job)
+    _refuse_syntax(loaded.template.path, loaded.template.doc.text)
+    bdir = files.backup_dir_for(job.env, opts.backup_dir)
+    if not os.path.lexists(job.env):
+        if opts.if_missing == "skip" or job.optional:
+            why = "--if-missing skip" if not job.optional else "optional"
+            return FixOutcome(_skipped(job, loaded, started, why), "", None)
+        files.check_writable_target(job.env, bdir)
+        result = _missing(job, loaded, settings, started)
+        if opts.dry_run or opts.diff:
+            return FixOutcome(
+                result._replace(
+                    changed=True, notice=f"{job.env}: would be created from the template"
+                ),
+                "",
+                None,
+            )
+        with files.env_lock(job.env):
+            if not os.path.lexists(job.env):
+                files.atomic_write(job.env, loaded.template.doc.text, mode=0o600)
+                notice = f"{job.env}: created from {job.template} (mode 0600); review it"
+                return FixOutcome(result._replace(changed=True, notice=notice), "", None)
+    files.check_writable_target(job.env, bdir)
+    from envsync_hook.merge import merge
+
+    with files.env_lock(job.env):
+        etext = files.read_text(job.env, "env file")
+        _refuse_syntax(str(job.env), etext)
+        env, c = _compare(job, loaded, etext, settings)
+        new = merge(loaded.template, env, c, job.template.name)
+        changed = new != etext
+        findings = tuple(sorted(c.findings))
+        result = PairResult(
+            loaded.template.path,
+            str(job.env),
+            findings,
+            tuple(c.keys),
+            changed=changed,
+        )
+        diff = ""
+        if changed and opts.diff:
+            from envsync_hook.diffing import masked_diff
+
+            diff = masked_diff(
+                etext,
+                new,
+                f"{job.env} (current)",
+                f"{job.env} (after fix)",
+                settings.show_values,
+                settings.secret_patterns,
+            )
+        if not changed:
+            return FixOutcome(
+                result._replace(duration=time.perf_counter() - started, notice=""), diff, None
+            )
+        summary = _summary_notice(c)
+        if opts.dry_run or opts.diff:
+            notice = f"{job.env}: would change (dry run, nothing written)"
+            return FixOutcome(
+                result._replace(duration=time.perf_counter() - started, notice=notice), diff, None
+            )
+        backup = files.make_backup(job.env, bdir)
+        files.atomic_write(job.env, new)
+    detail = f"; {summary}" if summary else ""
+    notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
+    return FixOutcome(
+        result._replace(duration=time.perf_counter() - started, notice=notice), diff, backup
+    )
