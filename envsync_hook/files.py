@@ -1,0 +1,535 @@
+"""Reading, backing up, atomically replacing, locking and restoring env files.
+
+This is the only module of envsync-hook that writes files. It writes only to the env file's own
+(resolved) directory and to the backup directory. Every failure is an :class:`EnvsyncError` whose
+message is one line naming the file, never its contents.
+
+Guarantees (DESIGN.md section 7):
+
+- a backup is a new file (``O_CREAT | O_EXCL``: an existing backup is never overwritten) with the
+  env file's bytes and mode, fsynced together with its directory before the env file changes;
+- the env file is replaced atomically (temporary file in the same directory, same mode and owner,
+  fsync, ``os.replace``, fsync of the directory), so a crash leaves it wholly old or wholly new;
+  a symlinked env file stays a symlink and its target is replaced;
+- concurrent runs on one env file serialise on ``flock`` of its directory: no lock file is left
+  behind, and the kernel drops the lock of a killed process.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Union
+
+from envsync_hook.errors import EnvsyncError
+
+__all__ = [
+    "EnvsyncError",
+    "atomic_write",
+    "backup_dir_for",
+    "check_writable_target",
+    "env_lock",
+    "file_mode",
+    "list_backups",
+    "make_backup",
+    "read_text",
+    "restore",
+]
+
+DEFAULT_BACKUP_DIR = "env-backup"
+BACKUP_DIR_MODE = 0o700
+NEW_FILE_MODE = 0o600
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+_O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+_O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
+_O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+_MAX_BACKUP_SUFFIX = 10_000
+_TEMP_SUFFIX = ".envsync-tmp"
+# fsync of a directory is not supported everywhere; these mean "cannot", not "failed".
+_FSYNC_DIR_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.EROFS, getattr(errno, "ENOTSUP", -1)}
+
+# Directories locked by this process: (st_dev, st_ino) -> [fd, depth]. flock() locks belong to an
+# open file description, so a nested env_lock() on the same directory through a second descriptor
+# would deadlock against ourselves; nesting reuses the held lock instead.
+_held_locks: dict[tuple[int, int], list[int]] = {}
+
+PathArg = Union[Path, str]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _show(path: PathArg) -> str:
+    """The path as one printable line (control characters and undecodable bytes escaped)."""
+    text = os.fspath(path)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if isinstance(exc, NotADirectoryError):
+        return "a parent is not a directory"
+    if exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _resolve(path: Path) -> Path:
+    """Absolute path with every symlink resolved (a missing final target is allowed)."""
+    resolved = os.path.realpath(path)
+    if os.path.islink(resolved):
+        raise EnvsyncError(f"cannot resolve {_show(path)}: too many levels of symbolic links")
+    return Path(resolved)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a directory entry change (create, rename) durable, where the platform can."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY)
+    except OSError:
+        return  # e.g. Windows, or a directory we may write but not read
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _FSYNC_DIR_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _match_owner(fd: int, st: os.stat_result) -> None:
+    """Give a new file the owner and group of ``st`` where permitted (ignore EPERM)."""
+    if not hasattr(os, "fchown"):
+        return
+    try:
+        os.fchown(fd, st.st_uid, st.st_gid)
+    except PermissionError:
+        with suppress(PermissionError):  # not root: at least the group, if we are in it
+            os.fchown(fd, -1, st.st_gid)
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """Read ``path`` as UTF-8 exactly: no newline translation, a BOM is kept as ``\\ufeff``.
+
+    Refuses, with a one-line :class:`EnvsyncError` naming the file: a missing file, a directory or
+    other non-regular file, a file we may not read, invalid UTF-8 and NUL bytes (with the byte
+    offset and line of the first bad byte).
+    """
+    shown = _show(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except PermissionError as exc:
+        if os.path.isdir(path):  # Windows cannot open a directory
+            raise EnvsyncError(f"cannot read {what} {shown}: is a directory") from None
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise EnvsyncError(f"cannot read {what} {shown}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise EnvsyncError(f"cannot read {what} {shown}: not a regular file")
+        data = _read_all(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise EnvsyncError(
+            f"cannot read {what} {shown}: not valid UTF-8 (byte offset {exc.start}, line {line})"
+        ) from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise EnvsyncError(
+            f"cannot read {what} {shown}: contains a NUL byte (byte offset {nul}, line {line})"
+        )
+    return text
+
+
+def file_mode(path: Path) -> int | None:
+    """Permission bits (``st_mode & 0o777``) of the file ``path`` resolves to; None if missing."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise EnvsyncError(f"cannot inspect {_show(path)}: {_reason(exc)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _writable_dir(directory: Path) -> bool:
+    if os.access in os.supports_effective_ids:
+        return os.access(directory, os.W_OK | os.X_OK, effective_ids=True)
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+def check_writable_target(env_path: Path, backup_dir: Path) -> None:
+    """Validate, before anything is created, that ``env_path`` can be replaced and backed up.
+
+    ``env_path`` (resolved through symlinks) must be a regular file or missing, in an existing
+    writable directory; ``backup_dir`` must be a writable directory, or missing with an existing
+    writable parent directory.
+    """
+    shown = _show(env_path)
+    target = _resolve(env_path)
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise EnvsyncError(f"cannot write {shown}: {_reason(exc)}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise EnvsyncError(f"cannot write {shown}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise EnvsyncError(f"cannot write {shown}: not a regular file")
+    parent = target.parent
+    if not parent.is_dir():
+        raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} does not exist")
+    if not _writable_dir(parent):
+        raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} is not writable")
+
+    shown_dir = _show(backup_dir)
+    if backup_dir.is_dir():
+        if not _writable_dir(backup_dir):
+            raise EnvsyncError(f"cannot write to backup directory {shown_dir}: not writable")
+    elif os.path.lexists(backup_dir):
+        raise EnvsyncError(f"cannot use backup directory {shown_dir}: not a directory")
+    else:
+        bparent = backup_dir.parent
+        if not bparent.is_dir():
+            raise EnvsyncError(
+                f"cannot create backup directory {shown_dir}: {_show(bparent)} does not exist"
+            )
+        if not _writable_dir(bparent):
+            raise EnvsyncError(
+                f"cannot create backup directory {shown_dir}: {_show(bparent)} is not writable"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# backups
+
+
+def backup_dir_for(env_path: Path, backup_dir: Path | str | None) -> Path:
+    """The backup directory: ``env-backup/`` beside ``env_path`` by default; a relative
+    ``backup_dir`` is taken relative to ``env_path``'s directory."""
+    if backup_dir is None:
+        return env_path.parent / DEFAULT_BACKUP_DIR
+    directory = Path(backup_dir).expanduser()
+    if directory.is_absolute():
+        return directory
+    return env_path.parent / directory
+
+
+def _backup_pattern(env_name: str) -> re.Pattern[str]:
+    return re.compile(re.escape(env_name) + r"\.backup_(\d{8})_(\d{6})(?:_(\d+))?")
+
+
+def _ensure_backup_dir(backup_dir: Path) -> None:
+    try:
+        os.mkdir(backup_dir, BACKUP_DIR_MODE)
+    except FileExistsError:
+        if not backup_dir.is_dir():
+            raise EnvsyncError(
+                f"cannot use backup directory {_show(backup_dir)}: not a directory"
+            ) from None
+        return
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot create backup directory {_show(backup_dir)}: {_reason(exc)}"
+        ) from None
+    try:
+        os.chmod(backup_dir, BACKUP_DIR_MODE)  # exactly 0700 whatever the umask
+        _fsync_dir(backup_dir.parent)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot create backup directory {_show(backup_dir)}: {_reason(exc)}"
+        ) from None
+
+
+def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -> Path:
+    """Copy ``env_path`` (a symlink's target content) to a new file in ``backup_dir``.
+
+    Named ``<env name>.backup_YYYYMMDD_HHMMSS`` (``now`` defaults to the local time), then
+    ``_2``, ``_3``, ... while the name is taken; an existing file is never overwritten. The backup
+    has the env file's bytes, mode and (where permitted) owner, and it and its directory are
+    fsynced before this returns. ``backup_dir`` is created ``0700`` if missing.
+    """
+    shown = _show(env_path)
+    try:
+        src = os.open(env_path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
+    try:
+        src_st = os.fstat(src)
+        if not stat.S_ISREG(src_st.st_mode):
+            raise EnvsyncError(f"cannot back up {shown}: not a regular file")
+        data = _read_all(src)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
+    finally:
+        os.close(src)
+
+    _ensure_backup_dir(backup_dir)
+    stamp = (now if now is not None else datetime.now()).strftime("%Y%m%d_%H%M%S")
+    base = f"{env_path.name}.backup_{stamp}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    for n in range(1, _MAX_BACKUP_SUFFIX + 1):
+        dest = backup_dir / (base if n == 1 else f"{base}_{n}")
+        try:
+            fd = os.open(dest, flags, NEW_FILE_MODE)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise EnvsyncError(f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}") from None
+        break
+    else:
+        raise EnvsyncError(f"cannot back up {shown}: too many backups named {_show(base)}")
+
+    try:
+        try:
+            _match_owner(fd, src_st)
+            os.fchmod(fd, stat.S_IMODE(src_st.st_mode))
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(backup_dir)
+    except OSError as exc:
+        with suppress(OSError):
+            os.unlink(dest)
+        raise EnvsyncError(
+            f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
+    return dest
+
+
+def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
+    """The backups of ``env_path`` in ``backup_dir``, newest first.
+
+    Ordered by the timestamp in the name, then by the ``_N`` suffix (none counts as 1), never
+    by modification time. A missing ``backup_dir`` has no backups.
+    """
+    pattern = _backup_pattern(env_path.name)
+    try:
+        names = os.listdir(backup_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot list backup directory {_show(backup_dir)}: {_reason(exc)}"
+        ) from None
+    found: list[tuple[tuple[str, str, int], str]] = []
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None:
+            continue
+        if not (backup_dir / name).is_file():
+            continue
+        found.append(((m.group(1), m.group(2), int(m.group(3) or 1)), name))
+    found.sort(reverse=True)
+    return [backup_dir / name for _, name in found]
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+    """Replace the file ``path`` resolves to with ``text`` (UTF-8, no newline translation).
+
+    A symlink stays a symlink: its resolved target is replaced. An existing file keeps its mode and
+    (where permitted) its owner and group; a new file gets ``mode`` (default ``0o600``). The temp
+    file is created next to the target (``O_EXCL``, ``0600``), fsynced, renamed over the target
+    with ``os.replace`` and the directory fsynced. On failure the temp file is removed and
+    ``EnvsyncError`` says that ``path`` is unchanged.
+    """
+    shown = _show(path)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EnvsyncError(
+            f"could not write {shown}: text is not encodable as UTF-8 "
+            f"(character {exc.start}); {shown} is unchanged"
+        ) from None
+    target = _resolve(path)
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise EnvsyncError(
+            f"could not write {shown}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        what = "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise EnvsyncError(f"could not write {shown}: {what}; {shown} is unchanged")
+    final_mode = (
+        stat.S_IMODE(st.st_mode)
+        if st is not None
+        else (NEW_FILE_MODE if mode is None else stat.S_IMODE(mode))
+    )
+
+    directory = target.parent
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    tmp: Path | None = None
+    try:
+        while True:
+            candidate = directory / f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
+            try:
+                fd = os.open(candidate, flags, NEW_FILE_MODE)
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        try:
+            if st is not None:
+                _match_owner(fd, st)
+            os.fchmod(fd, final_mode)  # after chown, which may clear set-id bits
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        raise EnvsyncError(
+            f"could not write {shown}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
+    try:
+        _fsync_dir(directory)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"wrote {shown} but could not sync directory {_show(directory)}: {_reason(exc)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# locking
+
+
+@contextmanager
+def env_lock(env_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``env_path``: ``flock`` on its resolved directory.
+
+    Blocks while another process holds it. No file is created and the kernel releases the lock
+    when the holder exits or is killed, so a crash leaves no stale lock. Nesting in one process
+    (on the same directory) is allowed. A no-op where ``fcntl`` is unavailable (Windows).
+    """
+    if sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
+    directory = _resolve(env_path).parent
+    try:
+        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot lock {_show(env_path)}: directory {_show(directory)}: {_reason(exc)}"
+        ) from None
+    st = os.fstat(fd)
+    key = (st.st_dev, st.st_ino)
+    held = _held_locks.get(key)
+    if held is not None:
+        os.close(fd)
+        held[1] += 1
+        try:
+            yield
+        finally:
+            held[1] -= 1
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        os.close(fd)
+        raise EnvsyncError(
+            f"cannot lock {_show(env_path)}: directory {_show(directory)}: {_reason(exc)}"
+        ) from None
+    _held_locks[key] = [fd, 1]
+    try:
+        yield
+    finally:
+        del _held_locks[key]
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# restore
+
+
+def restore(env_path: Path, backup: Path, backup_dir: Path) -> Path | None:
+    """Put the exact bytes of ``backup`` back into ``env_path``, under :func:`env_lock`.
+
+    The current env file is backed up first when it exists and differs from ``backup``; that new
+    backup's path is returned (None when no backup was needed). ``env_path`` keeps its mode, or
+    takes the backup's mode when it does not exist. Nothing is written when they are identical.
+    """
+    with env_lock(env_path):
+        text = read_text(backup, "backup")
+        check_writable_target(env_path, backup_dir)
+        wanted = text.encode("utf-8")
+        if os.path.exists(env_path):
+            try:
+                with open(env_path, "rb") as fh:
+                    current = fh.read()
+            except OSError as exc:
+                raise EnvsyncError(f"cannot read {_show(env_path)}: {_reason(exc)}") from None
+            if current == wanted:
+                return None
+            saved: Path | None = make_backup(env_path, backup_dir)
+            atomic_write(env_path, text)
+        else:
+            saved = None
+            backup_mode = file_mode(backup)
+            atomic_write(env_path, text, mode=NEW_FILE_MODE if backup_mode is None else backup_mode)
+        return saved
