@@ -1,0 +1,88 @@
+"""Reporters: plain functions in a dict keyed by format name.
+
+Every reporter is ``render(results, options) -> str`` and returns the whole report, ending in
+one newline, for the CLI to write to stdout or a file. Reporters print nothing, read nothing and
+see only :class:`~envsync_hook.findings.PairResult` values, which hold no values of either file.
+
+Each format lives in its own module and is imported on first use, so importing this package
+(and the ``text`` path) never imports pydantic, junit-xml or json machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from envsync_hook.findings import PairResult
+
+    Reporter = Callable[[Sequence[PairResult], "ReportOptions"], str]
+
+
+class ReportOptions(NamedTuple):
+    """What a reporter needs beyond the results; built once by the CLI."""
+
+    fail_on: str  # one of findings.FAIL_ON_CHOICES
+    color: bool  # ANSI colour (text only); the CLI decides from the TTY, NO_COLOR, --color
+    version: str  # envsync-hook's version, for reports that name the tool
+    command: str = "check"  # "check" or "fix"
+
+
+#: format name -> module holding its ``render``
+_MODULES = {
+    "text": "envsync_hook.reporters.text",
+    "json": "envsync_hook.reporters.json_report",
+    "junit": "envsync_hook.reporters.junit",
+    "github": "envsync_hook.reporters.github",
+    "sarif": "envsync_hook.reporters.sarif",
+}
+
+
+def get_reporter(name: str) -> Reporter:
+    """Import the reporter for format ``name`` and return its ``render``.
+
+    Raises ``KeyError`` for an unknown format.
+    """
+    module = importlib.import_module(_MODULES[name])
+    render: Reporter = module.render
+    return render
+
+
+def _lazy(name: str) -> Reporter:
+    def render(results: Sequence[PairResult], options: ReportOptions) -> str:
+        return get_reporter(name)(results, options)
+
+    render.__name__ = render.__qualname__ = f"render_{name}"
+    render.__doc__ = f"Render the {name} report (imports its module on first call)."
+    return render
+
+
+#: format name -> reporter; the CLI's ``--format`` choices are these keys.
+REPORTERS: dict[str, Reporter] = {name: _lazy(name) for name in _MODULES}
+FORMATS = tuple(REPORTERS)
+
+
+def json_schema() -> str:
+    """The JSON Schema of the ``json`` report (what ``envsync schema`` prints)."""
+    from envsync_hook.reporters.json_report import json_schema as schema
+
+    return schema()
+
+
+def step_summary(results: Sequence[PairResult], options: ReportOptions) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: a heading, the counts and a table of all findings."""
+    from envsync_hook.reporters.github import step_summary as summary
+
+    return summary(results, options)
+
+
+__all__ = [
+    "FORMATS",
+    "REPORTERS",
+    "ReportOptions",
+    "get_reporter",
+    "json_schema",
+    "step_summary",
+]

@@ -1,0 +1,69 @@
+"""Counting findings across pairs, and the one-line summary the text-like reports end with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from envsync_hook.findings import RULES, SEVERITIES, PairResult
+
+
+class Counts(NamedTuple):
+    """Finding counts over all pairs of a run."""
+
+    by_severity: dict[str, int]  # every severity, zero included
+    by_code: dict[str, int]  # every rule code, zero included, in rule order
+    total: int
+    failed: bool  # some finding is at or above fail-on
+    pairs: int
+    skipped: int
+    changed: int
+
+
+def count(results: Sequence[PairResult], fail_on: str) -> Counts:
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    by_code = {rule.code: 0 for rule in RULES}
+    total = 0
+    failed = False
+    for pair in results:
+        for f in pair.findings:
+            by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+            by_code[f.code] = by_code.get(f.code, 0) + 1
+            total += 1
+            failed = failed or f.at_or_above(fail_on)
+    return Counts(
+        by_severity,
+        by_code,
+        total,
+        failed,
+        pairs=len(results),
+        skipped=sum(1 for p in results if p.skipped),
+        changed=sum(1 for p in results if p.changed),
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(counts: Counts, fail_on: str) -> str:
+    """``2 errors, 1 warning, 3 info in 1 pair (fail-on: error)``.
+
+    Skipped and changed pairs are named when there are any:
+    ``0 errors, 0 warnings, 0 info in 2 pairs, 1 skipped (fail-on: error)``.
+    """
+    sev = counts.by_severity
+    text = (
+        f"{_plural(sev['error'], 'error')}, {_plural(sev['warning'], 'warning')}, "
+        f"{sev['info']} info in {_plural(counts.pairs, 'pair')}"
+    )
+    if counts.skipped:
+        text += f", {counts.skipped} skipped"
+    if counts.changed:
+        text += f", {counts.changed} changed"
+    return f"{text} (fail-on: {fail_on})"
+
+
+def skip_notice(pair: PairResult) -> str:
+    """The line that stands for a skipped pair."""
+    return pair.notice or f"{pair.env}: skipped (template {pair.template})"
