@@ -12,9 +12,10 @@ from typing import TextIO
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
+from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
-FORMATS = ("text", "json", "junit", "github", "sarif", "auto")
+FORMATS = (*REPORTER_FORMATS, "auto")
 
 
 def _add_pairing(p: argparse.ArgumentParser) -> None:

@@ -77,6 +77,11 @@ class Binding(NamedTuple):
 _new_binding = tuple.__new__
 
 
+def _skip_inline(text: str, pos: int) -> int:
+    m = _INLINE_SPACES.match(text, pos)
+    return pos if m is None else m.end()
+
+
 class Commented(NamedTuple):
     """A commented-out assignment such as ``# KEY=value`` (an opt-in the template offers)."""
 
@@ -181,6 +186,8 @@ def parse(text: str) -> Document:
     bindings_append = bindings.append
     while True:
         m = head(text, pos)
+        if m is None:  # pragma: no cover - every part of _HEAD is optional
+            break
         skip_end = m.end(1)
         if skip_end > pos:
             line += count("\n", pos, skip_end)
@@ -265,7 +272,7 @@ def parse(text: str) -> Document:
                 line += 1
             pos = kend + 1
             continue
-        vstart = _INLINE_SPACES.match(text, vpos).end()
+        vstart = _skip_inline(text, vpos)
         q = text[vstart] if vstart < n else ""
         if q == '"' or q == "'":
             qm = (_DOUBLE if q == '"' else _SINGLE).match(text, vstart)

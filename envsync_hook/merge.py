@@ -8,7 +8,7 @@ trailing block. The result is verified by parsing it back: every key must read a
 from __future__ import annotations
 
 from envsync_hook.compare import DROP, KEEP, TRAIL, UNDER, Comparison, Side, canonical
-from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, Binding, parse
+from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, Binding, Commented, parse
 
 MARKER_PREFIX = "# envsync:"
 
@@ -160,8 +160,8 @@ def merge(
     return text
 
 
-def _last_commented(template: Side) -> dict[str, object]:
-    out: dict[str, object] = {}
+def _last_commented(template: Side) -> dict[str, Commented]:
+    out: dict[str, Commented] = {}
     for c in template.doc.commented:
         if c.key not in template.last:
             out.setdefault(c.key, c)
