@@ -174,6 +174,7 @@ def test_text_whole_report() -> None:
         "docker/.env:12: ENV007 syntax-error: unterminated double quote",
         "other/.env: ENV012 missing-env-file: does not exist",
         "ci/.env does not exist: skipped",
+        "upgrade: 1 stale default (fix takes the new default)",
         "3 errors, 2 warnings, 1 info in 4 pairs, 1 skipped (fail-on: error)",
     ]
 
@@ -804,3 +805,39 @@ def test_junit_text_is_finding_fields_and_keys() -> None:
         if element.text and element.text.strip():
             for line in element.text.splitlines():
                 assert line in allowed, (element.tag, line)
+
+
+def _stale(msg: str) -> Finding:
+    return make_finding("ENV004", "A", "t", 1, msg)
+
+
+@pytest.mark.parametrize(
+    ("results", "command", "line"),
+    [
+        ([PairResult("t", "e", ())], "check", ""),
+        (
+            [PairResult("t", "e", (_stale("fix takes the new default"),))],
+            "check",
+            "upgrade: 1 stale default (fix takes the new default)",
+        ),
+        (
+            [PairResult("t", "e", (_stale("fix takes the new default"),), changed=True)],
+            "fix",
+            "upgrade: 1 stale default, 1 updated",
+        ),
+        (
+            [PairResult("t", "e", (_stale("fix keeps it (--keep-stale)"),), changed=True)],
+            "fix",
+            "upgrade: 1 stale default, 0 updated",
+        ),
+        (
+            [PairResult("t", "e", (make_finding("ENV005", "B", "t", 2, "m"),) * 2)],
+            "check",
+            "upgrade: 2 conflicts need a decision (fix keeps yours)",
+        ),
+    ],
+)
+def test_upgrade_line(results: list[PairResult], command: str, line: str) -> None:
+    from envsync_hook.reporters.summary import upgrade_line
+
+    assert upgrade_line(results, command) == line

@@ -67,3 +67,31 @@ def summary_line(counts: Counts, fail_on: str) -> str:
 def skip_notice(pair: PairResult) -> str:
     """The line that stands for a skipped pair."""
     return pair.notice or f"{pair.env}: skipped (template {pair.template})"
+
+
+def upgrade_line(results: Sequence[PairResult], command: str) -> str:
+    """Three-way news: how many stale defaults fix updates (or updated), how many conflicts.
+
+    Empty when there are neither (no base, or nothing changed upstream).
+    """
+    stale = taken = conflicts = 0
+    for pair in results:
+        for f in pair.findings:
+            if f.code == "ENV004":
+                stale += 1
+                if "takes the new default" in f.message and (command != "fix" or pair.changed):
+                    taken += 1
+            elif f.code == "ENV005":
+                conflicts += 1
+    if not stale and not conflicts:
+        return ""
+    parts = []
+    if stale:
+        if command == "fix":
+            parts.append(f"{_plural(stale, 'stale default')}, {taken} updated")
+        else:
+            parts.append(f"{_plural(stale, 'stale default')} (fix takes the new default)")
+    if conflicts:
+        verb = "needs" if conflicts == 1 else "need"
+        parts.append(f"{_plural(conflicts, 'conflict')} {verb} a decision (fix keeps yours)")
+    return "upgrade: " + "; ".join(parts)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line
+from envsync_hook.reporters.summary import count, skip_notice, summary_line, upgrade_line
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -68,5 +68,8 @@ def render(results: Sequence[PairResult], options: ReportOptions) -> str:
         else:
             tone = _GREEN
         summary = f"{_BOLD}{tone}{summary}{_RESET}"
+    upgrade = upgrade_line(results, options.command)
+    if upgrade:
+        lines.append(upgrade)
     lines.append(summary)
     return "\n".join(lines) + "\n"
