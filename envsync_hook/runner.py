@@ -193,14 +193,12 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     findings = c.findings + _permission_findings(
         job.env, files.backup_dir_for(job.env, backup_dir), settings
     )
-    notice = _summary_notice(c)
     return PairResult(
         loaded.template.path,
         str(job.env),
         tuple(sorted(findings)),
         tuple(c.keys),
         duration=time.perf_counter() - started,
-        notice=f"{job.env}: {notice}" if notice else "",
     )
 
 
