@@ -115,10 +115,13 @@ def merge(
 
     edits: list[tuple[int, int, str]] = []
     for key, tb in template.last.items():
-        if decisions.get(key) != KEEP or tb.inherited:
+        if decisions.get(key) != KEEP:
             continue
         eb = env.last[key]
-        if eb.inherited:
+        if tb.inherited and eb.inherited:
+            continue
+        if tb.inherited or eb.inherited:
+            # a bare ``KEY`` line on either side: the operator's whole statement replaces it
             s = _line_start(ttext, tb.start)
             edits.append((s, _line_end(ttext, tb.value_end), _statement_text(env, eb)))
             continue
