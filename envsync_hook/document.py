@@ -47,7 +47,9 @@ _SIMPLE_ESCAPES = {
     "\\": "\\",
     '"': '"',
 }
-_COMMENTED = re.compile(r"^[ \t]*#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*=[^\n]*)", re.M)
+_COMMENTED = re.compile(
+    r"^\ufeff?[ \t]*#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*=[^\n]*)", re.M
+)
 
 
 class DotenvSyntaxError(ValueError):
@@ -156,12 +158,14 @@ def _expand_escape(m: re.Match[str]) -> str:
     if c == "$":
         return "$$"
     if c == "0":
+        # compose-go rewrites ``\0NNN`` to ``\NNN`` and unquotes it as Go would; when that
+        # fails (fewer than three digits, 8 or 9, over 0377) the rewritten text stays.
         digits = s[2:]
-        if len(digits) == 3:
+        if len(digits) == 3 and "8" not in digits and "9" not in digits:
             code = int(digits, 8)
             if code <= 0o377:
                 return chr(code)
-        return s
+        return "\\" + digits
     return _SIMPLE_ESCAPES.get(c, s)
 
 
@@ -242,7 +246,7 @@ def parse(text: str) -> Document:
                     f"unexpected character {_go_quote(bad)} in variable name {_go_quote(first_line)}",
                 )
             )
-            nl = text.find("\n", pos)
+            nl = text.find("\n", start)
             if nl < 0:
                 break
             pos = nl + 1
