@@ -174,59 +174,71 @@ def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object]:
+    """The pairs to process. Command-line options override the configuration file: templates
+    named on the command line are processed (taking env, also, base and backup dir from a
+    configured pair of the same template, if any); ``--env``, ``--also``, ``--base``/``--base-ref``
+    and ``--backup-dir`` override a pair's settings, which override the file's top-level ones."""
     from envsync_hook.pairing import env_for, expand_also, same_file
     from envsync_hook.runner import Job
 
-    templates = [Path(t) for t in args.templates] or [
-        Path(str(p))
-        for p in cfg.get("templates", []) or []  # type: ignore[attr-defined]
-    ]
-    if not templates:
-        templates = [Path(".env.example")]
-    env_opt = args.env or cfg.get("env")
-    if env_opt and len(templates) > 1:
+    if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
-    also_patterns = list(args.also) or [str(a) for a in cfg.get("also", []) or []]  # type: ignore[attr-defined]
-    also_paths = expand_also(also_patterns)
-    base = args.base or cfg.get("base")
-    base_ref = args.base_ref or cfg.get("base_ref")
+    # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
+    configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
+    if not configured:
+        names = cfg.get("templates") or (".env.example",)
+        configured = [{"template": str(n), "env": cfg.get("env")} for n in names]  # type: ignore[attr-defined]
+    selected: list[tuple[Path, dict[str, object]]] = []
+    if args.templates:
+        for name in args.templates:
+            t = Path(name)
+            match = next((p for p in configured if same_file(Path(str(p["template"])), t)), {})
+            selected.append((t, match))
+    else:
+        selected = [(Path(str(p["template"])), p) for p in configured]
+    if args.env and len(selected) > 1:
+        raise EnvsyncError("--env goes with one template; several were given")
+
+    def setting(pair: dict[str, object], key: str) -> object:
+        return pair.get(key) or cfg.get(key)
+
+    if args.base or args.base_ref:
+        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    else:
+        cli_base = None
     jobs: list[object] = []
     seen: set[str] = set()
-    if not args.templates and cfg.get("pairs"):
-        for pair in cfg["pairs"]:  # type: ignore[attr-defined]
-            t = Path(str(pair["template"]))
-            if not t.exists():
-                raise EnvsyncError(f"cannot read template {t}: no such file")
-            pair_also = expand_also([str(a) for a in pair.get("also") or []]) or also_paths
-            jobs.append(
-                Job(
-                    t,
-                    Path(str(pair["env"])) if pair.get("env") else env_for(t),
-                    tuple(p for p in pair_also if not same_file(p, t)),
-                    Path(str(pair["base"]))
-                    if pair.get("base")
-                    else (Path(str(base)) if base else None),
-                    str(pair.get("base_ref") or base_ref or "") or None,
-                )
-            )
-        return jobs
-    for t in templates:
+    set_paths: list[Path] = []
+    for t, pair in selected:
         if not t.exists():
             raise EnvsyncError(f"cannot read template {t}: no such file")
-        env = Path(str(env_opt)) if env_opt else env_for(t)
-        rest = tuple(p for p in also_paths if not same_file(p, t))
+        env_name = args.env or pair.get("env")
+        env = Path(str(env_name)) if env_name else env_for(t)
+        patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
+        also_paths = expand_also(patterns)
+        if cli_base is not None:
+            base, base_ref = cli_base
+        elif pair.get("base") or pair.get("base_ref"):
+            base, base_ref = pair.get("base"), pair.get("base_ref")
+        else:
+            base, base_ref = cfg.get("base"), cfg.get("base_ref")
+        backup_dir = args.backup_dir or setting(pair, "backup_dir")
         jobs.append(
             Job(
                 t,
                 env,
-                rest,
+                tuple(p for p in also_paths if not same_file(p, t)),
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
+                backup_dir=str(backup_dir) if backup_dir else None,
             )
         )
         seen.add(os.path.abspath(t))
+        set_paths.extend(p for p in also_paths if p not in set_paths)
     # each template of the set whose env file exists is its own pair too
-    for p in also_paths:
+    templates = tuple(t for t, _ in selected)
+    backup_dir = args.backup_dir or cfg.get("backup_dir")
+    for p in set_paths:
         if os.path.abspath(p) in seen:
             continue
         try:
@@ -235,8 +247,16 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object
             continue
         if not env.exists():
             continue
-        set_rest = tuple(q for q in also_paths if not same_file(q, p)) + tuple(templates)
-        jobs.append(Job(p, env, set_rest, optional=True))
+        set_rest = tuple(q for q in set_paths if not same_file(q, p)) + templates
+        jobs.append(
+            Job(
+                p,
+                env,
+                set_rest,
+                optional=True,
+                backup_dir=str(backup_dir) if backup_dir else None,
+            )
+        )
         seen.add(os.path.abspath(p))
     return jobs
 
@@ -249,20 +269,31 @@ def _load_config(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
+    """One Settings value: command-line options first, then the configuration file.
+
+    Severity overrides from ``--severity`` come first (the first match wins); ignored keys add
+    up; secret patterns from the file add to the built-in ones (never fewer keys masked)."""
+    from typing import cast
+
     from envsync_hook.settings import DEFAULT_SECRET_PATTERNS
 
-    cfg_sev = tuple(cfg.get("severity", ()) or ())  # type: ignore[call-overload]
+    def flag(name: str) -> bool:
+        value = getattr(args, name, None)
+        return bool(value if value is not None else cfg.get(name, False))
+
+    def items(name: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in cast("Sequence[object]", cfg.get(name) or ()))
+
+    cfg_sev = tuple(cast("Sequence[tuple[str, str]]", cfg.get("severity") or ()))
     return Settings(
         severities=_parse_severities(args.severity) + cfg_sev,
-        ignore=tuple(args.ignore) + tuple(cfg.get("ignore", ()) or ()),  # type: ignore[call-overload]
-        secret_patterns=tuple(cfg.get("secret_patterns", ()) or ())  # type: ignore[call-overload]
-        or DEFAULT_SECRET_PATTERNS,
-        show_values=bool(
-            args.show_values if args.show_values is not None else cfg.get("show_values", False)
-        ),
+        ignore=tuple(args.ignore) + items("ignore"),
+        secret_patterns=DEFAULT_SECRET_PATTERNS
+        + tuple(p for p in items("secret_patterns") if p not in DEFAULT_SECRET_PATTERNS),
+        show_values=flag("show_values"),
         fail_on=str(args.fail_on or cfg.get("fail_on") or "error"),
-        keep_stale=bool(getattr(args, "keep_stale", None) or cfg.get("keep_stale", False)),
-        prune=bool(getattr(args, "prune", None) or cfg.get("prune", False)),
+        keep_stale=flag("keep_stale"),
+        prune=flag("prune"),
         take_template=tuple(getattr(args, "take_template", [])),
     )
 

@@ -29,6 +29,8 @@ class Job(NamedTuple):
     base_ref: str | None = None
     #: a pair found through ``--also``: skipped quietly when its env file does not exist
     optional: bool = False
+    #: this pair's backup directory (configuration ``pairs``); else the run's
+    backup_dir: str | None = None
 
 
 class FixOptions(NamedTuple):
@@ -191,7 +193,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     etext = files.read_text(job.env, "env file")
     env, c = _compare(job, loaded, etext, settings)
     findings = c.findings + _permission_findings(
-        job.env, files.backup_dir_for(job.env, backup_dir), settings
+        job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
     return PairResult(
         loaded.template.path,
@@ -220,7 +222,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     started = time.perf_counter()
     loaded = load_templates(job)
     _refuse_syntax(loaded.template.path, loaded.template.doc.text)
-    bdir = files.backup_dir_for(job.env, opts.backup_dir)
+    bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"

@@ -1,0 +1,452 @@
+"""The GitHub Action (``action.yml``): its schema, and its steps run the way the runner runs them.
+
+A small runner stand-in executes each step's ``run:`` script with ``bash --noprofile --norc -eo
+pipefail`` (GitHub's ``shell: bash``), the step's ``env:`` with its ``${{ }}`` expressions
+evaluated (inputs, earlier steps' outputs; any other expression fails the test), fresh
+``GITHUB_OUTPUT`` files, a ``GITHUB_STEP_SUMMARY`` file and ``GITHUB_ACTIONS=true``. The install
+step honours ``ENVSYNC_ACTION_SKIP_INSTALL=1`` (tests only) and then uses the ``python`` input as
+it is; one test runs the real install into a virtual environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTION = ROOT / "action.yml"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def load_action() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    return data
+
+
+# --- the action file itself -------------------------------------------------------------------
+
+
+def test_action_validates_against_the_github_actions_schema() -> None:
+    exe = shutil.which("check-jsonschema") or str(
+        Path(sys.executable).with_name("check-jsonschema")
+    )
+    if not Path(exe).exists():
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schema_check_can_fail(tmp_path: Path) -> None:
+    """The validator rejects a composite action whose run step lacks ``shell``."""
+    exe = shutil.which("check-jsonschema") or str(
+        Path(sys.executable).with_name("check-jsonschema")
+    )
+    if not Path(exe).exists():
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
+    bad = load_action()
+    del bad["runs"]["steps"][0]["shell"]
+    path = tmp_path / "action.yml"
+    path.write_text(yaml.safe_dump(bad), encoding="utf-8")
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-actions", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+
+
+def test_every_step_is_bash_and_takes_inputs_only_through_env() -> None:
+    action = load_action()
+    assert action["runs"]["using"] == "composite"
+    for step in action["runs"]["steps"]:
+        assert step.get("shell") == "bash", step.get("id")
+        assert "${{" not in step["run"], f"step {step.get('id')}: expression inside run:"
+        for value in (step.get("env") or {}).values():
+            assert EXPRESSION.fullmatch(str(value)), f"env value {value!r} is not one expression"
+
+
+def test_every_input_reaches_a_step() -> None:
+    action = load_action()
+    used = set()
+    for step in action["runs"]["steps"]:
+        for value in [*(step.get("env") or {}).values(), step.get("working-directory", "")]:
+            used.update(re.findall(r"inputs\.([\w-]+)", str(value)))
+    assert used == set(action["inputs"])
+
+
+def test_outputs_come_from_the_run_step() -> None:
+    outputs = load_action()["outputs"]
+    assert set(outputs) >= {"errors", "warnings", "notices", "total", "changed"}
+    for name, spec in outputs.items():
+        assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+
+
+# --- a runner stand-in ------------------------------------------------------------------------
+
+
+class ActionRun(NamedTuple):
+    returncode: int
+    outputs: dict[str, str]  # the action's outputs (``outputs:`` evaluated)
+    steps: dict[str, dict[str, str]]  # step id -> its outputs
+    stdout: str
+    stderr: str
+    summary: str
+
+
+def parse_github_output(text: str) -> dict[str, str]:
+    """``name=value`` lines and ``name<<DELIMITER`` blocks, as the runner reads them."""
+    out: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for item in lines:
+                if item == delimiter:
+                    break
+                body.append(item)
+            else:
+                raise AssertionError(f"unterminated {delimiter} block in GITHUB_OUTPUT")
+            out[name] = "\n".join(body)
+        else:
+            name, sep, value = line.partition("=")
+            assert sep, f"malformed GITHUB_OUTPUT line {line!r}"
+            out[name] = value
+    return out
+
+
+def evaluate(text: str, inputs: dict[str, str], steps: dict[str, dict[str, str]]) -> str:
+    def one(m: re.Match[str]) -> str:
+        expr = m.group(1)
+        if expr.startswith("inputs."):
+            return inputs[expr[len("inputs.") :]]
+        parts = expr.split(".")
+        if len(parts) == 4 and parts[0] == "steps" and parts[2] == "outputs":
+            return steps.get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"the stand-in runner does not know the expression {expr!r}")
+
+    return EXPRESSION.sub(one, text)
+
+
+def run_action(
+    tmp_path: Path,
+    workspace: Path,
+    inputs: dict[str, str],
+    *,
+    action_path: Path = ROOT,
+    skip_install: bool = True,
+) -> ActionRun:
+    action = load_action()
+    declared = action["inputs"]
+    unknown = set(inputs) - set(declared)
+    assert not unknown, f"not inputs of the action: {unknown}"
+    values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
+    values.update(inputs)
+    runner = tmp_path / "runner"
+    runner.mkdir(exist_ok=True)
+    summary = runner / "step_summary.md"
+    summary.touch()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_"))}
+    base_env.update(
+        GITHUB_ACTIONS="true",
+        GITHUB_ACTION_PATH=str(action_path),
+        GITHUB_STEP_SUMMARY=str(summary),
+        RUNNER_TEMP=str(runner),
+    )
+    if skip_install:
+        base_env["ENVSYNC_ACTION_SKIP_INSTALL"] = "1"
+    else:
+        base_env.pop("ENVSYNC_ACTION_SKIP_INSTALL", None)
+    steps: dict[str, dict[str, str]] = {}
+    stdout, stderr, rc = "", "", 0
+    for i, step in enumerate(action["runs"]["steps"]):
+        script = runner / f"step{i}.sh"
+        script.write_text(step["run"], encoding="utf-8")
+        output = runner / f"output{i}"
+        output.touch()
+        env = dict(base_env, GITHUB_OUTPUT=str(output))
+        env.update({k: evaluate(str(v), values, steps) for k, v in (step.get("env") or {}).items()})
+        cwd = workspace / evaluate(step.get("working-directory", "."), values, steps)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        stdout += proc.stdout
+        stderr += proc.stderr
+        steps[step.get("id", f"step{i}")] = parse_github_output(output.read_text("utf-8"))
+        rc = proc.returncode
+        if rc != 0:
+            break  # a failing step fails the composite action
+    outputs = {
+        name: evaluate(spec["value"], values, steps) for name, spec in action["outputs"].items()
+    }
+    return ActionRun(rc, outputs, steps, stdout, stderr, summary.read_text("utf-8"))
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+TEMPLATE = "# database\nDB_HOST=db\nDB_PORT=5432\n\n# cache\nREDIS_HOST=redis\n"
+ENV = "DB_HOST=db.internal\nDB_PORT=5432\nLOCAL_DEBUG=1\n"  # lacks REDIS_HOST, adds LOCAL_DEBUG
+
+
+def write_env(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8", newline="")
+    path.chmod(0o600)  # no unsafe-permissions finding
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".env.example").write_text(TEMPLATE, encoding="utf-8")
+    write_env(ws / ".env", ENV)
+    return ws
+
+
+PY = {"python": sys.executable}
+
+
+def test_check_outputs_annotations_and_summary(tmp_path: Path, workspace: Path) -> None:
+    (workspace / "out").mkdir()
+    run = run_action(
+        tmp_path, workspace, {**PY, "junit": "out/junit.xml", "sarif": "out/envsync.sarif"}
+    )
+    assert run.returncode == 1, run.stderr
+    assert run.outputs == {
+        "errors": "1",
+        "warnings": "1",
+        "notices": "1",  # DB_HOST differs from the template default
+        "total": "3",
+        "changed": "false",
+        "exit-code": "1",
+    }
+    annotations = [ln for ln in run.stdout.splitlines() if ln.startswith("::")]
+    assert any(
+        a.startswith("::error file=.env.example,line=6,title=ENV001 missing-key::REDIS_HOST")
+        for a in annotations
+    ), annotations
+    assert any(a.startswith("::warning ") and "LOCAL_DEBUG" in a for a in annotations)
+    assert "db.internal" not in run.stdout + run.stderr + run.summary
+    assert "| File | Line | Code | Slug | Key | Message |" in run.summary
+    rows = [ln for ln in run.summary.splitlines() if ln.startswith("| ") and "ENV0" in ln]
+    assert len(rows) == 3
+    assert (workspace / "out" / "junit.xml").read_text("utf-8").startswith("<?xml")
+    assert json.loads((workspace / "out" / "envsync.sarif").read_text("utf-8"))["version"] == (
+        "2.1.0"
+    )
+    # the temporary JSON report is gone
+    assert not list((tmp_path / "runner").glob("envsync-report.*"))
+
+
+def test_counts_match_a_direct_json_report(tmp_path: Path, workspace: Path) -> None:
+    run = run_action(tmp_path, workspace, {**PY, "fail-on": "never"})
+    assert run.returncode == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "envsync_hook", "check", "--format", "json"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    summary = json.loads(proc.stdout)["summary"]
+    assert run.outputs["errors"] == str(summary["by_severity"]["error"])
+    assert run.outputs["warnings"] == str(summary["by_severity"]["warning"])
+    assert run.outputs["notices"] == str(summary["by_severity"]["info"])
+    assert run.outputs["total"] == str(summary["total"])
+
+
+def test_fix_changes_the_env_file_then_nothing(tmp_path: Path, workspace: Path) -> None:
+    run = run_action(tmp_path, workspace, {**PY, "command": "fix"})
+    assert run.returncode == 1  # like the pre-commit hook: a changed file fails the step
+    assert run.outputs["changed"] == "true"
+    text = (workspace / ".env").read_text("utf-8")
+    assert "REDIS_HOST=redis" in text
+    assert "DB_HOST=db.internal" in text and "LOCAL_DEBUG=1" in text
+    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert "## envsync fix" in run.summary
+
+    again = run_action(tmp_path, workspace, {**PY, "command": "fix"})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.outputs["changed"] == "false"
+    assert again.outputs["errors"] == "0"
+    assert len(list((workspace / "env-backup").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("fail_on_change", "expected"),
+    [("true", 1), ("false", 0)],
+)
+def test_fail_on_change(
+    tmp_path: Path, workspace: Path, fail_on_change: str, expected: int
+) -> None:
+    run = run_action(
+        tmp_path,
+        workspace,
+        {**PY, "command": "fix", "fail-on": "never", "fail-on-change": fail_on_change},
+    )
+    assert run.returncode == expected
+    assert run.outputs["changed"] == "true"
+    assert run.outputs["exit-code"] == "1"  # envsync's own exit code, whatever the step's
+
+
+def test_fail_on_change_false_keeps_failures(tmp_path: Path, workspace: Path) -> None:
+    """Missing keys at the default fail-on still fail the step, change or not."""
+    run = run_action(tmp_path, workspace, {**PY, "command": "fix", "fail-on-change": "false"})
+    assert run.returncode == 1
+    assert run.outputs["changed"] == "true"
+
+
+def test_templates_also_args_and_working_directory(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    app = ws / "deploy" / "docker"
+    (app / "envs" / "middleware").mkdir(parents=True)
+    (app / ".env.example").write_text("A=1\n", encoding="utf-8")
+    (app / "envs" / "middleware" / "db.env.example").write_text("MOVED=x\n", encoding="utf-8")
+    write_env(app / ".env", "A=1\nMOVED=x\nLOCAL_ONE=1\nLOCAL_TWO=2\n")
+    run = run_action(
+        tmp_path,
+        ws,
+        {
+            **PY,
+            "working-directory": "deploy/docker",
+            "templates": ".env.example",
+            "also": "envs/**/*.env.example",  # passed as a glob, not expanded by bash
+            "args": "--ignore 'LOCAL_*' --severity 'relocated-key=warning'",
+        },
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["warnings"] == "1"  # MOVED: relocated, raised to warning; LOCAL_* ignored
+    assert run.outputs["total"] == "1"
+    assert "title=ENV008 relocated-key::MOVED" in run.stdout
+
+
+def test_a_refusal_keeps_exit_code_2_and_writes_no_counts(tmp_path: Path, workspace: Path) -> None:
+    run = run_action(tmp_path, workspace, {**PY, "templates": "missing/.env.example"})
+    assert run.returncode == 2
+    assert run.outputs["exit-code"] == "2"
+    assert run.outputs["changed"] == "false"
+    assert run.outputs["errors"] == run.outputs["total"] == ""
+    assert "cannot read template missing/.env.example" in run.stderr
+
+
+def test_inputs_are_data_not_code(tmp_path: Path, workspace: Path) -> None:
+    run = run_action(
+        tmp_path,
+        workspace,
+        {**PY, "templates": "$(date>pwned1)", "env": "`date>pwned2`", "also": "x;date>pwned3"},
+    )
+    assert run.returncode == 2
+    assert not list(workspace.glob("pwned*"))
+    assert "cannot read template $(date>pwned1)" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"command": "restore"}, "input 'command' must be check or fix"),
+        ({"args": "--ignore 'unbalanced"}, "input 'args' is not a valid shell word list"),
+    ],
+)
+def test_bad_inputs_fail_with_an_annotation(
+    tmp_path: Path, workspace: Path, inputs: dict[str, str], message: str
+) -> None:
+    run = run_action(tmp_path, workspace, {**PY, **inputs})
+    assert run.returncode == 2
+    assert f"::error title=envsync-hook::{message}" in run.stdout
+
+
+def test_base_ref(tmp_path: Path) -> None:
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git_env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+    )
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=ws, env=git_env, check=True, capture_output=True)
+
+    git("init", "-q")
+    (ws / ".env.example").write_text("WORKERS=1\nMODE=a\n", encoding="utf-8")
+    git("add", ".env.example")
+    git("commit", "-q", "-m", "v1")
+    git("tag", "v1")
+    (ws / ".env.example").write_text("WORKERS=2\nMODE=a\n", encoding="utf-8")
+    write_env(ws / ".env", "WORKERS=1\nMODE=b\n")  # old default; a customisation
+    run = run_action(tmp_path, ws, {**PY, "base-ref": "v1", "fail-on": "warning"})
+    assert run.returncode == 1
+    assert "title=ENV004 stale-default::WORKERS" in run.stdout
+    assert run.outputs["warnings"] == "1"
+    assert run.outputs["notices"] == "1"  # MODE: changed-default
+
+
+# --- the real install -------------------------------------------------------------------------
+
+PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "action.yml")
+
+
+def copy_package(dest: Path) -> Path:
+    """The action's own files as a checkout of the action would hold them."""
+    dest.mkdir(parents=True)
+    for name in PACKAGE_FILES:
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(
+        ROOT / "envsync_hook",
+        dest / "envsync_hook",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return dest
+
+
+def pypi_reachable() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_install_step_installs_the_action_into_a_virtualenv(
+    tmp_path: Path, workspace: Path
+) -> None:
+    if not pypi_reachable():
+        pytest.skip("pypi.org is unreachable: the install step needs pydantic and junit-xml")
+    action_path = copy_package(tmp_path / "action")
+    run = run_action(tmp_path, workspace, {}, action_path=action_path, skip_install=False)
+    python = run.steps["install"]["python"]
+    assert Path(python).is_relative_to(tmp_path / "runner"), python
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.outputs["errors"] == "1"
+    assert os.stat(python).st_mode & stat.S_IXUSR
