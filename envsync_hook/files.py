@@ -6,11 +6,15 @@ message is one line naming the file, never its contents.
 
 Guarantees (DESIGN.md section 7):
 
-- a backup is a new file (``O_CREAT | O_EXCL``: an existing backup is never overwritten) with the
-  env file's bytes and mode, fsynced together with its directory before the env file changes;
+- a backup is written to a temporary file in the backup directory, fsynced, then hard-linked to
+  its final name (``link`` fails rather than overwrite: an existing backup is never overwritten),
+  so a file with a backup's name is always a complete copy, with the env file's bytes and mode,
+  fsynced together with its directory before the env file changes;
 - the env file is replaced atomically (temporary file in the same directory, same mode and owner,
   fsync, ``os.replace``, fsync of the directory), so a crash leaves it wholly old or wholly new;
-  a symlinked env file stays a symlink and its target is replaced;
+  a symlinked env file stays a symlink and its target is replaced, provided the target lies in
+  the link's own directory or below it (:func:`check_writable_target` refuses other symlinks);
+- temporary files a killed run left behind are removed by the next run that holds the lock;
 - concurrent runs on one env file serialise on ``flock`` of its directory: no lock file is left
   behind, and the kernel drops the lock of a killed process.
 """
@@ -22,6 +26,7 @@ import os
 import re
 import stat
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -53,6 +58,14 @@ _O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
 _MAX_BACKUP_SUFFIX = 10_000
 _TEMP_SUFFIX = ".envsync-tmp"
+# link() errors that mean "this filesystem has no hard links", not "failed"
+_NO_HARD_LINKS = {
+    errno.EPERM,
+    errno.EMLINK,
+    errno.ENOSYS,
+    getattr(errno, "ENOTSUP", -1),
+    getattr(errno, "EOPNOTSUPP", -1),
+}
 # fsync of a directory is not supported everywhere; these mean "cannot", not "failed".
 _FSYNC_DIR_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.EROFS, getattr(errno, "ENOTSUP", -1)}
 
@@ -138,6 +151,48 @@ def _match_owner(fd: int, st: os.stat_result) -> None:
             os.fchown(fd, -1, st.st_gid)
 
 
+def _temp_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f".{prefix}.") + r"[0-9a-f]{12}" + re.escape(_TEMP_SUFFIX))
+
+
+def _create_temp(directory: Path, prefix: str) -> tuple[int, Path]:
+    """A new empty file ``.<prefix>.<12 hex>.envsync-tmp`` in ``directory``, mode 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    while True:
+        candidate = directory / f".{prefix}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
+        try:
+            return os.open(candidate, flags, NEW_FILE_MODE), candidate
+        except FileExistsError:
+            continue
+
+
+def _locked_by_us(directory: Path) -> bool:
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) in _held_locks
+
+
+def _remove_stale_temps(directory: Path, prefix: str, lock_dir: Path) -> None:
+    """Remove the temporary files ``.<prefix>.<hex>.envsync-tmp`` a killed run left behind.
+
+    Only while this process holds :func:`env_lock` on ``lock_dir``: every writer of such a file
+    holds that lock, so none of them is still in use. Best effort: errors are ignored.
+    """
+    if not _locked_by_us(lock_dir):
+        return
+    pattern = _temp_pattern(prefix)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            with suppress(OSError):
+                os.unlink(directory / name)
+
+
 # --------------------------------------------------------------------------------------------
 # reading
 
@@ -214,6 +269,13 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
     """
     shown = _show(env_path)
     target = _resolve(env_path)
+    home = Path(os.path.realpath(env_path.parent))
+    if target.parent != home and home not in target.parents:
+        # a planted symlink must not make fix or restore rewrite a file elsewhere
+        raise EnvsyncError(
+            f"refusing to write {shown}: it is a symlink to {_show(target)}, outside "
+            f"{_show(home)}; run envsync on that file itself"
+        )
     try:
         st: os.stat_result | None = os.stat(target)
     except (FileNotFoundError, NotADirectoryError):
@@ -314,21 +376,17 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
         os.close(src)
 
     _ensure_backup_dir(backup_dir)
+    # the temp name tells apart env files of the same name that share a backup directory
+    prefix = f"{env_path.name}.{zlib.crc32(os.fsencode(_resolve(env_path))):08x}"
+    _remove_stale_temps(backup_dir, prefix, _resolve(env_path).parent)
     stamp = (now if now is not None else datetime.now()).strftime("%Y%m%d_%H%M%S")
     base = f"{env_path.name}.backup_{stamp}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
-    for n in range(1, _MAX_BACKUP_SUFFIX + 1):
-        dest = backup_dir / (base if n == 1 else f"{base}_{n}")
-        try:
-            fd = os.open(dest, flags, NEW_FILE_MODE)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise EnvsyncError(f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}") from None
-        break
-    else:
-        raise EnvsyncError(f"cannot back up {shown}: too many backups named {_show(base)}")
-
+    try:
+        fd, tmp = _create_temp(backup_dir, prefix)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
     try:
         try:
             _match_owner(fd, src_st)
@@ -337,6 +395,16 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
             os.fsync(fd)
         finally:
             os.close(fd)
+        # only a complete, synced copy ever gets a backup's name
+        dest = _link_to_free_name(tmp, backup_dir, base)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
+    finally:
+        with suppress(OSError):
+            os.unlink(tmp)
+    try:
         _fsync_dir(backup_dir)
     except OSError as exc:
         with suppress(OSError):
@@ -345,6 +413,25 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
             f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}; {shown} is unchanged"
         ) from None
     return dest
+
+
+def _link_to_free_name(tmp: Path, directory: Path, base: str) -> Path:
+    """Give ``tmp`` the first free name of ``base``, ``base_2``, ... in ``directory``."""
+    for n in range(1, _MAX_BACKUP_SUFFIX + 1):
+        dest = directory / (base if n == 1 else f"{base}_{n}")
+        try:
+            os.link(tmp, dest)  # fails if dest exists: never overwrites
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            # a filesystem without hard links: rename, under the lock that keeps envsync out
+            if os.path.lexists(dest):
+                continue
+            os.replace(tmp, dest)
+        return dest
+    raise EnvsyncError(f"cannot back up into {_show(directory)}: too many backups named {base}")
 
 
 def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
@@ -414,17 +501,10 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     )
 
     directory = target.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    _remove_stale_temps(directory, target.name, directory)
     tmp: Path | None = None
     try:
-        while True:
-            candidate = directory / f".{target.name}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
-            try:
-                fd = os.open(candidate, flags, NEW_FILE_MODE)
-            except FileExistsError:
-                continue
-            tmp = candidate
-            break
+        fd, tmp = _create_temp(directory, target.name)
         try:
             if st is not None:
                 _match_owner(fd, st)
@@ -498,7 +578,8 @@ def env_lock(env_path: Path) -> Iterator[None]:
     finally:
         del _held_locks[key]
         try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            with suppress(OSError):  # closing the descriptor releases the lock anyway
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 
