@@ -228,6 +228,10 @@ def parse(text: str) -> Document:
                     break
                 continue
         key_start, kend = m.span(3)
+        if key_start >= n and m.start(2) >= 0:
+            # ``export`` and nothing but spaces up to the end of the input
+            errors.append(SyntaxIssue(line, start, "zero length string"))
+            break
         sep = text[kend] if kend < n else ""
         raw_key = m.group(3)
         if sep in ("=", ":", "\n"):

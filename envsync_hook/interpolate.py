@@ -25,6 +25,8 @@ class TemplateError(ValueError):
 
 
 def _first_closing_brace(s: str) -> int:
+    """compose-go's ``getFirstBraceClosingIndex``: every ``{`` opens (and skips the next
+    character), every ``}`` closes; the index where the count returns to zero, or -1."""
     depth = 0
     i = 0
     n = len(s)
@@ -34,7 +36,7 @@ def _first_closing_brace(s: str) -> int:
             depth -= 1
             if depth == 0:
                 return i
-        if c == "$" and s.startswith("${", i):
+        elif c == "{":
             depth += 1
             i += 1
         i += 1
