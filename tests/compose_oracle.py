@@ -239,7 +239,7 @@ def compose_read(texts: Sequence[str], environ: Mapping[str, str] | None = None)
                     elif len(rest) > CHUNK:
                         size = CHUNK
                     else:  # small group: drop the bad text and ask again
-                        size = len(rest)
+                        size = max(1, len(rest))
                     next_work += [rest[j : j + size] for j in range(0, len(rest), size)]
                 work = next_work
     return [results[i] for i in range(len(texts))]
