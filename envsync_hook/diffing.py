@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from envsync_hook.document import Document, parse
 from envsync_hook.secrets import display_value
 
 MASK = "***"
+#: a commented-out assignment (``# KEY=value``): its value is masked like a live one
+_COMMENTED = re.compile(r"(\s*#+\s*(?:export\s+)?)([^\s=#'\"]+)(\s*=\s*)(.*?)(\s*)")
 
 
 def masked_lines(doc: Document, show_values: bool, patterns: tuple[str, ...]) -> list[str]:
@@ -29,11 +32,13 @@ def masked_lines(doc: Document, show_values: bool, patterns: tuple[str, ...]) ->
                 hi = mid - 1
         return lo
 
+    covered: set[int] = set()  # lines holding a value (a '#' there is not a comment)
     for b in doc.bindings:
         if b.inherited or b.value_end == b.value_start:
             continue
         first = line_index(b.value_start)
         last = line_index(max(b.value_start, b.value_end - 1))
+        covered.update(range(first, last + 1))
         value = b.template.replace("$$", "$")
         shown = display_value(b.key, value, patterns) if show_values else MASK
         head = text[starts[first] : b.value_start]
@@ -44,6 +49,12 @@ def masked_lines(doc: Document, show_values: bool, patterns: tuple[str, ...]) ->
         out[first] = head + shown + (tail if first == last else "")
         for i in range(first + 1, last + 1):
             out[i] = MASK + " (continued)" if i < last else MASK + " (continued)" + tail
+    for i, line in enumerate(lines):
+        m = _COMMENTED.fullmatch(line)
+        if m is not None and m.group(4) and i not in covered:
+            value = m.group(4)
+            shown = display_value(m.group(2), value, patterns) if show_values else MASK
+            out[i] = m.group(1) + m.group(2) + m.group(3) + shown + m.group(5)
     for issue in doc.errors:
         i = issue.line - 1
         if 0 <= i < len(out):

@@ -1,0 +1,561 @@
+"""Hostile and broken input, through the real CLI: refuse cleanly or report, never corrupt.
+
+One table, each row a directory to build and what ``check``, ``fix`` (and for some rows
+``restore``) must do with it:
+
+- ``REFUSE``: exit 2, exactly one line on stderr (``envsync: error: ...``, naming the file and
+  saying why), nothing on stdout, no traceback, and nothing written or created: the whole tree,
+  with every file's bytes, mode and mtime and every directory's mtime, is unchanged;
+- ``FINDING(code)``: exit 1 and the finding in the report, stderr empty, nothing written;
+- ``WORKS``: a normal run (exit 0 or 1, no traceback); the row's ``verify`` checks the result.
+
+Rows marked ``as_nobody`` need an unprivileged user (file modes do not stop root): as root the
+CLI runs in a child that switches to ``nobody`` before ``main`` (the interpreter lives under
+``/root``, which ``nobody`` cannot enter, so the switch happens after start-up, with the package
+already imported). Those rows use a directory outside pytest's ``tmp_path``, whose parents only
+root may enter; it is removed afterwards.
+
+Decided behaviour for a symlinked ``.env`` whose target is outside the ``.env``'s directory:
+``check`` reads through it, ``fix`` and ``restore`` refuse (a symlink planted in a repository
+must not make the hook rewrite ``~/.bashrc``); a target in the same directory or below it is
+followed and replaced (tests/test_crash.py, scenario ``fix-symlinked-env``).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import pytest
+
+import envsync_hook
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+SECRET = "hostile-secret-b7f3e1"
+
+
+class Expect(NamedTuple):
+    kind: str  #: "refuse" | "finding" | "works"
+    detail: str = ""  #: refuse: a fragment of the error line; finding: the code
+    exit: int = 1  #: finding: the exit code (1 for an error-level finding)
+
+
+REFUSE = Expect("refuse")
+
+
+def refuse(fragment: str) -> Expect:
+    return Expect("refuse", fragment)
+
+
+def finding(code: str, exit: int = 1) -> Expect:
+    return Expect("finding", code, exit)
+
+
+WORKS = Expect("works")
+
+
+class Row(NamedTuple):
+    id: str
+    setup: Callable[[Path], None]
+    check: Expect
+    fix: Expect
+    restore: Expect | None = None
+    #: the file the error line must name
+    names: str = ".env"
+    verify: Callable[[Path, str, subprocess.CompletedProcess[bytes]], None] | None = None
+    as_nobody: bool = False
+
+
+# ------------------------------------------------------------------------------------------
+# building blocks
+
+TEMPLATE = "# app\nAPP_URL=http://localhost\nDB_PASSWORD=changeme\nWORKERS=4\n"
+ENV = f"APP_URL=https://prod.example\nDB_PASSWORD={SECRET}\nWORKERS=8\n"
+
+
+def _w(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    os.chmod(path, mode)
+
+
+def _pair(template: str | bytes = TEMPLATE, env: str | bytes = ENV) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        _w(d / ".env.example", template, 0o644)
+        _w(d / ".env", env)
+
+    return setup
+
+
+def _template_only(d: Path) -> None:
+    _w(d / ".env.example", TEMPLATE, 0o644)
+
+
+def _env_only(d: Path) -> None:
+    _w(d / ".env", ENV)
+
+
+def _a_backup(d: Path) -> None:
+    _w(d / "env-backup" / ".env.backup_20240101_000000", ENV)
+    os.chmod(d / "env-backup", 0o700)
+
+
+def _env_dir(d: Path) -> None:
+    _template_only(d)
+    (d / ".env").mkdir()
+    _a_backup(d)  # for restore
+
+
+def _template_dir(d: Path) -> None:
+    _env_only(d)
+    (d / ".env.example").mkdir()
+
+
+def _env_fifo(d: Path) -> None:
+    _template_only(d)
+    os.mkfifo(d / ".env")
+
+
+def _env_dangling(d: Path) -> None:
+    _template_only(d)
+    (d / ".env").symlink_to("gone.env")
+
+
+def _backup_dir_is_file(d: Path) -> None:
+    _pair()(d)
+    _w(d / "env-backup", "not a directory\n")
+
+
+def _env_symlink_outside(d: Path) -> None:
+    _w(d / "elsewhere" / "victim.env", ENV)
+    _template_only(d / "app")
+    (d / "app" / ".env").symlink_to("../elsewhere/victim.env")
+    _a_backup(d / "app")
+
+
+def _nobody_ids() -> tuple[int, int]:
+    user = pwd.getpwnam("nobody")
+    return user.pw_uid, user.pw_gid
+
+
+def _env_unreadable(d: Path) -> None:
+    _pair()(d)
+    _a_backup(d)  # for restore
+    os.chmod(d / ".env", 0o000)
+    if IS_ROOT:  # all is nobody's (so writing is allowed) but .env, which stays root's 0600
+        for p in (d, d / "env-backup", *(d / "env-backup").iterdir()):
+            os.chown(p, *_nobody_ids())
+        os.chmod(d / ".env", 0o600)
+
+
+def _template_unreadable(d: Path) -> None:
+    _pair()(d)
+    os.chmod(d / ".env.example", 0o000)
+    if IS_ROOT:
+        os.chown(d, *_nobody_ids())
+        os.chown(d / ".env", *_nobody_ids())
+        os.chmod(d / ".env.example", 0o600)
+
+
+def _env_dir_unwritable(d: Path) -> None:
+    _pair()(d)
+    if IS_ROOT:
+        os.chown(d / ".env", *_nobody_ids())
+    os.chmod(d / ".env", 0o666)
+    os.chmod(d / ".env.example", 0o644)
+    os.chmod(d, 0o555)
+
+
+def _backup_dir_unwritable(d: Path) -> None:
+    _pair()(d)
+    (d / "env-backup").mkdir()
+    if IS_ROOT:
+        os.chown(d, *_nobody_ids())
+        os.chown(d / ".env", *_nobody_ids())
+    os.chmod(d / "env-backup", 0o555)
+
+
+BIG_VALUE = "x" * 5_000_000
+
+
+def _verify_big_line(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"x" * 1000 not in proc.stdout + proc.stderr  # the value is never printed
+    if command == "fix":
+        text = (d / ".env").read_text(encoding="utf-8")
+        assert text.startswith(f"BIG={BIG_VALUE}\n")
+        values = envsync_hook.compose_values(text)
+        assert values["BIG"] == BIG_VALUE and values["NEW"] == "added"
+
+
+N_LINES = 100_000
+
+
+def _many(d: Path) -> None:
+    template = "".join(f"K{i}=v{i}\n" for i in range(N_LINES))
+    # every 1000th key customised, every 1000th (offset 500) missing
+    env = "".join(
+        f"K{i}=custom{i}\n" if i % 1000 == 0 else f"K{i}=v{i}\n"
+        for i in range(N_LINES)
+        if i % 1000 != 500
+    )
+    _pair(template, env)(d)
+
+
+def _verify_many(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]) -> None:
+    if command == "check":
+        assert proc.stdout.count(b"ENV001 missing-key") == N_LINES // 1000
+    else:
+        values = envsync_hook.compose_values((d / ".env").read_text(encoding="utf-8"))
+        assert len(values) == N_LINES
+        assert values["K0"] == "custom0" and values["K500"] == "v500" and values["K1"] == "v1"
+
+
+# ------------------------------------------------------------------------------------------
+# the table
+
+ROWS = [
+    Row(
+        "env-invalid-utf8",
+        _pair(env=b"A=caf\xe9\n" + ENV.encode()),
+        refuse("not valid UTF-8"),
+        refuse("not valid UTF-8"),
+    ),
+    Row(
+        "template-invalid-utf8",
+        _pair(template=b"A=\xff\xfe\n"),
+        refuse("not valid UTF-8"),
+        refuse("not valid UTF-8"),
+        names=".env.example",
+    ),
+    Row("env-nul-byte", _pair(env=ENV.encode() + b"B=x\x00y\n"), refuse("NUL"), refuse("NUL")),
+    Row(
+        "template-nul-byte",
+        _pair(template=b"A=\x00\n"),
+        refuse("NUL"),
+        refuse("NUL"),
+        names=".env.example",
+    ),
+    Row(
+        "env-5mb-line",
+        _pair("BIG=small\nNEW=added\n", f"BIG={BIG_VALUE}\n"),
+        WORKS,
+        WORKS,
+        verify=_verify_big_line,
+    ),
+    Row("100000-lines", _many, WORKS, WORKS, verify=_verify_many),
+    Row(
+        "env-unterminated-double-quote",
+        _pair(env=ENV + 'NOTE="never closed\nX=1\n'),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "env-unterminated-single-quote",
+        _pair(env="NOTE='open\n" + ENV),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "template-unterminated-quote",
+        _pair(template=TEMPLATE + 'NOTE="open\n'),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+        names=".env.example",
+    ),
+    Row(
+        "env-malformed-interpolation",
+        _pair(env=ENV + "URL=${HOST\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "env-empty-interpolation",
+        _pair(env=ENV + "URL=x${}\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "template-malformed-interpolation",
+        _pair(template=TEMPLATE + "URL=${A:-x\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+        names=".env.example",
+    ),
+    Row(
+        "env-key-with-space",
+        _pair(env=ENV + "MY KEY=1\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "env-key-with-dollar",
+        _pair(env=ENV + "A$B=1\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "env-key-with-comma",
+        _pair(env=ENV + "A,B=1\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+    ),
+    Row(
+        "template-key-with-slash",
+        _pair(template=TEMPLATE + "A/B=1\n"),
+        finding("ENV007"),
+        refuse("refusing to fix"),
+        names=".env.example",
+    ),
+    Row(
+        "env-is-a-directory",
+        _env_dir,
+        refuse("is a directory"),
+        refuse("is a directory"),
+        refuse("is a directory"),
+    ),
+    Row(
+        "template-is-a-directory",
+        _template_dir,
+        refuse("is a directory"),
+        refuse("is a directory"),
+        names=".env.example",
+    ),
+    Row("env-is-a-fifo", _env_fifo, refuse("not a regular file"), refuse("not a regular file")),
+    Row("env-is-a-dangling-symlink", _env_dangling, refuse("no such file"), refuse("no such file")),
+    Row(
+        "backup-dir-is-a-file",
+        _backup_dir_is_file,
+        finding("ENV003", 0),
+        refuse("not a directory"),
+        refuse("env-backup"),
+        names="env-backup",
+    ),
+    Row(
+        "missing-template",
+        _env_only,
+        refuse("no such file"),
+        refuse("no such file"),
+        names=".env.example",
+    ),
+    Row(
+        "env-unreadable",
+        _env_unreadable,
+        refuse("permission denied"),
+        refuse("permission denied"),
+        refuse("permission denied"),
+        as_nobody=True,
+    ),
+    Row(
+        "template-unreadable",
+        _template_unreadable,
+        refuse("permission denied"),
+        refuse("permission denied"),
+        names=".env.example",
+        as_nobody=True,
+    ),
+    Row(
+        "env-directory-unwritable",
+        _env_dir_unwritable,
+        WORKS,
+        refuse("not writable"),
+        as_nobody=True,
+    ),
+    Row(
+        "backup-dir-unwritable",
+        _backup_dir_unwritable,
+        WORKS,
+        refuse("not writable"),
+        names="env-backup",
+        as_nobody=True,
+    ),
+    Row(
+        "env-symlink-outside-its-directory",
+        _env_symlink_outside,
+        finding("ENV003", 0),
+        refuse("symlink"),
+        refuse("symlink"),
+    ),
+    pytest.param(
+        Row(
+            "empty-template",
+            _pair(template=""),
+            refuse("empty"),
+            refuse("empty"),
+            names=".env.example",
+        ),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="bug (runner.load_templates): an empty template is accepted; check passes "
+            "and fix moves every key of .env into the kept block; it should refuse, exit 2",
+        ),
+    ),
+]
+
+
+# ------------------------------------------------------------------------------------------
+# running
+
+
+def _snapshot(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every entry under ``root`` with its type, mode, mtime and (files) content digest."""
+    out: dict[str, tuple[object, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in ["", *dirnames, *filenames]:
+            p = Path(dirpath) / name if name else Path(dirpath)
+            rel = p.relative_to(root).as_posix()
+            st = os.lstat(p)
+            entry: tuple[object, ...] = (
+                stat.S_IFMT(st.st_mode),
+                stat.S_IMODE(st.st_mode),
+                st.st_mtime_ns,
+                st.st_uid,
+            )
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o444:
+                with suppress(PermissionError):
+                    entry += (hash(p.read_bytes()),)
+            elif stat.S_ISLNK(st.st_mode):
+                entry += (os.readlink(p),)
+            out[rel] = entry
+    return out
+
+
+_AS_NOBODY = """
+import os, sys
+import envsync_hook.cli, envsync_hook.compare, envsync_hook.config, envsync_hook.diffing
+import envsync_hook.document, envsync_hook.files, envsync_hook.merge, envsync_hook.pairing
+import envsync_hook.runner, envsync_hook.reporters, envsync_hook.reporters.text
+import envsync_hook.reporters.summary, fcntl, difflib, shutil, gettext, textwrap, glob, json
+envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
+uid, gid = int(sys.argv[1]), int(sys.argv[2])
+os.setgroups([])
+os.setgid(gid)
+os.setuid(uid)
+sys.exit(envsync_hook.cli.main(sys.argv[3:]))
+"""
+
+
+def _run(args: list[str], cwd: Path, as_nobody: bool) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["NO_COLOR"] = "1"
+    if as_nobody and IS_ROOT:
+        uid, gid = _nobody_ids()
+        argv = [sys.executable, "-c", _AS_NOBODY, str(uid), str(gid), *args]
+    else:
+        argv = [sys.executable, "-m", "envsync_hook", *args]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    row: Row = request.node.callspec.params["row"]
+    if not row.as_nobody:
+        yield tmp_path / "d"
+        return
+    if IS_ROOT:
+        try:
+            _nobody_ids()
+        except KeyError:
+            pytest.skip("running as root and there is no 'nobody' user to drop privileges to")
+    elif os.access("/", os.W_OK):
+        pytest.skip("file modes do not restrict this user")
+    # pytest's tmp_path sits in a 0700 directory of root's that nobody may not enter
+    base = Path(tempfile.mkdtemp(prefix="envsync-hostile-"))
+    os.chmod(base, 0o755)
+    try:
+        yield base / "d"
+    finally:
+        for p in [base, *base.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                os.chmod(p, 0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _cases() -> list[object]:
+    out: list[object] = []
+    for param in ROWS:
+        row, marks = (param, ()) if isinstance(param, Row) else (param.values[0], param.marks)
+        assert isinstance(row, Row)
+        for command in ("check", "fix", "restore"):
+            if getattr(row, command) is not None:
+                out.append(pytest.param(row, command, marks=marks, id=f"{row.id}-{command}"))
+    return out
+
+
+@pytest.mark.parametrize(("row", "command"), _cases())
+def test_hostile_input(workdir: Path, row: Row, command: str) -> None:
+    expect = getattr(row, command)
+    workdir.mkdir()
+    row.setup(workdir)
+    cwd = workdir / "app" if (workdir / "app").is_dir() else workdir
+    before = _snapshot(workdir.parent)
+    proc = _run([command], cwd, row.as_nobody)
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in stderr, stderr
+    assert SECRET not in stdout + stderr
+
+    if expect.kind == "refuse":
+        assert proc.returncode == 2, (stdout, stderr)
+        lines = stderr.splitlines()
+        assert len(lines) == 1, stderr
+        assert lines[0].startswith("envsync: error: ")
+        assert expect.detail in lines[0]
+        assert row.names in lines[0]
+        assert stdout == ""
+    elif expect.kind == "finding":
+        assert proc.returncode == expect.exit, (stdout, stderr)
+        assert f" {expect.detail} " in stdout
+        assert stderr == ""
+    else:
+        assert proc.returncode in (0, 1), (stdout, stderr)
+    if expect.kind != "works" or command == "check":
+        assert _snapshot(workdir.parent) == before, "a file was written or created"
+    if row.verify is not None:
+        row.verify(workdir, command, proc)
+
+
+def test_a_symlink_outside_is_never_written_through(tmp_path: Path) -> None:
+    """Neither fix nor restore (whichever backup) touches the symlink's target."""
+    d = tmp_path / "d"
+    d.mkdir()
+    _env_symlink_outside(d)
+    victim = d / "elsewhere" / "victim.env"
+    data = victim.read_bytes()
+    for args in (
+        ["fix"],
+        ["restore"],
+        ["restore", "--from", "env-backup/.env.backup_20240101_000000"],
+    ):
+        proc = _run(args, d / "app", False)
+        assert proc.returncode == 2
+        assert victim.read_bytes() == data
+    assert sorted(p.name for p in (d / "elsewhere").iterdir()) == ["victim.env"]
+
+
+def test_syntax_rows_are_rejected_by_docker_compose(
+    compose: Callable[..., list[object]], tmp_path: Path
+) -> None:
+    """Every row expecting ENV007 holds a file the real Docker Compose rejects."""
+    texts = []
+    for param in ROWS:
+        row = param if isinstance(param, Row) else None
+        if row is None or row.check != finding("ENV007"):
+            continue
+        d = tmp_path / row.id
+        d.mkdir()
+        row.setup(d)
+        name = row.names if row.names != ".env" else ".env"
+        texts.append((row.id, (d / name).read_text(encoding="utf-8")))
+    assert len(texts) >= 8
+    results = compose([t for _, t in texts])
+    accepted = [rid for (rid, _), r in zip(texts, results) if isinstance(r, dict)]
+    assert accepted == []
