@@ -43,16 +43,21 @@ def _purelib(python: str) -> str:
     ).stdout.strip()
 
 
-def bench_venv(out: Path) -> Interpreter:
-    """Create (or reuse) ``out/venv`` and return how to run the CLI in it."""
-    venv = out / "venv"
+def bench_venv(out: Path, repo: Path = REPO) -> Interpreter:
+    """Create (or reuse) ``out/venv`` and return how to run the CLI in it.
+
+    ``repo``: the checkout whose ``envsync_hook`` is measured (another one, such as a
+    ``git worktree`` of an older commit, gets a venv of its own).
+    """
+    repo = repo.resolve()
+    venv = out / ("venv" if repo == REPO else f"venv-{repo.name}")
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
     if not python.exists():
         base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
         subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = _purelib(str(python))
-    lines = [str(REPO)]
+    lines = [str(repo)]
     dev_site = sysconfig.get_paths()["purelib"]
     if os.path.realpath(dev_site) != os.path.realpath(site):
         lines.append(dev_site)
@@ -61,7 +66,7 @@ def bench_venv(out: Path) -> Interpreter:
     script.write_text(_SCRIPT.format(python=python), encoding="utf-8")
     script.chmod(0o755)
     return Interpreter(
-        str(python), [str(script)], f"bench venv {venv} (repo on sys.path, `envsync` script)"
+        str(python), [str(script)], f"bench venv {venv} ({repo} on sys.path, `envsync` script)"
     )
 
 

@@ -8,8 +8,8 @@ benchmark's own state (memory, open files, earlier children) reaches the measure
 2. starts the command with ``posix_spawn`` and waits for it with ``wait4``, which returns the
    resource usage of that one child (and of the processes it waited for: Dify's script's ``awk``
    and ``sort``): ``ru_maxrss`` is its peak resident memory;
-3. prints one JSON line: wall seconds, peak RSS in KiB, exit code, whether the env file changed,
-   and the tail of stderr when the command crashed.
+3. prints one JSON line: wall seconds, CPU seconds (user + system), peak RSS in KiB, exit
+   code, whether the env file changed, and the tail of stderr when the command crashed.
 
 The spec: ``{"argv": [...], "env": {...}, "files": {"name": "source path"}, "tmp": "dir",
 "watch": ".env", "stdout": "report.txt"}``.
@@ -74,6 +74,7 @@ def measure(spec: dict[str, Any]) -> dict[str, object]:
         crashed = "Traceback (most recent call last)" in stderr
         return {
             "wall": wall,
+            "cpu": usage.ru_utime + usage.ru_stime,
             "rss_kib": rss_kib,
             "rc": os.waitstatus_to_exitcode(status),
             "changed": _digest(watch) != before,

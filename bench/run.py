@@ -106,6 +106,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", default="1000,10000,100000", help="synthetic key counts")
     p.add_argument("--out", default=str(HERE / "out"), help="output directory (bench/out)")
     p.add_argument("--python", help="measure this interpreter (-m envsync_hook), not the venv")
+    p.add_argument(
+        "--repo",
+        type=Path,
+        default=interp.REPO,
+        help="measure the envsync_hook of this checkout (e.g. a git worktree of an older commit)",
+    )
     p.add_argument("--dify-script", default=os.environ.get("DIFY_ENV_SYNC"), help="its path")
     p.add_argument("--tmp", default=None, help="directory for the per-run copies (system temp)")
     p.add_argument("--profile", action="store_true", help="cProfile the largest case")
@@ -125,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    it = interp.current(args.python) if args.python else interp.bench_venv(out)
+    it = interp.current(args.python) if args.python else interp.bench_venv(out, args.repo)
     env = child_env()
     load_start = _load()
 
