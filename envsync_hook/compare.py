@@ -335,20 +335,42 @@ def _rename_hints(
     ]
     if not arrived:
         return
+    # Each key that left is matched with the first arrived key (in template order) that has its
+    # value or its name but one token. Indexes make that a lookup rather than a scan of every
+    # arrived key: a scan is quadratic (5,000 x 5,000 pairs at 100,000 keys).
+    by_value: dict[str, int] = {}
+    by_stem: dict[tuple[str | None, ...], int] = {}
+    for at, new in enumerate(arrived):
+        by_value.setdefault(canonical(template.last[new].template), at)
+        tokens = _tokens(new)
+        for i in range(len(tokens) - 1):
+            by_stem.setdefault(_stem(tokens, i), at)
+    none = len(arrived)
     for old in extra:
         value = canonical(env.last[old].template)
-        for new in arrived:
-            same_value = (
-                not _TRIVIAL.match(value) and canonical(template.last[new].template) == value
+        hit = none if _TRIVIAL.match(value) else by_value.get(value, none)
+        same_value = hit < none
+        tokens = _tokens(old)
+        if len([t for t in tokens if t]) >= 3:
+            for i in range(len(tokens) - 1):
+                at = by_stem.get(_stem(tokens, i), none)
+                if at < hit:
+                    hit, same_value = at, False
+        if hit < none:
+            new = arrived[hit]
+            why = "same value" if same_value else "similar name"
+            _emit(
+                ctx,
+                "ENV009",
+                old,
+                template.path,
+                template.last[new].line,
+                f"looks renamed to {new} ({why}); fix does not move values between keys",
             )
-            if same_value or looks_renamed(old, new):
-                why = "same value" if same_value else "similar name"
-                _emit(
-                    ctx,
-                    "ENV009",
-                    old,
-                    template.path,
-                    template.last[new].line,
-                    f"looks renamed to {new} ({why}); fix does not move values between keys",
-                )
-                break
+
+
+def _stem(tokens: list[str], i: int) -> tuple[str | None, ...]:
+    """``tokens`` with token ``i`` blanked: two names share a stem iff only token ``i`` differs."""
+    stem: list[str | None] = list(tokens)
+    stem[i] = None
+    return tuple(stem)
