@@ -326,15 +326,23 @@ def _find_commented(doc: Document) -> list[Commented]:
         if b.quote and text.count("\n", b.value_start, b.value_end)
     ]
     out: list[Commented] = []
+    # matches and spans both come in text order: walk them together, and count lines from the
+    # previous match rather than from the start (which is quadratic in the number of matches)
+    k, n_spans = 0, len(spans)
+    line, counted = 1, 0
     for m in _COMMENTED.finditer(text):
         at = m.start()
-        if spans and any(s <= at < e for s, e in spans):
+        while k < n_spans and spans[k][1] <= at:
+            k += 1
+        if k < n_spans and spans[k][0] <= at:
             continue
         sub = parse(m.group(1))
         if sub.errors or not sub.bindings:
             continue
         b = sub.bindings[0]
-        out.append(Commented(b.key, text.count("\n", 0, at) + 1, at, b.template))
+        line += text.count("\n", counted, at)
+        counted = at
+        out.append(Commented(b.key, line, at, b.template))
     return out
 
 
