@@ -212,6 +212,8 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object
     for t, pair in selected:
         if not t.exists():
             raise EnvsyncError(f"cannot read template {t}: no such file")
+        if os.path.abspath(t) in seen:
+            continue  # the same template named twice is one pair
         env_name = args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]

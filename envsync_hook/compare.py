@@ -13,14 +13,24 @@ from envsync_hook.document import Binding, Document, template_errors
 from envsync_hook.findings import Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
 
-_LONE_DOLLAR = re.compile(r"\$\$|\$(?![_A-Za-z{])")
+_DOLLAR = re.compile(r"\$\$|\$([_A-Za-z][_A-Za-z0-9]*)|\$(?!\{)")
+
+
+def _canon_dollar(m: re.Match[str]) -> str:
+    name = m.group(1)
+    if name is not None:
+        return "${" + name + "}"
+    return "$$"
 
 
 def canonical(template: str) -> str:
-    """Comparison form of a value template: compose reads two values alike iff these match."""
+    """Comparison form of a value template: compose reads two values alike iff these match.
+
+    ``$NAME`` and ``${NAME}`` are one reference; a ``$`` that starts no reference is literal.
+    """
     if "$" not in template:
         return template
-    return _LONE_DOLLAR.sub("$$", template)
+    return _DOLLAR.sub(_canon_dollar, template)
 
 
 def display(template: str) -> str:

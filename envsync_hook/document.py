@@ -94,9 +94,12 @@ class Commented(NamedTuple):
 
 
 class SyntaxIssue(NamedTuple):
-    line: int
+    line: int  # the true 1-based line
     offset: int
     message: str
+    #: the line number compose-go reports, which lags ``line`` by one after each bare
+    #: ``KEY `` line with a trailing space (a quirk of its counter); 0: same as ``line``
+    compose_line: int = 0
 
 
 class Document:
@@ -185,6 +188,7 @@ def parse(text: str) -> Document:
     n = len(text)
     pos = 1 if text.startswith("\ufeff") else 0
     line = 1
+    lag = 0  # compose-go's error line numbers lag behind after a bare ``KEY `` line
     count = text.count
     head = _HEAD.match
     bindings_append = bindings.append
@@ -230,7 +234,7 @@ def parse(text: str) -> Document:
         key_start, kend = m.span(3)
         if key_start >= n and m.start(2) >= 0:
             # ``export`` and nothing but spaces up to the end of the input
-            errors.append(SyntaxIssue(line, start, "zero length string"))
+            errors.append(SyntaxIssue(line, start, "zero length string", line - lag))
             break
         sep = text[kend] if kend < n else ""
         raw_key = m.group(3)
@@ -248,6 +252,7 @@ def parse(text: str) -> Document:
                     line,
                     start,
                     f"unexpected character {_go_quote(bad)} in variable name {_go_quote(first_line)}",
+                    line - lag,
                 )
             )
             nl = text.find("\n", start)
@@ -267,7 +272,7 @@ def parse(text: str) -> Document:
             key = raw_key.rstrip(_GO_SPACE_CHARS)
             vpos = kend + 1
         if " " in key:
-            errors.append(SyntaxIssue(line, start, "key cannot contain a space"))
+            errors.append(SyntaxIssue(line, start, "key cannot contain a space", line - lag))
             nl = text.find("\n", kend)
             if nl < 0:
                 break
@@ -276,8 +281,9 @@ def parse(text: str) -> Document:
             continue
         if inherited:
             bindings.append(Binding(key, line, start, kend, kend, "", "", True))
-            if " " not in raw_key:
-                line += 1
+            line += 1
+            if " " in raw_key:
+                lag += 1
             pos = kend + 1
             continue
         vstart = _skip_inline(text, vpos)
@@ -289,7 +295,10 @@ def parse(text: str) -> Document:
                 shown = text[vstart : nl if nl >= 0 else n]
                 errors.append(
                     SyntaxIssue(
-                        line + count("\n", vstart), start, f"unterminated quoted value {shown}"
+                        line + count("\n", vstart),
+                        start,
+                        f"unterminated quoted value {shown}",
+                        line + count("\n", vstart) - lag,
                     )
                 )
                 break
@@ -392,7 +401,7 @@ def compose_values(text: str, environ: Mapping[str, str] | None = None) -> dict[
         except TemplateError as e:
             raise DotenvSyntaxError(str(e), b.line) from None
     if first_error is not None:
-        raise DotenvSyntaxError(first_error.message, first_error.line)
+        raise DotenvSyntaxError(first_error.message, first_error.compose_line or first_error.line)
     return out
 
 

@@ -431,9 +431,6 @@ def test_several_templates_in_one_run(tmp_path: Path) -> None:
     assert text.summary["pairs"] == "3"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: a template named twice is checked twice (findings doubled)"
-)
 def test_same_template_twice_is_one_pair(tmp_path: Path) -> None:
     pair(tmp_path, *MISSING)
     run = envsync("check", ".env.example", "./.env.example", cwd=tmp_path)

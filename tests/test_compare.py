@@ -234,10 +234,6 @@ def test_reference_is_not_expanded_from_the_process_environment(
     assert rows(c.findings) == [("ENV003", "X", T, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: $A and ${A} read alike in every environment but compare() reports ENV003",
-)
 @pytest.mark.parametrize(("a", "b"), [("$A", "${A}"), ("$A/x", '"${A}/x"')])
 def test_braces_only_difference_is_not_a_change(a: str, b: str) -> None:
     assert run(f"K={a}\n", f"K={b}\n").findings == []

@@ -357,11 +357,6 @@ def test_bare_key_inherits(text: str, key: str, line: int) -> None:
     assert key not in doc.values()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse() copies compose-go's error-line skew after a bare 'KEY ' line "
-    "into Binding.line (B is reported on line 1)",
-)
 @pytest.mark.parametrize("text", ["A \nB=1\n", "export A \nB=1\n", "A  \n\nB=1\n"])
 def test_bare_key_with_trailing_space_keeps_lines(text: str) -> None:
     doc = parse(text)

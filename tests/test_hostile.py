@@ -384,19 +384,12 @@ ROWS = [
         refuse("symlink"),
         refuse("symlink"),
     ),
-    pytest.param(
-        Row(
-            "empty-template",
-            _pair(template=""),
-            refuse("empty"),
-            refuse("empty"),
-            names=".env.example",
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="bug (runner.load_templates): an empty template is accepted; check passes "
-            "and fix moves every key of .env into the kept block; it should refuse, exit 2",
-        ),
+    Row(
+        "empty-template",
+        _pair(template=""),
+        refuse("empty"),
+        refuse("empty"),
+        names=".env.example",
     ),
 ]
 
@@ -559,3 +552,123 @@ def test_syntax_rows_are_rejected_by_docker_compose(
     results = compose([t for _, t in texts])
     accepted = [rid for (rid, _), r in zip(texts, results) if isinstance(r, dict)]
     assert accepted == []
+
+
+# ------------------------------------------------------------------------------------------
+# permissions: fix keeps the mode, backups are no more permissive, ENV011, backup dir 0700
+
+
+def _mode(p: Path) -> int:
+    return stat.S_IMODE(os.lstat(p).st_mode)
+
+
+def _fix_with_umask(d: Path, umask: int) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "envsync_hook", "fix"],
+        cwd=d,
+        env=env,
+        capture_output=True,
+        check=False,
+        preexec_fn=lambda: os.umask(umask),  # the test process runs no threads here
+    )
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=lambda u: f"umask{u:03o}")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400, 0o660, 0o644], ids=lambda m: f"{m:04o}")
+def test_fix_keeps_the_mode_and_backups_are_no_more_permissive(
+    tmp_path: Path, mode: int, umask: int
+) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    _pair()(d)
+    os.chmod(d / ".env", mode)
+    proc = _fix_with_umask(d, umask)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert _mode(d / ".env") == mode
+    [backup] = (d / "env-backup").iterdir()
+    assert backup.read_bytes() == ENV.encode()
+    assert _mode(backup) & ~mode == 0
+    assert _mode(backup) == mode
+    assert _mode(d / "env-backup") == 0o700
+    assert sorted(p.name for p in d.iterdir()) == [".env", ".env.example", "env-backup"]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640])
+def test_fix_through_a_symlink_keeps_the_targets_mode(tmp_path: Path, mode: int) -> None:
+    d = tmp_path / "d"
+    _w(d / ".env.example", TEMPLATE, 0o644)
+    _w(d / "conf" / "prod.env", ENV, mode)
+    (d / ".env").symlink_to("conf/prod.env")
+    proc = _fix_with_umask(d, 0o022)
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert os.readlink(d / ".env") == "conf/prod.env"
+    assert _mode(d / "conf" / "prod.env") == mode
+    [backup] = (d / "env-backup").iterdir()
+    assert _mode(backup) == mode and backup.read_bytes() == ENV.encode()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="giving a file to another user needs root")
+def test_fix_keeps_the_owner(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    _pair()(d)
+    uid, gid = _nobody_ids()
+    os.chown(d / ".env", uid, gid)
+    assert _fix_with_umask(d, 0o022).returncode == 1
+    [backup] = (d / "env-backup").iterdir()
+    for p in (d / ".env", backup):
+        assert (os.stat(p).st_uid, os.stat(p).st_gid) == (uid, gid)
+
+
+def test_restore_keeps_the_mode(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    _pair()(d)
+    os.chmod(d / ".env", 0o640)
+    assert _fix_with_umask(d, 0o022).returncode == 1
+    proc = _run(["restore"], d, False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (d / ".env").read_bytes() == ENV.encode()
+    assert _mode(d / ".env") == 0o640
+    assert all(_mode(b) == 0o640 for b in (d / "env-backup").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("mode", "flagged"),
+    [
+        (0o600, False),
+        (0o400, False),
+        (0o640, True),
+        (0o644, True),
+        (0o620, True),
+        (0o604, True),
+        (0o602, True),
+        (0o660, True),
+    ],
+    ids=lambda v: f"{v:04o}" if isinstance(v, int) and v > 1 else str(v),
+)
+def test_env011_for_a_group_or_world_accessible_env(
+    tmp_path: Path, mode: int, flagged: bool
+) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    _pair(env=TEMPLATE)(d)  # in sync: ENV011 is the only possible finding
+    os.chmod(d / ".env", mode)
+    proc = _run(["check", "--fail-on", "warning"], d, False)
+    out = proc.stdout.decode()
+    assert (" ENV011 " in out) == flagged, out
+    assert proc.returncode == (1 if flagged else 0)
+    if flagged:
+        assert f"{mode:04o}" in out
+
+
+def test_env011_for_a_loose_backup(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    _pair(env=TEMPLATE)(d)
+    _a_backup(d)
+    assert " ENV011 " not in _run(["check"], d, False).stdout.decode()
+    os.chmod(d / "env-backup" / ".env.backup_20240101_000000", 0o644)
+    out = _run(["check"], d, False).stdout.decode()
+    assert " ENV011 " in out and "backup" in out
