@@ -325,7 +325,8 @@ def compare(
             key,
             tpath,
             c.line,
-            "the template offers this optional setting (commented out); the env file does not set it",
+            "the template offers this optional setting (commented out); "
+            "the env file does not set it",
         )
 
     _rename_hints(ctx, template, env, base, extra)

@@ -251,7 +251,8 @@ def parse(text: str) -> Document:
                 SyntaxIssue(
                     line,
                     start,
-                    f"unexpected character {_go_quote(bad)} in variable name {_go_quote(first_line)}",
+                    f"unexpected character {_go_quote(bad)} "
+                    f"in variable name {_go_quote(first_line)}",
                     line - lag,
                 )
             )

@@ -129,7 +129,8 @@ def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> lis
                     "",
                     str(env),
                     1,
-                    f"{len(loose)} backup(s) in {backup_dir} readable or writable by group or others",
+                    f"{len(loose)} backup(s) in {backup_dir} "
+                    "readable or writable by group or others",
                     sev,
                 )
             )
