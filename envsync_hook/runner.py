@@ -6,7 +6,6 @@ Nothing here prints; the CLI prints what these functions return.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -50,6 +49,8 @@ def read_base_ref(template: Path, rev: str) -> str:
     """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
     directory = template.parent if str(template.parent) else Path(".")
     spec = f"{rev}:./{template.name}"
+    import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
+
     try:
         proc = subprocess.run(
             ["git", "-C", str(directory), "show", spec],
