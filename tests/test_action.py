@@ -450,3 +450,51 @@ def test_install_step_installs_the_action_into_a_virtualenv(
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.outputs["errors"] == "1"
     assert os.stat(python).st_mode & stat.S_IXUSR
+
+
+# --- the README's workflows -------------------------------------------------------------------
+
+DOCS = (ROOT / "README.md", ROOT / "docs" / "integrations.md")
+
+
+def doc_workflows() -> list[str]:
+    fence = re.compile(r"^```yaml\n(.*?)^```$", re.S | re.M)
+    blocks = [b for doc in DOCS if doc.exists() for b in fence.findall(doc.read_text("utf-8"))]
+    return [b for b in blocks if re.search(r"^jobs:", b, re.M)]
+
+
+def test_docs_hold_a_pull_request_check_and_an_upgrade_job() -> None:
+    workflows = [yaml.safe_load(b) for b in doc_workflows()]
+    steps = [
+        step
+        for wf in workflows
+        for job in wf["jobs"].values()
+        for step in job["steps"]
+        if "envsync-hook" in step.get("uses", "")
+    ]
+    commands = {s.get("with", {}).get("command", "check") for s in steps}
+    assert commands == {"check", "fix"}
+    declared = set(load_action()["inputs"])
+    for step in steps:
+        assert set(step.get("with", {})) <= declared, step
+    assert any("junit" in s.get("with", {}) for s in steps)
+
+
+@pytest.mark.parametrize("index", range(2))
+def test_docs_workflows_validate_against_the_workflow_schema(tmp_path: Path, index: int) -> None:
+    exe = shutil.which("check-jsonschema") or str(
+        Path(sys.executable).with_name("check-jsonschema")
+    )
+    if not Path(exe).exists():
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
+    workflows = doc_workflows()
+    assert len(workflows) >= 2
+    path = tmp_path / "workflow.yml"
+    path.write_text(workflows[index], encoding="utf-8")
+    proc = subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -48,13 +48,23 @@ def annotation(f: Finding) -> str:
     return command(COMMANDS.get(f.severity, "warning"), props, message)
 
 
+def on_template(f: Finding, pair: PairResult) -> Finding:
+    """``f`` as an annotation shows it: on the pair's template, never on the env file, which
+    is git-ignored (GitHub cannot show it). A finding in the env file names the file and its
+    line in the message instead; no value is added."""
+    if f.file != pair.env or pair.env == pair.template:
+        return f
+    where = f"{f.file}, line {f.line}" if f.line > 0 else f.file
+    return f._replace(file=pair.template, line=0, message=f"{f.message} ({where})")
+
+
 def render(results: Sequence[PairResult], options: ReportOptions) -> str:
     """One annotation a finding, a notice a skipped pair, then the summary as a plain log line."""
     lines: list[str] = []
     for pair in results:
         if pair.skipped:
             lines.append(command("notice", [("title", "envsync skipped")], skip_notice(pair)))
-        lines.extend(annotation(f) for f in pair.findings)
+        lines.extend(annotation(on_template(f, pair)) for f in pair.findings)
     lines.append(summary_line(count(results, options.fail_on), options.fail_on))
     return "\n".join(lines) + "\n"
 
