@@ -3,10 +3,10 @@
 The workflow commands are parsed the way the Actions runner parses them
 (``actions/runner`` ``src/Runner.Common/ActionCommand.cs``: ``TryParseV2``, ``UnescapeProperty``,
 ``UnescapeData``), from a template whose path holds ``,``, ``:``, ``%``, CR and LF. The SARIF
-file goes through Microsoft's validator (npm ``@microsoft/sarif-multitool``): the test runs the
-validator installed in ``$ENVSYNC_NPM_CACHE`` (default ``<tmp>/envsync-npm``), installing it
-there with npm when it is missing, or the executable named by ``$ENVSYNC_SARIF_MULTITOOL``; it
-skips with the reason when node/npm or the package cannot be had.
+file goes through Microsoft's validator (npm ``@microsoft/sarif-multitool``): the executable
+named by ``$ENVSYNC_SARIF_MULTITOOL``, else the package installed under ``$ENVSYNC_SARIF_TOOLS``
+or ``$ENVSYNC_NPM_CACHE`` (default ``<tmp>/envsync-npm``), which the test installs there with
+npm when it is missing. It skips with the reason when node/npm or the package cannot be had.
 """
 
 from __future__ import annotations
@@ -223,7 +223,10 @@ SARIF_PACKAGE = "@microsoft/sarif-multitool@5.7.0"
 
 
 def _npm_cache() -> Path:
-    return Path(os.environ.get("ENVSYNC_NPM_CACHE") or Path(tempfile.gettempdir()) / "envsync-npm")
+    """Where ``npm install`` put (or puts) the validator: ``$ENVSYNC_SARIF_TOOLS`` (set by
+    ``.ci/run``), ``$ENVSYNC_NPM_CACHE``, else ``<tmp>/envsync-npm``."""
+    named = os.environ.get("ENVSYNC_SARIF_TOOLS") or os.environ.get("ENVSYNC_NPM_CACHE")
+    return Path(named or Path(tempfile.gettempdir()) / "envsync-npm")
 
 
 @pytest.fixture(scope="session")
