@@ -47,20 +47,31 @@ class Side(NamedTuple):
     last: dict[str, Binding]
     #: keys assigned more than once -> their lines
     dups: dict[str, list[int]]
+    #: key -> a bare ``KEY`` line after its last assignment (the environment, when it sets
+    #: KEY, overrides the assignment; otherwise the assignment stands)
+    bare_after: dict[str, Binding] = {}
 
 
 def index(path: str, doc: Document) -> Side:
     last: dict[str, Binding] = {}
     dups: dict[str, list[int]] = {}
+    bare_after: dict[str, Binding] = {}
     for b in doc.bindings:
-        if b.key in last:
+        prev = last.get(b.key)
+        if prev is not None:
             lines = dups.get(b.key)
             if lines is None:
-                dups[b.key] = [last[b.key].line, b.line]
+                dups[b.key] = [prev.line, b.line]
             else:
                 lines.append(b.line)
+            if b.inherited and not prev.inherited:
+                # a bare ``KEY`` after an assignment only overrides it when the environment
+                # sets KEY; without the environment, the assignment is what compose reads
+                bare_after[b.key] = b
+                continue
+        bare_after.pop(b.key, None)
         last[b.key] = b
-    return Side(path, doc, last, dups)
+    return Side(path, doc, last, dups, bare_after)
 
 
 #: fix decisions for one env key
@@ -194,7 +205,7 @@ def compare(
             )
             continue
         if eb.inherited:
-            decisions[key] = KEEP
+            decisions[key] = TAKE if settings.takes_template(key) else KEEP
             continue
         cur, new = canonical(eb.template), canonical(tb.template)
         if cur == new:
@@ -315,9 +326,10 @@ def compare(
         )
 
     for key, c in commented.items():
-        if key in env.last or key in template.last:
+        # only with a base can we tell that the template *gained* the opt-in
+        if base is None or key in env.last or key in template.last:
             continue
-        if base is not None and (key in base_commented or key in base.last):
+        if key in base_commented or key in base.last:
             continue
         _emit(
             ctx,

@@ -211,6 +211,9 @@ def parse(text: str) -> Document:
                 if cut >= 0:
                     raw = raw[:cut]
                 raw = raw.rstrip(_GO_SPACE_CHARS)
+                if not raw:
+                    # an empty value sits right after the separator (never past a CR)
+                    vstart = m.end(3) + 1
                 bindings_append(
                     _new_binding(
                         Binding,
@@ -281,7 +284,8 @@ def parse(text: str) -> Document:
             line += 1
             continue
         if inherited:
-            bindings.append(Binding(key, line, start, kend, kend, "", "", True))
+            at = key_start + len(key)  # just after the key, before any spaces or CR
+            bindings.append(Binding(key, line, start, at, at, "", "", True))
             line += 1
             if " " in raw_key:
                 lag += 1
@@ -319,6 +323,8 @@ def parse(text: str) -> Document:
         if cut >= 0:
             raw = raw[:cut]
         raw = raw.rstrip(_GO_SPACE_CHARS)
+        if not raw:
+            vstart = vpos  # an empty value sits right after the separator (never past a CR)
         bindings.append(Binding(key, line, start, vstart, vstart + len(raw), "", raw))
         line += 1
         if nl < 0:

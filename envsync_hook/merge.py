@@ -7,14 +7,15 @@ trailing block. The result is verified by parsing it back: every key must read a
 
 from __future__ import annotations
 
-from envsync_hook.compare import DROP, KEEP, TRAIL, UNDER, Comparison, Side, canonical
+from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, Binding, Commented, parse
+from envsync_hook.errors import EnvsyncError
 
 MARKER_PREFIX = "# envsync:"
 
 
-class MergeError(RuntimeError):
-    """The merged text would not read as intended (a bug); nothing is written."""
+class MergeError(EnvsyncError):
+    """The merged text would not read as intended; nothing is written (exit 2)."""
 
 
 def eol_of(text: str) -> str:
@@ -67,19 +68,37 @@ def _splice_value(ttext: str, tb: Binding, env: Side, eb: Binding) -> str:
     return double_quote(eb.template)
 
 
-def _statement_text(side: Side, b: Binding) -> str:
+def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
+    """The statement's line(s) as written, without the final line ending; a bare ``KEY``
+    that followed it in the env file comes along (on its own line, joined by ``eol``)."""
     text = side.doc.text
-    return text[
+    stmt = text[
         _line_start(text, b.start) : _line_end(text, b.value_end if not b.inherited else b.start)
+    ]
+    bare = side.bare_after.get(b.key)
+    if bare is not None and bare is not b:
+        stmt += eol + text[_line_start(text, bare.start) : _line_end(text, bare.start)]
+    return stmt
+
+
+def _inside_values(side: Side) -> list[tuple[int, int]]:
+    """Spans of quoted values that cross lines: their lines are value, never comment."""
+    text = side.doc.text
+    return [
+        (b.value_start, b.value_end)
+        for b in side.doc.bindings
+        if b.quote and text.count("\n", b.value_start, b.value_end)
     ]
 
 
-def _comments_above(side: Side, b: Binding) -> list[str]:
+def _comments_above(side: Side, b: Binding, spans: list[tuple[int, int]]) -> list[str]:
     text = side.doc.text
     lines: list[str] = []
     pos = _line_start(text, b.start)
     while pos > 0:
         prev = _line_start(text, pos - 1)
+        if any(s < prev < e for s, e in spans):
+            break
         line = text[prev:pos].rstrip("\r\n")
         stripped = line.strip()
         if not stripped.startswith("#") or stripped.startswith(MARKER_PREFIX):
@@ -107,27 +126,54 @@ def merge(
     for key, c in _last_commented(template).items():
         if decisions.get(key) == UNDER:
             at = ttext.find("\n", c.start)
-            stmt = _statement_text(env, env.last[key])
-            if at < 0:
-                inserts.setdefault(len(ttext), []).append(eol + stmt)
+            eb = env.last[key]
+            stmt = _statement_text(env, eb, eol)
+            bare_last = eb.inherited or key in env.bare_after
+            if at < 0:  # the comment is the last line and has no newline
+                # (a bare KEY as the very last line with no newline would read as key "")
+                tail = eol if bare_last else ""
+                inserts.setdefault(len(ttext), []).append(eol + stmt + tail)
             else:
                 inserts.setdefault(at + 1, []).append(stmt + eol)
 
     edits: list[tuple[int, int, str]] = []
     for key, tb in template.last.items():
-        if decisions.get(key) != KEEP:
+        decision = decisions.get(key)
+        if decision not in (KEEP, TAKE):
             continue
         eb = env.last[key]
-        if tb.inherited and eb.inherited:
+        bare_after = env.bare_after.get(key)
+        if decision == TAKE:
+            eb = tb  # the template's value; an operator's bare KEY override still follows it
+        elif tb.inherited and eb.inherited:
             continue
-        if tb.inherited or eb.inherited:
+        elif tb.inherited or eb.inherited:
             # a bare ``KEY`` line on either side: the operator's whole statement replaces it
-            s = _line_start(ttext, tb.start)
-            edits.append((s, _line_end(ttext, tb.value_end), _statement_text(env, eb)))
+            # (and, for a bare KEY, every other template line assigning the key, which would
+            # otherwise give the key a value where the operator's file gave it none)
+            stmt = _statement_text(env, eb, eol)
+            targets = [tb]
+            if eb.inherited and key in template.dups:
+                targets = [b for b in template.doc.bindings if b.key == key]
+            for t in targets:
+                s = _line_start(ttext, t.start)
+                e = _line_end(ttext, t.value_end)
+                line = stmt
+                if e == len(ttext) and (eb.inherited or bare_after is not None):
+                    line += eol  # a bare KEY last with no newline would read as key ""
+                edits.append((s, e, line))
             continue
-        if canonical(eb.template) == canonical(tb.template):
-            continue
-        edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
+        if eb is not tb and canonical(eb.template) != canonical(tb.template):
+            edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
+        if bare_after is not None:
+            # keep the operator's bare ``KEY`` override right after the template's line
+            e = _line_end(ttext, tb.value_end)
+            bare = env.doc.text[
+                _line_start(env.doc.text, bare_after.start) : _line_end(
+                    env.doc.text, bare_after.start
+                )
+            ]
+            edits.append((e, e, eol + bare + (eol if e == len(ttext) else "")))
     for at, stmts in inserts.items():
         edits.append((at, at, "".join(stmts)))
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -142,6 +188,7 @@ def merge(
         body = "".join(pieces)
         final_newline = body == "" or body.endswith("\n")
         block: list[str] = [""] if body else []
+        spans = _inside_values(env)
         block.append(
             f"{MARKER_PREFIX} kept from the previous env file; not assigned in {template_name}"
         )
@@ -152,11 +199,13 @@ def merge(
             where = comparison.relocated.get(key)
             if where is not None:
                 block.append(f"{MARKER_PREFIX} {key} is now defined in {where}")
-            block.extend(_comments_above(env, eb))
-            block.append(_statement_text(env, eb))
-        text = (
-            body + ("" if final_newline else eol) + eol.join(block) + (eol if final_newline else "")
-        )
+            block.extend(_comments_above(env, eb, spans))
+            block.append(_statement_text(env, eb, eol))
+        # a bare KEY as the very last line with no newline would read as the key ""
+        last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
+        bare_last = env.last[last_key].inherited or last_key in env.bare_after
+        end = eol if final_newline or bare_last else ""
+        text = body + ("" if final_newline else eol) + eol.join(block) + end
     else:
         text = "".join(pieces)
     verify(text, template, env, decisions)
@@ -190,13 +239,20 @@ def expected_values(template: Side, env: Side, decisions: dict[str, str]) -> dic
 def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> None:
     doc = parse(text)
     if doc.errors:
-        raise MergeError(f"merged text has a syntax error at line {doc.errors[0].line}")
-    got: dict[str, str] = {}
-    for b in doc.bindings:
-        got[b.key] = "" if b.inherited else canonical(b.template)
+        raise MergeError(
+            f"refusing to fix {env.path}: the merged file would have a syntax error at line "
+            f"{doc.errors[0].line}; nothing was written"
+        )
+    got = {
+        k: "" if b.inherited else canonical(b.template)
+        for k, b in index("merged", doc).last.items()
+    }
     for key, want in expected_values(template, env, decisions).items():
         if got.get(key) != want:
-            raise MergeError(f"merged text would not keep the value of {key}")
+            raise MergeError(
+                f"refusing to fix {env.path}: the merged file would not keep the value of "
+                f"{key}; nothing was written"
+            )
     for key, d in decisions.items():
         if d == DROP and key not in template.last and key in got:
-            raise MergeError(f"merged text still assigns dropped key {key}")
+            raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")
