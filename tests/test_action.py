@@ -454,7 +454,7 @@ def test_install_step_installs_the_action_into_a_virtualenv(
 
 # --- the README's workflows -------------------------------------------------------------------
 
-DOCS = (ROOT / "README.md", ROOT / "docs" / "integrations.md")
+DOCS = (ROOT / "README.md",)
 
 
 def doc_workflows() -> list[str]:

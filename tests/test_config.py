@@ -640,9 +640,7 @@ def test_through_a_real_process(project: Path) -> None:
 
 # --- the README's examples --------------------------------------------------------------------
 
-DOCS = (Path(__file__).resolve().parents[1] / "README.md",) + (
-    Path(__file__).resolve().parents[1] / "docs" / "integrations.md",
-)
+DOCS = (Path(__file__).resolve().parents[1] / "README.md",)
 
 
 def doc_toml_blocks() -> list[str]:

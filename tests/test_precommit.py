@@ -31,7 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_IDS = ("envsync-check", "envsync-fix")
-DOCS = (ROOT / "README.md", ROOT / "docs" / "integrations.md")
+DOCS = (ROOT / "README.md",)
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -320,7 +320,7 @@ def test_templates_in_subdirectories_pair_with_their_own_env(
 
 
 def doc_blocks(language: str) -> Iterator[str]:
-    """Fenced blocks of ``language`` in the README and docs/integrations.md."""
+    """Fenced blocks of ``language`` in the README."""
     fence = re.compile(rf"^```{language}\n(.*?)^```$", re.S | re.M)
     for doc in DOCS:
         if doc.exists():
