@@ -75,6 +75,8 @@ def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
     stmt = text[
         _line_start(text, b.start) : _line_end(text, b.value_end if not b.inherited else b.start)
     ]
+    if stmt.startswith("\ufeff"):
+        stmt = stmt[1:]  # the env file's BOM stays at the start of a file, never mid-file
     bare = side.bare_after.get(b.key)
     if bare is not None and bare is not b:
         stmt += eol + text[_line_start(text, bare.start) : _line_end(text, bare.start)]
@@ -99,7 +101,7 @@ def _comments_above(side: Side, b: Binding, spans: list[tuple[int, int]]) -> lis
         prev = _line_start(text, pos - 1)
         if any(s < prev < e for s, e in spans):
             break
-        line = text[prev:pos].rstrip("\r\n")
+        line = text[prev:pos].rstrip("\r\n").lstrip("\ufeff")
         stripped = line.strip()
         if not stripped.startswith("#") or stripped.startswith(MARKER_PREFIX):
             break
