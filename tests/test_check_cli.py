@@ -89,10 +89,17 @@ def write(path: Path, text: str | bytes, mode: int = 0o600) -> Path:
     return path
 
 
-def pair(tmp_path: Path, template: str, env: str | None) -> Path:
+BASE_FILE = "base.env.example"
+WITH_BASE = ["--base", BASE_FILE]
+
+
+def pair(tmp_path: Path, template: str, env: str | None, base: str | None = None) -> Path:
+    """The pair in ``tmp_path``; ``base`` (the previous template) goes to BASE_FILE."""
     t = write(tmp_path / ".env.example", template)
     if env is not None:
         write(tmp_path / ".env", env)
+    if base is not None:
+        write(tmp_path / BASE_FILE, base)
     return t
 
 
@@ -140,7 +147,8 @@ EXTRA = ("A=1\n", "A=1\nX=1\n")  # ENV002 warning
 CHANGED = ("A=1\n", "A=2\n")  # ENV003 info
 SYNTAX = ("A=1\n", "A=1\nB C=1\n")  # ENV007 error
 DUPLICATE = ("A=1\n", "A=1\nA=1\n")  # ENV006 warning
-OPTIONAL = ("A=1\n# O=1\n", "A=1\n")  # ENV010 info
+# the template gained ``# O=1`` since BASE_FILE: ENV010 info, with ``--base`` only (DESIGN 4)
+OPTIONAL = ("A=1\n# O=1\n", "A=1\n", "A=1\n")
 
 EXIT_CODES = [
     ("in sync", IN_SYNC, [], 0),
@@ -166,8 +174,9 @@ EXIT_CODES = [
     ("changed", CHANGED, [], 0),
     ("changed, fail-on warning", CHANGED, ["--fail-on", "warning"], 0),
     ("changed, fail-on info", CHANGED, ["--fail-on", "info"], 1),
-    ("optional, fail-on info", OPTIONAL, ["--fail-on", "info"], 1),
-    ("optional, fail-on warning", OPTIONAL, ["--fail-on", "warning"], 0),
+    ("optional, fail-on info", OPTIONAL, [*WITH_BASE, "--fail-on", "info"], 1),
+    ("optional, fail-on warning", OPTIONAL, [*WITH_BASE, "--fail-on", "warning"], 0),
+    ("optional without base, fail-on info", OPTIONAL, ["--fail-on", "info"], 0),
     ("syntax", SYNTAX, [], 1),
     ("syntax, fail-on never", SYNTAX, ["--fail-on", "never"], 0),
 ]
@@ -176,7 +185,7 @@ EXIT_CODES = [
 @pytest.mark.parametrize(
     ("texts", "args", "rc"), [c[1:] for c in EXIT_CODES], ids=[c[0] for c in EXIT_CODES]
 )
-def test_exit_codes(tmp_path: Path, texts: tuple[str, str], args: list[str], rc: int) -> None:
+def test_exit_codes(tmp_path: Path, texts: tuple[str, ...], args: list[str], rc: int) -> None:
     pair(tmp_path, *texts)
     run = envsync("check", *args, cwd=tmp_path)
     assert run.rc == rc, run
@@ -185,22 +194,26 @@ def test_exit_codes(tmp_path: Path, texts: tuple[str, str], args: list[str], rc:
 
 
 @pytest.mark.parametrize(
-    ("texts", "expected"),
+    ("texts", "args", "expected"),
     [
-        (IN_SYNC, []),
-        (MISSING, [("ENV001", "B")]),
-        (EXTRA, [("ENV002", "X")]),
-        (CHANGED, [("ENV003", "A")]),
-        (SYNTAX, [("ENV007", "")]),
-        (DUPLICATE, [("ENV006", "A")]),
-        (OPTIONAL, [("ENV010", "O")]),
+        (IN_SYNC, [], []),
+        (MISSING, [], [("ENV001", "B")]),
+        (EXTRA, [], [("ENV002", "X")]),
+        (CHANGED, [], [("ENV003", "A")]),
+        (SYNTAX, [], [("ENV007", "")]),
+        (DUPLICATE, [], [("ENV006", "A")]),
+        (OPTIONAL, WITH_BASE, [("ENV010", "O")]),
+        (OPTIONAL, [], []),  # ENV010 needs a base
+        (OPTIONAL[:2] + ("A=1\n# O=0\n",), WITH_BASE, []),  # the base already offered it
+        (OPTIONAL[:2] + ("A=1\nO=1\n",), WITH_BASE, []),  # the base assigned it
+        ((OPTIONAL[0], "A=1\nO=2\n", OPTIONAL[2]), WITH_BASE, []),  # the env sets it
     ],
 )
 def test_text_findings(
-    tmp_path: Path, texts: tuple[str, str], expected: list[tuple[str, str]]
+    tmp_path: Path, texts: tuple[str, ...], args: list[str], expected: list[tuple[str, str]]
 ) -> None:
     pair(tmp_path, *texts)
-    assert codes(parse_text(envsync("check", cwd=tmp_path).out)) == expected
+    assert codes(parse_text(envsync("check", *args, cwd=tmp_path).out)) == expected
 
 
 # --- I/O errors: exit 2, one line naming the file, no traceback ----------------------------------
@@ -458,22 +471,27 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 # --- text format ---------------------------------------------------------------------------------
 
 
-def test_text_lines_and_summary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_base", [True, False], ids=["base", "no-base"])
+def test_text_lines_and_summary(tmp_path: Path, with_base: bool) -> None:
     pair(
         tmp_path,
         "# app\nA=1\nB=2\n\nC=http://x\n# OPT=1\n",
         "A=1\nC=http://y\nX=1\nX=2\n",
+        # the previous template: the same defaults, without ``# OPT=1``
+        "# app\nA=1\nB=2\n\nC=http://x\n",
     )
-    run = envsync("check", cwd=tmp_path)
+    run = envsync("check", *(WITH_BASE if with_base else []), cwd=tmp_path)
     assert run.rc == 1
     text = parse_text(run.out)
     assert text.other == []
     got = [(f["file"], int(f["line"]), f["code"], f["slug"], f["key"]) for f in text.findings]
+    # ENV010 only with a base: the template gained the commented-out OPT (DESIGN 4)
+    optional = [(".env.example", 6, "ENV010", "new-optional-key", "OPT")] if with_base else []
     assert sorted(got) == sorted(
         [
             (".env.example", 3, "ENV001", "missing-key", "B"),
             (".env.example", 5, "ENV003", "changed-default", "C"),
-            (".env.example", 6, "ENV010", "new-optional-key", "OPT"),
+            *optional,
             (".env", 4, "ENV002", "extra-key", "X"),  # the assignment compose uses
             (".env", 4, "ENV006", "duplicate-key", "X"),
         ]
@@ -482,7 +500,7 @@ def test_text_lines_and_summary(tmp_path: Path) -> None:
     assert text.summary == {
         "error": "1",
         "warning": "2",
-        "info": "2",
+        "info": "2" if with_base else "1",
         "pairs": "1",
         "skipped": None,
         "fail_on": "error",
@@ -596,7 +614,11 @@ def test_schema_validates_the_json_report(tmp_path: Path) -> None:
     write(tmp_path / "a.env.example", "A=1\nB=http://x\n# O=1\n")
     write(tmp_path / "a.env", "B=http://y\nX=1\nX=2\nK L=1\n", mode=0o644)
     write(tmp_path / "b.env.example", "A=1\n")
-    run = envsync("check", "a.env.example", "b.env.example", "--format", "json", cwd=tmp_path)
+    # the base (for both pairs) lacks a.env.example's ``# O=1``: ENV010 (DESIGN 4)
+    write(tmp_path / BASE_FILE, "A=1\nB=http://x\n")
+    run = envsync(
+        "check", "a.env.example", "b.env.example", *WITH_BASE, "--format", "json", cwd=tmp_path
+    )
     assert run.rc == 1
     report = json.loads(run.out)
     validate(report, schema)
@@ -714,43 +736,127 @@ def test_dify_extra_keys_are_what_compose_reads(compose: ComposeRead, dify: Acce
     assert (env_keys - template_keys) - extra <= commented
 
 
-OPT_IN = re.compile(r"(?m)^[ \t]*#[ \t]*([A-Za-z_][A-Za-z0-9_]*)=")
+OPT_IN = re.compile(r"(?m)^[ \t]*#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=")
 
 
-def test_dify_junit(compose: ComposeRead, dify: Acceptance) -> None:
-    from junitparser import Failure, JUnitXml
+def _junit_cases(junit: Path) -> tuple[Any, list[Any]]:
+    """The one testsuite (for the one pair) and its testcases, checked for their shape."""
+    from junitparser import JUnitXml
 
-    template_keys, env_keys = _compose_keys(compose, dify.template_text, dify.env_text)
-    xml = JUnitXml.fromfile(str(dify.junit))
+    xml = JUnitXml.fromfile(str(junit))
     assert isinstance(xml, JUnitXml)  # a <testsuites> root
     suites = list(xml)
     assert len(suites) == 1
     (suite,) = suites
     assert suite.name == ".env.example"
     cases = list(suite)
+    assert suite.tests == len(cases)
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "one testcase per key"
-    # every key checked: each template key, then each key only the .env assigns; and a case of
-    # its own for each commented-out opt-in (ENV010) that neither file assigns
-    opt_in = set(OPT_IN.findall(dify.template_text)) - template_keys - env_keys
-    assert opt_in, "1.14.0 offers opt-ins the 1.4.0 .env does not set"
-    assert set(names) == template_keys | env_keys | opt_in
-    assert len(names) == len(template_keys | env_keys | opt_in)
-    failed = {c.name for c in cases if any(isinstance(r, Failure) for r in c.result)}
-    assert failed == template_keys - env_keys
-    opt_in_cases = [c for c in cases if c.name in opt_in]
-    assert {c.classname for c in opt_in_cases} == {"envsync.new-optional-key"}
-    lines = dify.template_text.splitlines()
     for c in cases:
-        if c.name in template_keys:
+        assert c._elem.get("time") is not None
+    return suite, cases
+
+
+def _failed(cases: list[Any]) -> set[str]:
+    from junitparser import Failure
+
+    return {c.name for c in cases if any(isinstance(r, Failure) for r in c.result)}
+
+
+def _assert_key_lines(cases: list[Any], keys: set[str], template_text: str) -> None:
+    """A template key's testcase points at its assignment in the template."""
+    lines = template_text.splitlines()
+    for c in cases:
+        if c.name in keys:
             assert c._elem.get("file") == ".env.example"
             line = int(c._elem.get("line"))
             assert re.match(rf"\s*(?:export\s+)?{re.escape(c.name)}\s*[=:]", lines[line - 1]), (
                 c.name
             )
-        assert c._elem.get("time") is not None
-    assert suite.tests == len(cases)
+
+
+def test_dify_junit(compose: ComposeRead, dify: Acceptance) -> None:
+    """Without a base: one testcase per key checked (each template key, then each key only the
+    .env assigns), and none for a commented-out opt-in, which is no finding without a base."""
+    template_keys, env_keys = _compose_keys(compose, dify.template_text, dify.env_text)
+    suite, cases = _junit_cases(dify.junit)
+    names = [c.name for c in cases]
+    opt_in = set(OPT_IN.findall(dify.template_text)) - template_keys - env_keys
+    assert opt_in, "1.14.0 offers opt-ins the 1.4.0 .env does not set"
+    assert set(names) == template_keys | env_keys
+    assert len(names) == len(template_keys | env_keys)
+    assert not opt_in & set(names)
+    assert "envsync.new-optional-key" not in {c.classname for c in cases}
+    assert "ENV010" not in {f["code"] for f in parse_text(dify.run.out).findings}
+    failed = _failed(cases)
+    assert failed == template_keys - env_keys
+    _assert_key_lines(cases, template_keys, dify.template_text)
     assert suite.failures == len(failed)
+
+
+class BaseAcceptance(NamedTuple):
+    base_text: str
+    template_text: str
+    env_text: str
+    run: Run
+    junit: Path
+
+
+@pytest.fixture(scope="module")
+def dify_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> BaseAcceptance:
+    """The same upgrade, with the 1.4.0 template as the base (``--base``)."""
+    old = corpus / "dify" / "1.4.0" / "docker" / ".env.example"
+    new = corpus / "dify" / "1.14.0" / "docker" / ".env.example"
+    work = tmp_path_factory.mktemp("dify-base")
+    base = write(work / BASE_FILE, old.read_bytes())
+    template = write(work / ".env.example", new.read_bytes())
+    env = write(work / ".env", old.read_bytes())
+    run = envsync("check", *WITH_BASE, "--junit", "report.xml", cwd=work)
+    return BaseAcceptance(
+        base.read_text("utf-8"),
+        template.read_text("utf-8"),
+        env.read_text("utf-8"),
+        run,
+        work / "report.xml",
+    )
+
+
+def test_dify_junit_with_base(compose: ComposeRead, dify_base: BaseAcceptance) -> None:
+    """With a base: besides each key checked, a testcase of its own for each commented-out opt-in
+    the template gained since the base (neither assigned nor commented there) that neither file
+    assigns: ENV010, info, so listed in system-out, not a failure at the default fail-on."""
+    template_keys, env_keys, base_keys = _compose_keys(
+        compose, dify_base.template_text, dify_base.env_text, dify_base.base_text
+    )
+    assert dify_base.run.rc == 1
+    assert "Traceback" not in dify_base.run.err
+    suite, cases = _junit_cases(dify_base.junit)
+    names = [c.name for c in cases]
+    gained = (
+        set(OPT_IN.findall(dify_base.template_text))
+        - template_keys
+        - env_keys
+        - base_keys
+        - set(OPT_IN.findall(dify_base.base_text))
+    )
+    assert gained, "1.14.0 gained opt-ins since 1.4.0 that the 1.4.0 .env does not set"
+    assert set(names) == template_keys | env_keys | gained
+    assert len(names) == len(template_keys | env_keys | gained)
+    lines = dify_base.template_text.splitlines()
+    optional = [c for c in cases if c.classname == "envsync.new-optional-key"]
+    assert {c.name for c in optional} == gained
+    for c in optional:
+        assert c._elem.get("file") == ".env.example"
+        line = int(c._elem.get("line"))
+        assert re.match(rf"\s*#\s*(?:export\s+)?{re.escape(c.name)}=", lines[line - 1]), c.name
+        assert "ENV010" in (c.system_out or "")
+    text = parse_text(dify_base.run.out)
+    assert {f["key"] for f in text.findings if f["code"] == "ENV010"} == gained
+    failed = _failed(cases)
+    assert failed == template_keys - env_keys
+    assert suite.failures == len(failed)
+    _assert_key_lines(cases, template_keys, dify_base.template_text)
 
 
 def test_dify_json_counts_agree_with_text(dify: Acceptance) -> None:

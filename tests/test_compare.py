@@ -1,7 +1,9 @@
 """Two-way comparison of an env file with its template: ``envsync_hook.compare.compare``.
 
 Each table row is (template text, env text, expected findings), a finding written as
-(code, key, file, line): file is ``T`` for the template and ``E`` for the env file.
+(code, key, file, line): file is ``T`` for the template and ``E`` for the env file. ENV010
+new-optional-key is a three-way finding (DESIGN 4), so its table (and the settings tables) also
+run with a base: the previous template.
 """
 
 from __future__ import annotations
@@ -22,20 +24,32 @@ E = "app/.env"
 Row = tuple[str, str, str, int]
 
 
+B = "app/base.env.example"
+
+
 def run(
     template: str,
     env: str,
     settings: Settings | None = None,
     also: Mapping[str, str] | None = None,
+    base: str | None = None,
 ) -> Comparison:
     sides = tuple(index(path, parse(text)) for path, text in (also or {}).items())
     return compare(
-        index(T, parse(template)), index(E, parse(env)), settings or Settings(), also=sides
+        index(T, parse(template)),
+        index(E, parse(env)),
+        settings or Settings(),
+        base=None if base is None else index(B, parse(base)),
+        also=sides,
     )
 
 
 def rows(findings: list[Finding]) -> list[Row]:
     return [(f.code, f.key, f.file, f.line) for f in findings]
+
+
+def _sorted(expected: list[Row]) -> list[Row]:
+    return sorted(expected, key=lambda r: (r[2], r[3], r[0]))
 
 
 CASES: list[tuple[str, str, str, list[Row]]] = [
@@ -74,17 +88,10 @@ CASES: list[tuple[str, str, str, list[Row]]] = [
     ("template syntax", "A=1\nK!=2\n", "A=1\n", [("ENV007", "", T, 2)]),
     ("unterminated", "A=1\n", "A=1\nB='x\n", [("ENV007", "", E, 3)]),
     ("bad template", "A=1\n", "A=${\n", [("ENV003", "A", T, 1), ("ENV007", "", E, 1)]),
-    # ENV010 new-optional-key without a base: every commented-out opt-in the env lacks
-    ("optional", "A=1\n# OPT=on\n", "A=1\n", [("ENV010", "OPT", T, 2)]),
-    (
-        "two optional",
-        "# O1=1\nA=1\n  # O2=\n",
-        "A=1\n",
-        [("ENV010", "O1", T, 1), ("ENV010", "O2", T, 3)],
-    ),
-    ("optional set in env", "A=1\n# OPT=on\n", "A=1\nOPT=off\n", []),
-    ("optional also assigned", "# A=0\nA=1\n", "A=1\n", []),
-    ("optional inside quotes is value", "A='\n# OPT=1\n'\n", "A='\n# OPT=1\n'\n", []),
+    # ENV010 new-optional-key needs a base (DESIGN 4): without one, a commented-out opt-in the
+    # env lacks is no finding (the OPTIONAL table below has these rows with a base)
+    ("optional", "A=1\n# OPT=on\n", "A=1\n", []),
+    ("two optional", "# O1=1\nA=1\n  # O2=\n", "A=1\n", []),
     # bare keys (value from the environment) are never changed defaults
     ("bare in env", "A=1\n", "A\n", []),
     ("bare in template", "A\n", "A=5\n", []),
@@ -95,7 +102,7 @@ CASES: list[tuple[str, str, str, list[Row]]] = [
     ("template", "env", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_findings(template: str, env: str, expected: list[Row]) -> None:
-    assert rows(run(template, env).findings) == sorted(expected, key=lambda r: (r[2], r[3], r[0]))
+    assert rows(run(template, env).findings) == _sorted(expected)
 
 
 @pytest.mark.parametrize(("code", "key"), [(c, "X") for c in ("ENV001", "ENV002", "ENV006")])
@@ -109,6 +116,84 @@ def test_default_severity_and_slug(code: str, key: str) -> None:
     rule = RULES_BY_CODE[code]
     assert (f.code, f.slug, f.severity, f.key) == (code, rule.slug, rule.severity, key)
     assert f.message
+
+
+# --- ENV010 new-optional-key: only with a base (DESIGN 4) ----------------------------------------
+
+# (id, base, template, env, expected with the base). The base never changes another rule's
+# verdict in these rows (its assigned keys hold the template's values), so without the base the
+# expectation is the same rows without ENV010: test_optional_needs_a_base checks that.
+OPTIONAL: list[tuple[str, str, str, str, list[Row]]] = [
+    # the template gained ``# OPT=`` and the env does not set it: at the commented line
+    ("gained", "A=1\n", "A=1\n# OPT=on\n", "A=1\n", [("ENV010", "OPT", T, 2)]),
+    (
+        "two gained",
+        "A=1\n",
+        "# O1=1\nA=1\n  # O2=\n",
+        "A=1\n",
+        [("ENV010", "O1", T, 1), ("ENV010", "O2", T, 3)],
+    ),
+    ("gained, empty base", "", "A=1\n# OPT=on\n", "A=1\n", [("ENV010", "OPT", T, 2)]),
+    ("gained export", "A=1\n", "A=1\n#export OPT=on\n", "A=1\n", [("ENV010", "OPT", T, 2)]),
+    # only the one the base lacked: ``O1`` was already offered (with another value)
+    (
+        "one of two gained",
+        "A=1\n# O1=0\n",
+        "# O1=1\nA=1\n# O2=\n",
+        "A=1\n",
+        [("ENV010", "O2", T, 3)],
+    ),
+    # a commented line in the env file does not set the key
+    ("commented in env", "A=1\n", "A=1\n# OPT=on\n", "A=1\n# OPT=on\n", [("ENV010", "OPT", T, 2)]),
+    # the other rules still apply beside it
+    (
+        "gained beside a missing key",
+        "A=1\n",
+        "A=1\nB=2\n# OPT=on\n",
+        "A=1\n",
+        [("ENV001", "B", T, 2), ("ENV010", "OPT", T, 3)],
+    ),
+    # not gained: the base already offered it commented out, or assigned it
+    ("already commented in base", "A=1\n# OPT=on\n", "A=1\n# OPT=on\n", "A=1\n", []),
+    ("commented in base, other value", "A=1\n# OPT=x\n", "A=1\n# OPT=on\n", "A=1\n", []),
+    ("assigned in base", "A=1\nOPT=on\n", "A=1\n# OPT=on\n", "A=1\n", []),
+    # the env sets it (also to nothing, or bare): no finding, and not an extra key either
+    ("env sets it", "A=1\n", "A=1\n# OPT=on\n", "A=1\nOPT=off\n", []),
+    ("env sets it empty", "A=1\n", "A=1\n# OPT=on\n", "A=1\nOPT=\n", []),
+    ("env sets it bare", "A=1\n", "A=1\n# OPT=on\n", "A=1\nOPT\n", []),
+    # the template assigns the key as well: a key, not an opt-in
+    ("also assigned", "A=1\n", "# A=0\nA=1\n", "A=1\n", []),
+    ("also assigned, new key", "A=1\n", "A=1\n# B=0\nB=1\n", "A=1\n", [("ENV001", "B", T, 3)]),
+    # ``# OPT=1`` inside a quoted value is value text, not an opt-in
+    ("inside quotes is value", "A=1\n", "A='\n# OPT=1\n'\n", "A='\n# OPT=1\n'\n", []),
+    # prose is not an assignment
+    ("prose is not an opt-in", "A=1\n", "A=1\n# set OPT to on\n", "A=1\n", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "template", "env", "expected"),
+    [c[1:] for c in OPTIONAL],
+    ids=[c[0] for c in OPTIONAL],
+)
+def test_optional_with_a_base(base: str, template: str, env: str, expected: list[Row]) -> None:
+    c = run(template, env, base=base)
+    assert rows(c.findings) == _sorted(expected)
+    for f in c.findings:
+        if f.code == "ENV010":
+            rule = RULES_BY_CODE["ENV010"]
+            assert (f.slug, f.severity) == (rule.slug, rule.severity)
+            assert f.message
+
+
+@pytest.mark.parametrize(
+    ("base", "template", "env", "expected"),
+    [c[1:] for c in OPTIONAL],
+    ids=[c[0] for c in OPTIONAL],
+)
+def test_optional_needs_a_base(base: str, template: str, env: str, expected: list[Row]) -> None:
+    without = [r for r in expected if r[0] != "ENV010"]
+    assert rows(run(template, env).findings) == _sorted(without)
 
 
 # --- ENV003 changed-default and its analysis ------------------------------------------------------
@@ -265,37 +350,46 @@ def test_keys_checked_are_template_keys_then_env_only_keys() -> None:
 
 TEMPLATE = "A=1\nB=2\nDB_X=3\n# OPT=1\n"
 ENV = "A=9\nDB_X=3\nDB_X=3\nEXTRA=1\nB C=1\n"
+# the previous template: the same defaults, and no ``# OPT=`` yet (so the template gained it)
+BASE = "A=1\nB=2\nDB_X=3\n"
 ALL = [
     ("ENV003", "A", T, 1),
     ("ENV001", "B", T, 2),
-    ("ENV010", "OPT", T, 4),
+    ("ENV010", "OPT", T, 4),  # with BASE only
     ("ENV006", "DB_X", E, 3),
     ("ENV002", "EXTRA", E, 4),
     ("ENV007", "", E, 5),
 ]
 
 
-def _sorted(expected: list[Row]) -> list[Row]:
-    return sorted(expected, key=lambda r: (r[2], r[3], r[0]))
+def expected_all(base: str | None) -> list[Row]:
+    """ALL as the rule says: ENV010 only with a base (DESIGN 4)."""
+    return [r for r in ALL if base is not None or r[0] != "ENV010"]
 
 
+WITH_AND_WITHOUT_BASE = pytest.mark.parametrize("base", [BASE, None], ids=["base", "no-base"])
+
+
+@WITH_AND_WITHOUT_BASE
 @pytest.mark.parametrize(
     ("ignore", "gone"),
     [
         ((), set()),
         (("A",), {"A"}),
         (("DB_*",), {"DB_X"}),
+        (("OPT",), {"OPT"}),
         (("B", "EXTRA", "OPT"), {"B", "EXTRA", "OPT"}),
         (("*",), {"A", "B", "DB_X", "EXTRA", "OPT"}),  # a syntax error has no key: still reported
         (("a",), set()),  # case-sensitive
         (("DB",), set()),  # a whole-key pattern, not a substring
     ],
 )
-def test_ignored_keys(ignore: tuple[str, ...], gone: set[str]) -> None:
-    c = run(TEMPLATE, ENV, Settings(ignore=ignore))
-    assert rows(c.findings) == _sorted([r for r in ALL if r[1] not in gone])
+def test_ignored_keys(ignore: tuple[str, ...], gone: set[str], base: str | None) -> None:
+    c = run(TEMPLATE, ENV, Settings(ignore=ignore), base=base)
+    assert rows(c.findings) == _sorted([r for r in expected_all(base) if r[1] not in gone])
 
 
+@WITH_AND_WITHOUT_BASE
 @pytest.mark.parametrize(
     ("severities", "expected"),
     [
@@ -310,20 +404,22 @@ def test_ignored_keys(ignore: tuple[str, ...], gone: set[str]) -> None:
             (("ENV007", "warning"), ("new-optional-key", "error")),
             {"ENV007": "warning", "ENV010": "error"},
         ),
+        ((("ENV010", "warning"),), {"ENV010": "warning"}),
         # the first matching override wins (command line before configuration)
         ((("ENV001", "info"), ("missing-key", "error")), {"ENV001": "info"}),
     ],
 )
 def test_severity_overrides(
-    severities: tuple[tuple[str, str], ...], expected: dict[str, str]
+    severities: tuple[tuple[str, str], ...], expected: dict[str, str], base: str | None
 ) -> None:
-    c = run(TEMPLATE, ENV, Settings(severities=severities))
-    assert rows(c.findings) == _sorted(ALL)
+    c = run(TEMPLATE, ENV, Settings(severities=severities), base=base)
+    assert rows(c.findings) == _sorted(expected_all(base))
     got = {f.code: f.severity for f in c.findings}
     for code, severity in got.items():
         assert severity == expected.get(code, RULES_BY_CODE[code].severity), code
 
 
+@WITH_AND_WITHOUT_BASE
 @pytest.mark.parametrize(
     ("rule", "code"),
     [
@@ -335,9 +431,9 @@ def test_severity_overrides(
         ("new-optional-key", "ENV010"),
     ],
 )
-def test_severity_off_removes_the_rule(rule: str, code: str) -> None:
-    c = run(TEMPLATE, ENV, Settings(severities=((rule, "off"),)))
-    assert rows(c.findings) == _sorted([r for r in ALL if r[0] != code])
+def test_severity_off_removes_the_rule(rule: str, code: str, base: str | None) -> None:
+    c = run(TEMPLATE, ENV, Settings(severities=((rule, "off"),)), base=base)
+    assert rows(c.findings) == _sorted([r for r in expected_all(base) if r[0] != code])
 
 
 # --- no values in messages ----------------------------------------------------------------------
