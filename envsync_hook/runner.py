@@ -88,9 +88,11 @@ def load_templates(job: Job) -> Loaded:
     """Read the template, the rest of its set and its base; raises EnvsyncError."""
     ttext = files.read_text(job.template, "template")
     template = index(_display(job.template), parse(ttext))
-    if not template.last and not template.doc.commented and not template.doc.errors:
+    if not template.last and not template.doc.errors:
         # an empty (or comment-only) template is a truncated or wrong file, not "no keys"
-        raise EnvsyncError(f"refusing to use template {job.template}: it is empty (no assignments)")
+        raise EnvsyncError(
+            f"refusing to use template {job.template}: it is empty (it assigns no keys)"
+        )
     also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
     base: Side | None = None
     if job.base is not None:
