@@ -10,7 +10,8 @@ is right and this module has a bug.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from itertools import chain
 from typing import NamedTuple
 
 from envsync_hook.interpolate import TemplateError, check_template, substitute
@@ -24,6 +25,9 @@ _GO_SPACE_CHARS = (
 )
 _INLINE_SPACE = "\t\x0b\x0c\r \x85\xa0"
 
+#: first characters of a line or a value that the line-at-a-time path looks at twice
+_LINE_SPACE = frozenset(_GO_SPACE_CHARS)
+_VALUE_SPECIAL = frozenset(_INLINE_SPACE + "\"'")
 _INLINE_SPACES = re.compile("[" + _INLINE_SPACE + "]*")
 # statement head: skipped blanks and comments (1), an ``export`` prefix (2), the key run (3)
 _HEAD = re.compile(
@@ -181,6 +185,26 @@ def _quoted_template(content: str, quote: str) -> str:
     return content
 
 
+def _lines(text: str, chunk: int = 1 << 18) -> Iterator[str]:
+    """``iter(text.split("\\n"))``, split a chunk at a time so that the lines of a large text
+    are not all held at once (they would double the peak memory of a parse)."""
+    if len(text) <= chunk:
+        return iter(text.split("\n"))
+    return chain.from_iterable(part.split("\n") for part in _chunks(text, chunk))
+
+
+def _chunks(text: str, size: int) -> Iterator[str]:
+    """``text`` in pieces that end just before a newline (which no piece includes)."""
+    start = 0
+    while True:
+        nl = text.find("\n", start + size)
+        if nl < 0:
+            yield text[start:]
+            return
+        yield text[start:nl]
+        start = nl + 1
+
+
 def parse(text: str) -> Document:
     """Parse ``text`` losslessly. Never raises; syntax errors are recorded in ``errors``."""
     bindings: list[Binding] = []
@@ -192,7 +216,81 @@ def parse(text: str) -> Document:
     count = text.count
     head = _HEAD.match
     bindings_append = bindings.append
+    # Most lines are comments, blank lines and single-line ``KEY=value`` statements: they are
+    # taken a line at a time (str methods, no regex), the rest by the scanner below. ``lines``
+    # yields the line that starts at ``next_off``; the scanner hands back at a line start.
+    lines = _lines(text)
+    next_off = 0
     while True:
+        if pos >= next_off and (pos == next_off or text[pos - 1] == "\n"):
+            if pos > next_off:
+                for _ in range(count("\n", next_off, pos)):
+                    next(lines)
+            off = pos
+            for s in lines:
+                end = off + len(s) + 1
+                c = s[:1]
+                if not c or c == "#":
+                    pass
+                elif c in _LINE_SPACE:
+                    rest = s.lstrip(_GO_SPACE_CHARS)
+                    if rest and rest[0] != "#":
+                        break
+                else:
+                    key, eq, val = s.partition("=")
+                    if not (eq and key.isidentifier() and key.isascii()):
+                        break
+                    vstart = off + len(key) + 1
+                    c = val[:1]
+                    if c in _VALUE_SPECIAL:
+                        v = val.lstrip(_INLINE_SPACE)
+                        vstart += len(val) - len(v)
+                        c = v[:1]
+                        if c == '"' or c == "'":
+                            close = v.find(c, 1)
+                            if close < 0:
+                                break
+                            content = v[1:close]
+                            rest = v[close + 1 :].lstrip(_GO_SPACE_CHARS)
+                            if "\\" in content or (rest and rest[0] != "#"):
+                                break
+                            bindings_append(
+                                _new_binding(
+                                    Binding,
+                                    (
+                                        key,
+                                        line,
+                                        off,
+                                        vstart,
+                                        vstart + close + 1,
+                                        c,
+                                        content if c == '"' else content.replace("$", "$$"),
+                                        False,
+                                    ),
+                                )
+                            )
+                            line += 1
+                            off = end
+                            continue
+                        val = v
+                    cut = val.find(" #")
+                    if cut >= 0:
+                        val = val[:cut]
+                    val = val.rstrip(_GO_SPACE_CHARS)
+                    if not val:
+                        vstart = off + len(key) + 1  # right after the separator, never past a CR
+                    bindings_append(
+                        _new_binding(
+                            Binding, (key, line, off, vstart, vstart + len(val), "", val, False)
+                        )
+                    )
+                line += 1
+                off = end
+            else:
+                break  # every line taken
+            # the scanner takes the statement that starts on line ``s``
+            pos = off
+            next_off = end
         m = head(text, pos)
         if m is None:  # pragma: no cover - every part of _HEAD is optional
             break
