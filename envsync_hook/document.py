@@ -51,9 +51,9 @@ _SIMPLE_ESCAPES = {
     "\\": "\\",
     '"': '"',
 }
-_COMMENTED = re.compile(
-    r"^\ufeff?[ \t]*#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*=[^\n]*)", re.M
-)
+#: a commented-out assignment: ``^\ufeff?[ \t]*`` (checked by hand), then this pattern, which
+#: starts with a literal and so is searched for quickly, from '#' to '#'
+_COMMENTED_BODY = re.compile(r"#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*=[^\n]*)")
 
 
 class DotenvSyntaxError(ValueError):
@@ -444,8 +444,13 @@ def _find_commented(doc: Document) -> list[Commented]:
     # previous match rather than from the start (which is quadratic in the number of matches)
     k, n_spans = 0, len(spans)
     line, counted = 1, 0
-    for m in _COMMENTED.finditer(text):
-        at = m.start()
+    for m in _COMMENTED_BODY.finditer(text):
+        # the search jumps from '#' to '#'; only one that is first on its line (after an
+        # optional BOM and spaces or tabs) starts a commented-out assignment
+        at = text.rfind("\n", 0, m.start()) + 1
+        lead = text[at : m.start()]
+        if lead and (lead[1:] if lead[0] == "\ufeff" else lead).strip(" \t"):
+            continue
         while k < n_spans and spans[k][1] <= at:
             k += 1
         if k < n_spans and spans[k][0] <= at:
