@@ -391,6 +391,13 @@ ROWS = [
         refuse("empty"),
         names=".env.example",
     ),
+    Row(
+        "comment-only-template",
+        _pair(template="# nothing but comments\n\n# OPT=commented-out\n"),
+        refuse("empty"),
+        refuse("empty"),
+        names=".env.example",
+    ),
 ]
 
 
