@@ -7,6 +7,8 @@ trailing block. The result is verified by parsing it back: every key must read a
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, Binding, Commented, parse
 from envsync_hook.errors import EnvsyncError
@@ -93,13 +95,18 @@ def _inside_values(side: Side) -> list[tuple[int, int]]:
     ]
 
 
-def _comments_above(side: Side, b: Binding, spans: list[tuple[int, int]]) -> list[str]:
+def _comments_above(
+    side: Side, b: Binding, spans: list[tuple[int, int]], starts: list[int]
+) -> list[str]:
+    """The comment lines right above ``b``; ``starts``: the spans' starts (both in text order,
+    and the spans do not overlap, so only the last span starting before a line can hold it)."""
     text = side.doc.text
     lines: list[str] = []
     pos = _line_start(text, b.start)
     while pos > 0:
         prev = _line_start(text, pos - 1)
-        if any(s < prev < e for s, e in spans):
+        i = bisect_left(starts, prev) - 1
+        if i >= 0 and prev < spans[i][1]:
             break
         line = text[prev:pos].rstrip("\r\n").lstrip("\ufeff")
         stripped = line.strip()
@@ -191,6 +198,7 @@ def merge(
         final_newline = body == "" or body.endswith("\n")
         block: list[str] = [""] if body else []
         spans = _inside_values(env)
+        starts = [start for start, _ in spans]
         block.append(
             f"{MARKER_PREFIX} kept from the previous env file; not assigned in {template_name}"
         )
@@ -201,7 +209,7 @@ def merge(
             where = comparison.relocated.get(key)
             if where is not None:
                 block.append(f"{MARKER_PREFIX} {key} is now defined in {where}")
-            block.extend(_comments_above(env, eb, spans))
+            block.extend(_comments_above(env, eb, spans, starts))
             block.append(_statement_text(env, eb, eol))
         # a bare KEY as the very last line with no newline would read as the key ""
         last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
