@@ -172,7 +172,11 @@ def merge(
                     line += eol  # a bare KEY last with no newline would read as key ""
                 edits.append((s, e, line))
             continue
-        if eb is not tb and canonical(eb.template) != canonical(tb.template):
+        if (
+            eb is not tb
+            and eb.template != tb.template
+            and canonical(eb.template) != canonical(tb.template)
+        ):
             edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
         if bare_after is not None:
             # keep the operator's bare ``KEY`` override right after the template's line
@@ -230,20 +234,25 @@ def _last_commented(template: Side) -> dict[str, Commented]:
     return out
 
 
-def expected_values(template: Side, env: Side, decisions: dict[str, str]) -> dict[str, str]:
-    """Key -> canonical template the merged file must give (inherited keys: "")."""
-    want: dict[str, str] = {}
+def _value(b: Binding) -> str:
+    return "" if b.inherited else canonical(b.template)
+
+
+def _expected(template: Side, env: Side, decisions: dict[str, str]) -> dict[str, Binding]:
+    """Key -> the binding whose value the merged file must give."""
+    want: dict[str, Binding] = {}
     for key, tb in template.last.items():
         eb = env.last.get(key)
-        if eb is not None and decisions.get(key) == KEEP:
-            want[key] = "" if eb.inherited else canonical(eb.template)
-        else:
-            want[key] = "" if tb.inherited else canonical(tb.template)
+        want[key] = eb if eb is not None and decisions.get(key) == KEEP else tb
     for key, eb in env.last.items():
-        d = decisions.get(key)
-        if key not in template.last and d in (TRAIL, UNDER, KEEP):
-            want[key] = "" if eb.inherited else canonical(eb.template)
+        if key not in template.last and decisions.get(key) in (TRAIL, UNDER, KEEP):
+            want[key] = eb
     return want
+
+
+def expected_values(template: Side, env: Side, decisions: dict[str, str]) -> dict[str, str]:
+    """Key -> canonical template the merged file must give (inherited keys: "")."""
+    return {k: _value(b) for k, b in _expected(template, env, decisions).items()}
 
 
 def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> None:
@@ -253,12 +262,14 @@ def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> N
             f"refusing to fix {env.path}: the merged file would have a syntax error at line "
             f"{doc.errors[0].line}; nothing was written"
         )
-    got = {
-        k: "" if b.inherited else canonical(b.template)
-        for k, b in index("merged", doc).last.items()
-    }
-    for key, want in expected_values(template, env, decisions).items():
-        if got.get(key) != want:
+    got = index("merged", doc).last
+    for key, want in _expected(template, env, decisions).items():
+        g = got.get(key)
+        # the same text reads the same: canonical forms are compared only when texts differ
+        if g is None or (
+            (g.inherited != want.inherited or g.template != want.template)
+            and _value(g) != _value(want)
+        ):
             raise MergeError(
                 f"refusing to fix {env.path}: the merged file would not keep the value of "
                 f"{key}; nothing was written"
