@@ -207,6 +207,9 @@ def compare(
         if eb.inherited:
             decisions[key] = TAKE if settings.takes_template(key) else KEEP
             continue
+        if eb.template == tb.template:  # the same text reads the same
+            decisions[key] = KEEP
+            continue
         cur, new = canonical(eb.template), canonical(tb.template)
         if cur == new:
             decisions[key] = KEEP
