@@ -29,8 +29,7 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -141,24 +140,23 @@ _SKIP = _strace_problem()
 pytestmark = pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")
 
 
-#: a private byte-code cache: other processes writing .pyc files into the source tree (another
-#: pytest run, an editor) would change how many files the interpreter opens, and so which call
-#: strace's ``when=K`` lands on
-_PYCACHE = tempfile.mkdtemp(prefix="envsync-crash-pycache-")
+#: a private byte-code cache (set by the fixture below): other processes writing .pyc files
+#: into the source tree (another pytest run, an editor) would change how many files the
+#: interpreter opens, and so which call strace's ``when=K`` lands on
+_PYCACHE: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_pycache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _PYCACHE[:] = [str(tmp_path_factory.mktemp("pycache"))]
 
 
 def _child_env(write_bytecode: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTHON"))}
-    env.update(PYTHONPYCACHEPREFIX=_PYCACHE, PYTHONHASHSEED="0", NO_COLOR="1")
+    env.update(PYTHONPYCACHEPREFIX=_PYCACHE[0], PYTHONHASHSEED="0", NO_COLOR="1")
     if not write_bytecode:  # the same system calls on every run
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_pycache() -> Iterator[None]:
-    yield
-    shutil.rmtree(_PYCACHE, ignore_errors=True)
 
 
 ENVSYNC = [sys.executable, "-m", "envsync_hook"]
