@@ -679,3 +679,24 @@ def test_env011_for_a_loose_backup(tmp_path: Path) -> None:
     os.chmod(d / "env-backup" / ".env.backup_20240101_000000", 0o644)
     out = _run(["check"], d, False).stdout.decode()
     assert " ENV011 " in out and "backup" in out
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [b"A=\xff\n", b"A=\x00\n", b'A="open\n'],
+    ids=["invalid-utf8", "nul", "syntax-error"],
+)
+def test_a_broken_second_pair_stops_fix_before_the_first_is_written(
+    tmp_path: Path, broken: bytes
+) -> None:
+    d = tmp_path / "d"
+    _w(d / "a.env.example", TEMPLATE, 0o644)
+    _w(d / "a.env", ENV)
+    _w(d / "b.env.example", TEMPLATE, 0o644)
+    _w(d / "b.env", broken)
+    before = _snapshot(tmp_path)
+    proc = _run(["fix", "a.env.example", "b.env.example"], d, False)
+    assert proc.returncode == 2
+    [line] = proc.stderr.decode().splitlines()
+    assert line.startswith("envsync: error: ") and "b.env" in line
+    assert _snapshot(tmp_path) == before
