@@ -57,20 +57,21 @@ def index(path: str, doc: Document) -> Side:
     dups: dict[str, list[int]] = {}
     bare_after: dict[str, Binding] = {}
     for b in doc.bindings:
-        prev = last.get(b.key)
+        key = b.key
+        prev = last.get(key)
         if prev is not None:
-            lines = dups.get(b.key)
+            lines = dups.get(key)
             if lines is None:
-                dups[b.key] = [prev.line, b.line]
+                dups[key] = [prev.line, b.line]
             else:
                 lines.append(b.line)
             if b.inherited and not prev.inherited:
                 # a bare ``KEY`` after an assignment only overrides it when the environment
                 # sets KEY; without the environment, the assignment is what compose reads
-                bare_after[b.key] = b
+                bare_after[key] = b
                 continue
-        bare_after.pop(b.key, None)
-        last[b.key] = b
+            bare_after.pop(key, None)  # (only a key already seen can be there)
+        last[key] = b
     return Side(path, doc, last, dups, bare_after)
 
 
