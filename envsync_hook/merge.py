@@ -70,15 +70,27 @@ def _splice_value(ttext: str, tb: Binding, env: Side, eb: Binding) -> str:
     return double_quote(eb.template)
 
 
+def _stmt_start(text: str, b: Binding) -> int:
+    """Where the statement's own text begins: its line's start when only blanks precede it
+    there, else the statement itself (after a closing quote a new statement may follow on
+    the same line, and a lone CR is no line break)."""
+    ls = _line_start(text, b.start)
+    before = text[ls : b.start].lstrip("\ufeff")
+    return ls if before.strip(_INLINE_SPACE) == "" and "\r" not in before else b.start
+
+
 def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
     """The statement's line(s) as written, without the final line ending; a bare ``KEY``
     that followed it in the env file comes along (on its own line, joined by ``eol``)."""
     text = side.doc.text
-    stmt = text[
-        _line_start(text, b.start) : _line_end(text, b.value_end if not b.inherited else b.start)
-    ]
-    if stmt.startswith("\ufeff"):
-        stmt = stmt[1:]  # the env file's BOM stays at the start of a file, never mid-file
+    start = _stmt_start(text, b)
+    stmt = text[start : _line_end(text, b.value_end if not b.inherited else b.start)]
+    # trailing CRs are line-ending debris, not value (the value ends at value_end)
+    stmt = stmt.lstrip("\ufeff").rstrip("\r")
+    if not b.key and not b.inherited and b.start == b.value_start:
+        # compose-go reads a bare word at the very end with no newline as the key "";
+        # written out mid-file it would be a bare KEY, so give it its ``=``
+        stmt = stmt[: b.start - start] + "=" + stmt[b.start - start :]
     bare = side.bare_after.get(b.key)
     if bare is not None and bare is not b:
         stmt += eol + text[_line_start(text, bare.start) : _line_end(text, bare.start)]
@@ -165,7 +177,7 @@ def merge(
             if eb.inherited and key in template.dups:
                 targets = [b for b in template.doc.bindings if b.key == key]
             for t in targets:
-                s = _line_start(ttext, t.start)
+                s = _stmt_start(ttext, t)
                 e = _line_end(ttext, t.value_end)
                 line = stmt
                 if e == len(ttext) and (eb.inherited or bare_after is not None):
@@ -178,8 +190,9 @@ def merge(
             and canonical(eb.template) != canonical(tb.template)
         ):
             edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
-        if bare_after is not None:
+        if bare_after is not None and key not in template.bare_after:
             # keep the operator's bare ``KEY`` override right after the template's line
+            # (unless the template has such a line of its own, which already stands there)
             e = _line_end(ttext, tb.value_end)
             bare = env.doc.text[
                 _line_start(env.doc.text, bare_after.start) : _line_end(

@@ -199,11 +199,9 @@ def _no_final_newline(text: str) -> bool:
     return text != "" and not text.endswith("\n")
 
 
-#: bugs this fuzzing found that are not fixed yet (see the report of issue 7). The properties
-#: below skip the inputs where one may strike (the predicates are broad: the classes overlap);
-#: test_known_bug keeps each one visible as a strict xfail, which fails once the bug is fixed:
-#: then delete its row, and the fuzzing covers that ground again.
-KNOWN_BUGS = [
+#: bugs this fuzzing found, now fixed: each minimal reproduction stays as a regression test
+#: (test_fixed_bug_stays_fixed), and the properties below cover their ground again.
+FIXED_BUGS = [
     KnownBug(
         "empty-key-of-a-bare-word-at-eof",
         lambda t, e: _no_final_newline(t) or _no_final_newline(e),
@@ -237,6 +235,11 @@ KNOWN_BUGS = [
         "becomes 'A=\\nA\\n# comment\\nA', then 'A=\\nA\\nA\\n# comment\\nA', ...)",
     ),
 ]
+
+
+#: bugs found and not fixed yet: the properties skip the inputs where one may strike (the
+#: predicates are broad). None at the moment.
+KNOWN_BUGS: list[KnownBug] = []
 
 
 def _known_bug(template: str, env: str) -> bool:
@@ -288,12 +291,8 @@ def test_check_and_fix_never_crash_and_fix_is_idempotent(
     _assert_safe(new_dir(), template, env)
 
 
-@pytest.mark.parametrize(
-    "bug",
-    [pytest.param(b, marks=pytest.mark.xfail(strict=True, reason=b.reason)) for b in KNOWN_BUGS],
-    ids=[b.id for b in KNOWN_BUGS],
-)
-def test_known_bug(new_dir: Callable[[], Path], bug: KnownBug) -> None:
+@pytest.mark.parametrize("bug", FIXED_BUGS, ids=[b.id for b in FIXED_BUGS])
+def test_fixed_bug_stays_fixed(new_dir: Callable[[], Path], bug: KnownBug) -> None:
     assert bug.applies(bug.template, bug.env)
     _assert_safe(new_dir(), bug.template, bug.env)
 
