@@ -6,19 +6,7 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from envsync_hook.findings import RULES_BY_CODE, RULES_BY_SLUG
-
-DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
-    "PASSWORD",
-    "SECRET",
-    "TOKEN",
-    "KEY",
-    "PRIVATE",
-    "CREDENTIAL",
-    "AUTH",
-    "SALT",
-    "DSN",
-    "CERT",
-)
+from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
 
 class Settings(NamedTuple):
