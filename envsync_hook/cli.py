@@ -327,7 +327,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
     up; secret patterns from the file add to the built-in ones (never fewer keys masked)."""
     from typing import cast
 
-    from envsync_hook.settings import DEFAULT_SECRET_PATTERNS
+    from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
     def flag(name: str) -> bool:
         value = getattr(args, name, None)
