@@ -42,6 +42,10 @@ def profile(python: str, case: Case, command: str, env: dict[str, str], out: Pat
     lines = top.getvalue().splitlines()
     # keep the header line with the total and the table, drop pstats' preamble
     keep = [
-        ln for ln in lines if ln.strip() and not ln.startswith(("Ordered by", "   List reduced"))
+        ln
+        for ln in lines
+        if ln.strip()
+        and not ln.strip().startswith(("Ordered by", "List reduced"))
+        and not ln.endswith(".prof")
     ]
     return "\n".join(keep)
