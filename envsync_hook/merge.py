@@ -202,6 +202,18 @@ def merge(
             edits.append((e, e, eol + bare + (eol if e == len(ttext) else "")))
     for at, stmts in inserts.items():
         edits.append((at, at, "".join(stmts)))
+    trail_needed = any(d == TRAIL for d in decisions.values())
+    if (trail_needed or any(e[0] == len(ttext) for e in edits)) and not ttext.endswith("\n"):
+        last = template.doc.bindings[-1] if template.doc.bindings else None
+        if (
+            last is not None
+            and not last.key
+            and not last.inherited
+            and last.start == last.value_start
+        ):
+            # the template ends in a bare word with no newline, which compose-go reads as the
+            # key "": once a line follows it would become a bare KEY, so give it its ``=``
+            edits.append((last.start, last.start, "="))
     edits.sort(key=lambda e: (e[0], e[1]))
     for s, e, new in edits:
         pieces.append(ttext[prev:s])
