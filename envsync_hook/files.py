@@ -294,7 +294,10 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
         raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} is not writable")
 
     shown_dir = _show(backup_dir)
-    if backup_dir.is_dir():
+    # is_dir() first, then lexists(): a concurrent run may create the directory in between
+    # (it holds the lock, this check does not), so look once more before calling it a file
+    is_dir = backup_dir.is_dir() or (os.path.lexists(backup_dir) and backup_dir.is_dir())
+    if is_dir:
         if not _writable_dir(backup_dir):
             raise EnvsyncError(f"cannot write to backup directory {shown_dir}: not writable")
     elif os.path.lexists(backup_dir):

@@ -113,7 +113,10 @@ def _problems(
     codes = sorted(r.returncode for r in runs)
     updated = sum("updated from" in r.stderr for r in runs)
     if codes != [0] * (PROCESSES - 1) + [1] or updated != 1:
-        found.append(f"exit codes {codes}, {updated} runs say they updated the file")
+        errors = [r.stderr.strip() for r in runs if r.returncode not in (0, 1)]
+        found.append(
+            f"exit codes {codes}, {updated} runs say they updated the file; errors: {errors}"
+        )
     if any("Traceback" in r.stderr for r in runs):
         found.append("a traceback")
     return found
