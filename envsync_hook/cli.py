@@ -414,8 +414,6 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
         opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)  # type: ignore[arg-type]
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
-        for job in jobs:
-            runner.load_templates(job)  # type: ignore[arg-type]
         if len(jobs) > 1 and not opts.dry_run:
             rehearsal = opts._replace(dry_run=True, diff=False)
             for job in jobs:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from envsync_hook import files
 from envsync_hook.compare import Comparison, Side, compare, index, syntax_findings
-from envsync_hook.document import parse, template_errors
+from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import Finding, PairResult, make_finding
 from envsync_hook.settings import Settings
@@ -174,8 +174,10 @@ def _skipped(job: Job, loaded: Loaded, started: float, why: str) -> PairResult:
     )
 
 
-def _compare(job: Job, loaded: Loaded, etext: str, settings: Settings) -> tuple[Side, Comparison]:
-    env = index(str(job.env), parse(etext))
+def _compare(
+    job: Job, loaded: Loaded, edoc: Document, settings: Settings
+) -> tuple[Side, Comparison]:
+    env = index(str(job.env), edoc)
     return env, compare(loaded.template, env, settings, loaded.base, loaded.also)
 
 
@@ -198,7 +200,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
             )
         return _missing(job, loaded, settings, started)
     etext = files.read_text(job.env, "env file")
-    env, c = _compare(job, loaded, etext, settings)
+    env, c = _compare(job, loaded, parse(etext), settings)
     findings = c.findings + _permission_findings(
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
@@ -211,8 +213,8 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     )
 
 
-def _refuse_syntax(path: str, doc_text: str) -> None:
-    issues = template_errors(parse(doc_text))
+def _refuse_syntax(path: str, doc: Document) -> None:
+    issues = template_errors(doc)
     if issues:
         from envsync_hook.compare import syntax_message
 
@@ -228,7 +230,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     """Merge the template into the env file (or create it), with a backup first."""
     started = time.perf_counter()
     loaded = load_templates(job)
-    _refuse_syntax(loaded.template.path, loaded.template.doc.text)
+    _refuse_syntax(loaded.template.path, loaded.template.doc)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
@@ -254,8 +256,9 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
 
     with files.env_lock(job.env):
         etext = files.read_text(job.env, "env file")
-        _refuse_syntax(str(job.env), etext)
-        env, c = _compare(job, loaded, etext, settings)
+        edoc = parse(etext)
+        _refuse_syntax(str(job.env), edoc)
+        env, c = _compare(job, loaded, edoc, settings)
         new = merge(loaded.template, env, c, job.template.name)
         changed = new != etext
         findings = tuple(sorted(c.findings))
