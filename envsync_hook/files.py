@@ -260,6 +260,22 @@ def _writable_dir(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 
 
+def _path_kind(path: Path) -> str:
+    """``dir``, ``other`` (a file, a dangling link, ...) or ``missing``, race-free: a path
+    that appears between two looks is looked at again."""
+    for _ in range(3):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return "missing"
+            continue  # a dangling link, or the path appeared just now: look again
+        except OSError:
+            return "other"
+        return "dir" if stat.S_ISDIR(st.st_mode) else "other"
+    return "other"
+
+
 def check_writable_target(env_path: Path, backup_dir: Path) -> None:
     """Validate, before anything is created, that ``env_path`` can be replaced and backed up.
 
@@ -294,13 +310,13 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
         raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} is not writable")
 
     shown_dir = _show(backup_dir)
-    # is_dir() first, then lexists(): a concurrent run may create the directory in between
-    # (it holds the lock, this check does not), so look once more before calling it a file
-    is_dir = backup_dir.is_dir() or (os.path.lexists(backup_dir) and backup_dir.is_dir())
-    if is_dir:
+    # One stat decides: a concurrent run (holding the lock, which this check does not) may
+    # create the directory at any moment, and a directory, once there, stays one.
+    kind = _path_kind(backup_dir)
+    if kind == "dir":
         if not _writable_dir(backup_dir):
             raise EnvsyncError(f"cannot write to backup directory {shown_dir}: not writable")
-    elif os.path.lexists(backup_dir):
+    elif kind == "other":
         raise EnvsyncError(f"cannot use backup directory {shown_dir}: not a directory")
     else:
         bparent = backup_dir.parent

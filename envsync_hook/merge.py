@@ -85,12 +85,13 @@ def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
     text = side.doc.text
     start = _stmt_start(text, b)
     stmt = text[start : _line_end(text, b.value_end if not b.inherited else b.start)]
-    # trailing CRs are line-ending debris, not value (the value ends at value_end)
-    stmt = stmt.lstrip("\ufeff").rstrip("\r")
     if not b.key and not b.inherited and b.start == b.value_start:
         # compose-go reads a bare word at the very end with no newline as the key "";
         # written out mid-file it would be a bare KEY, so give it its ``=``
         stmt = stmt[: b.start - start] + "=" + stmt[b.start - start :]
+    # trailing CRs are line-ending debris, not value (the value ends at value_end); the env
+    # file's BOM belongs to the start of a file
+    stmt = stmt.lstrip("\ufeff").rstrip("\r")
     bare = side.bare_after.get(b.key)
     if bare is not None and bare is not b:
         stmt += eol + text[_line_start(text, bare.start) : _line_end(text, bare.start)]

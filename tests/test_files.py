@@ -1068,3 +1068,26 @@ def test_restore_into_unwritable_directory_creates_no_backup(shared_dir: Path) -
     assert "not writable" in result
     assert _listing(bdir) == [b.name]
     assert env.read_bytes() == b"CURRENT=1\n"
+
+
+def test_backup_dir_created_by_a_concurrent_run_during_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run (holding the lock) creates env-backup/ between this check's looks: that is
+    a directory, not "not a directory" (seen with 6 concurrent fixes under load)."""
+    env = tmp_path / ".env"
+    env.write_text("A=1\n", encoding="utf-8")
+    bdir = tmp_path / "env-backup"
+    real_stat = os.stat
+    raced = []
+
+    def racing_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if Path(path) == bdir and not raced:
+            raced.append(True)
+            os.mkdir(bdir, 0o700)  # the other run, right after this look missed it
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", racing_stat)
+    check_writable_target(env, bdir)
+    assert raced and bdir.is_dir()
