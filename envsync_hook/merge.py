@@ -79,16 +79,25 @@ def _stmt_start(text: str, b: Binding) -> int:
     return ls if before.strip(_INLINE_SPACE) == "" and "\r" not in before else b.start
 
 
+def _bare_word_at_eof(text: str, b: Binding) -> bool:
+    """compose-go's key "": a statement with no ``=`` or ``:`` at the very end of the input
+    (``A`` or ``export A`` with no newline) is read as the key "" with the word as its value."""
+    if b.key or b.inherited:
+        return False
+    head = text[b.start : b.value_start]
+    return "=" not in head and ":" not in head
+
+
 def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
     """The statement's line(s) as written, without the final line ending; a bare ``KEY``
     that followed it in the env file comes along (on its own line, joined by ``eol``)."""
     text = side.doc.text
     start = _stmt_start(text, b)
     stmt = text[start : _line_end(text, b.value_end if not b.inherited else b.start)]
-    if not b.key and not b.inherited and b.start == b.value_start:
-        # compose-go reads a bare word at the very end with no newline as the key "";
-        # written out mid-file it would be a bare KEY, so give it its ``=``
-        stmt = stmt[: b.start - start] + "=" + stmt[b.start - start :]
+    if _bare_word_at_eof(text, b):
+        # written out mid-file it would be a bare KEY: give the key "" its ``=``
+        at = b.value_start - start
+        stmt = stmt[:at] + "=" + stmt[at:]
     # trailing CRs are line-ending debris, not value (the value ends at value_end); the env
     # file's BOM belongs to the start of a file
     stmt = stmt.lstrip("\ufeff").rstrip("\r")
@@ -206,15 +215,10 @@ def merge(
     trail_needed = any(d == TRAIL for d in decisions.values())
     if (trail_needed or any(e[0] == len(ttext) for e in edits)) and not ttext.endswith("\n"):
         last = template.doc.bindings[-1] if template.doc.bindings else None
-        if (
-            last is not None
-            and not last.key
-            and not last.inherited
-            and last.start == last.value_start
-        ):
+        if last is not None and _bare_word_at_eof(ttext, last):
             # the template ends in a bare word with no newline, which compose-go reads as the
             # key "": once a line follows it would become a bare KEY, so give it its ``=``
-            edits.append((last.start, last.start, "="))
+            edits.append((last.value_start, last.value_start, "="))
     edits.sort(key=lambda e: (e[0], e[1]))
     for s, e, new in edits:
         pieces.append(ttext[prev:s])

@@ -203,6 +203,14 @@ def _no_final_newline(text: str) -> bool:
 #: (test_fixed_bug_stays_fixed), and the properties below cover their ground again.
 FIXED_BUGS = [
     KnownBug(
+        "export-then-a-bare-word-at-eof-in-the-template",
+        lambda t, e: _no_final_newline(t),
+        "\ufeffexport\rexport",
+        "\ufeffA=",
+        "the template's key '' ('export' + CR + a bare word at EOF) got its '=' only when "
+        "it had no 'export' prefix: fix refused a valid pair",
+    ),
+    KnownBug(
         "bom-then-bare-word-at-eof-in-the-env",
         lambda t, e: _no_final_newline(e),
         "\ufeffA\n",
