@@ -354,7 +354,9 @@ def test_compose_readable_input_stays_readable_after_fix(
         run = _main(["fix", str(d / ".env.example"), "--env", str(d / ".env")])
         _check_run(run)
         if run.code != 2:  # a refusal (e.g. a template without assignments) writes nothing
-            fixed.append((template, env, (d / ".env").read_text(encoding="utf-8")))
+            # bytes, decoded: read_text() would turn a lone CR (no line break to compose)
+            # into a line break
+            fixed.append((template, env, (d / ".env").read_bytes().decode("utf-8")))
     after = compose([result for _, _, result in fixed])
     broken = [(*t, v) for t, v in zip(fixed, after) if not isinstance(v, dict)]
     print(
