@@ -214,7 +214,7 @@ ENV = "DB_HOST=db.internal\nDB_PORT=5432\nLOCAL_DEBUG=1\n"  # lacks REDIS_HOST, 
 
 
 def write_env(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8", newline="")
+    path.write_bytes(text.encode("utf-8"))
     path.chmod(0o600)  # no unsafe-permissions finding
 
 

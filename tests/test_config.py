@@ -65,7 +65,7 @@ def envsync(
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="")
+    path.write_bytes(text.encode("utf-8"))
     path.chmod(mode)
     return path
 

@@ -106,8 +106,8 @@ def project(tmp_path: Path) -> Path:
         site.mkdir()
     except OSError:  # pragma: no cover - file systems that refuse CR/LF in names
         pytest.skip("this file system refuses CR and LF in file names")
-    (site / ".env.example").write_text(TEMPLATE, encoding="utf-8", newline="")
-    (site / ".env").write_text(ENV, encoding="utf-8", newline="")
+    (site / ".env.example").write_bytes(TEMPLATE.encode("utf-8"))
+    (site / ".env").write_bytes(ENV.encode("utf-8"))
     (site / ".env").chmod(0o644)
     return tmp_path
 

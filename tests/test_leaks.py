@@ -220,7 +220,7 @@ def _run(d: Path, run: Run, show_values: bool) -> dict[str, str]:
 def _build(d: Path, files: dict[str, str]) -> None:
     d.mkdir()
     for name, text in files.items():
-        (d / name).write_text(text, encoding="utf-8", newline="")
+        (d / name).write_bytes(text.encode("utf-8"))
         os.chmod(d / name, 0o600)
 
 

@@ -123,7 +123,7 @@ def test_real_upgrade(
     (new_defaults_plain,) = read(compose, [new_template])
     env_text = make_env(old_template, new_template, set(new_defaults_plain))
 
-    (tmp_path / ".env.example").write_text(new_template, encoding="utf-8", newline="")
+    (tmp_path / ".env.example").write_bytes(new_template.encode("utf-8"))
     env_path = tmp_path / ".env"
     env_path.write_bytes(env_text.encode("utf-8"))
     os.chmod(env_path, 0o600)
