@@ -423,9 +423,6 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
             results.append(outcome.result)
             if outcome.diff:
                 sys.stdout.write(outcome.diff)
-    if args.command == "fix" and (args.diff or args.dry_run) and args.format is None:
-        # the diff is the output; the findings still go to --output/--junit/... if asked
-        pass
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
