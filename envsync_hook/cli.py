@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
+
+if TYPE_CHECKING:
+    from envsync_hook.runner import Job
 
 FORMATS = (*REPORTER_FORMATS, "auto")
 
@@ -223,7 +226,7 @@ def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object]:
+def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
     """The pairs to process. Command-line options override the configuration file: templates
     named on the command line are processed (taking env, also, base and backup dir from a
     configured pair of the same template, if any); ``--env``, ``--also``, ``--base``/``--base-ref``
@@ -256,7 +259,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[object
         cli_base: tuple[object, object] | None = (args.base, args.base_ref)
     else:
         cli_base = None
-    jobs: list[object] = []
+    jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
     for t, pair in selected:
@@ -404,22 +407,23 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     cfg = _load_config(args)
     settings = _settings(args, cfg)
     if_missing = args.if_missing or str(cfg.get("if_missing") or "fail")
-    backup_dir = args.backup_dir or cfg.get("backup_dir")
+    configured_dir = args.backup_dir or cfg.get("backup_dir")
+    backup_dir = str(configured_dir) if configured_dir else None
     jobs = _build_jobs(args, cfg)
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:
-            results.append(runner.check_pair(job, settings, if_missing, backup_dir))  # type: ignore[arg-type]
+            results.append(runner.check_pair(job, settings, if_missing, backup_dir))
     else:
-        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)  # type: ignore[arg-type]
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
         if len(jobs) > 1 and not opts.dry_run:
             rehearsal = opts._replace(dry_run=True, diff=False)
             for job in jobs:
-                runner.fix_pair(job, settings, rehearsal)  # type: ignore[arg-type]
+                runner.fix_pair(job, settings, rehearsal)
         for job in jobs:
-            outcome = runner.fix_pair(job, settings, opts)  # type: ignore[arg-type]
+            outcome = runner.fix_pair(job, settings, opts)
             results.append(outcome.result)
             if outcome.diff:
                 sys.stdout.write(outcome.diff)
