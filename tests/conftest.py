@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from compose_oracle import ENV_VAR, NOT_INSTALLED, Result, compose_available, compose_read
@@ -40,3 +40,15 @@ def corpus() -> Path:
     if not path.is_dir():
         pytest.fail(f"ENVSYNC_CORPUS={value!r} is not a directory")
     return path
+
+
+#: lines a test wants in the run's closing summary (kill-point counts, repetitions), so that
+#: CI's log shows them without ``-s``
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SUMMARY:
+        terminalreporter.section("envsync-hook figures")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SUMMARY
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX only")
 
@@ -131,6 +132,10 @@ def test_six_concurrent_fixes_twenty_times(tmp_path: Path) -> None:
         failures += [f"repetition {i + 1}: {p}" for p in _problems(work, expected, runs)]
     print(
         f"\nconcurrency: {REPETITIONS} repetitions of {PROCESSES} concurrent fixes, "
+        f"{len(failures)} problems"
+    )
+    SUMMARY.append(
+        f"concurrency: {REPETITIONS} repetitions of {PROCESSES} concurrent fixes, "
         f"{len(failures)} problems"
     )
     assert not failures, "\n".join(failures)

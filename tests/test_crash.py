@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pytest
+from conftest import SUMMARY
 
 STRACE = shutil.which("strace")
 FAULTS = Path(__file__).parent / "faults"
@@ -505,6 +506,7 @@ def test_kill_at_every_file_changing_syscall(tmp_path: Path) -> None:
             for p in o.problems
         ]
     print("\n" + "\n".join(lines) + f"\ncrash test: {total} kill points, {len(failures)} failures")
+    SUMMARY.extend([*lines, f"crash test: {total} kill points, {len(failures)} failures"])
     assert not failures, "\n".join(failures)
     assert total >= MIN_KILL_POINTS
 
@@ -527,6 +529,7 @@ def test_harness_catches_a_non_atomic_writer(tmp_path: Path) -> None:
     outcomes = _sweep(scenario, tmp_path)
     torn = [o for o in outcomes if any("neither the old nor the new" in p for p in o.problems)]
     print(f"\nnon-atomic writer: {len(torn)} of {len(outcomes)} kill points tear .env")
+    SUMMARY.append(f"non-atomic writer: {len(torn)} of {len(outcomes)} kill points tear .env")
     # every kill between its first and last write leaves a torn file
     writes = [o for o in outcomes if o.point.syscall == "write" and ".env>" in o.point.line]
     assert len(writes) >= 3
