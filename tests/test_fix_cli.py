@@ -16,25 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from cli_run import run
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and symlinks")
 BACKUP_NAME = re.compile(r"^(?P<env>.+)\.backup_(?P<stamp>\d{8}_\d{6})(?:_(?P<n>\d+))?$")
-
-
-def run(cwd: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "envsync_hook", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        user=user,
-    )
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:

@@ -6,27 +6,13 @@ from __future__ import annotations
 import os
 import random
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and symlinks")
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "envsync_hook", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def write(path: Path, data: str | bytes, mode: int = 0o600) -> Path:

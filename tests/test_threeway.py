@@ -16,12 +16,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from cli_run import run
 from compose_oracle import ComposeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,20 +33,6 @@ from envsync_hook.settings import Settings
 
 ComposeRead = Callable[..., list[Any]]
 _COMMENTED = re.compile(r"^[ \t]*#[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=", re.M)
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GIT_"))}
-    env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "envsync_hook", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def findings_of(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:

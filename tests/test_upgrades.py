@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from cli_run import run
 from compose_oracle import ComposeError
 
 RELEASES = ["0.6.12", "1.0.0", "1.4.0", "1.10.0", "1.14.0"]
@@ -68,20 +67,6 @@ def commented_opt_in(old: str, new: str, compose_keys: set[str]) -> str | None:
         if key not in compose_keys and not re.search(rf"^{re.escape(key)}=", old, re.M):
             return str(key)
     return None
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "envsync_hook", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
