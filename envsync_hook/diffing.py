@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from envsync_hook.compare import display
 from envsync_hook.document import Document, parse
 from envsync_hook.secrets import display_value
 
@@ -39,7 +40,7 @@ def masked_lines(doc: Document, show_values: bool, patterns: tuple[str, ...]) ->
         first = line_index(b.value_start)
         last = line_index(max(b.value_start, b.value_end - 1))
         covered.update(range(first, last + 1))
-        value = b.template.replace("$$", "$")
+        value = display(b.template)
         shown = display_value(b.key, value, patterns) if show_values else MASK
         head = text[starts[first] : b.value_start]
         tail_start = b.value_end

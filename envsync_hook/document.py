@@ -520,8 +520,3 @@ def compose_values(text: str, environ: Mapping[str, str] | None = None) -> dict[
     if first_error is not None:
         raise DotenvSyntaxError(first_error.message, first_error.compose_line or first_error.line)
     return out
-
-
-def literal_value(b: Binding) -> str:
-    """The value with ``$$`` unescaped and references left as written (for display)."""
-    return b.template.replace("$$", "$") if "$$" in b.template else b.template
