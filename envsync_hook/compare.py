@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from envsync_hook.document import Binding, Document, template_errors
+from envsync_hook.document import BARE, Binding, Document, template_errors
 from envsync_hook.findings import Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
 
@@ -43,35 +43,43 @@ class Side(NamedTuple):
 
     path: str
     doc: Document
-    #: key -> last binding (the one compose uses), in first-appearance order
-    last: dict[str, Binding]
+    #: key -> index of its last binding in ``doc`` (the one compose uses), in first-appearance
+    #: order
+    last: dict[str, int]
     #: keys assigned more than once -> their lines
     dups: dict[str, list[int]]
-    #: key -> a bare ``KEY`` line after its last assignment (the environment, when it sets
-    #: KEY, overrides the assignment; otherwise the assignment stands)
-    bare_after: dict[str, Binding] = {}
+    #: key -> index of a bare ``KEY`` line after its last assignment (the environment, when it
+    #: sets KEY, overrides the assignment; otherwise the assignment stands)
+    bare_after: dict[str, int] = {}
+
+    def at(self, key: str) -> Binding:
+        """The binding compose uses for ``key``."""
+        return self.doc.binding(self.last[key])
 
 
 def index(path: str, doc: Document) -> Side:
-    last: dict[str, Binding] = {}
+    keys = doc.keys
+    last = dict(zip(keys, range(len(keys))))
     dups: dict[str, list[int]] = {}
-    bare_after: dict[str, Binding] = {}
-    for b in doc.bindings:
-        key = b.key
-        prev = last.get(key)
-        if prev is not None:
-            lines = dups.get(key)
-            if lines is None:
-                dups[key] = [prev.line, b.line]
-            else:
-                lines.append(b.line)
-            if b.inherited and not prev.inherited:
-                # a bare ``KEY`` after an assignment only overrides it when the environment
-                # sets KEY; without the environment, the assignment is what compose reads
-                bare_after[key] = b
-                continue
-            bare_after.pop(key, None)  # (only a key already seen can be there)
-        last[key] = b
+    bare_after: dict[str, int] = {}
+    if len(last) != len(keys):  # a key assigned twice: the slow way
+        last = {}
+        kinds, lines = doc.kinds, doc.lines
+        for i, key in enumerate(keys):
+            prev = last.get(key)
+            if prev is not None:
+                seen = dups.get(key)
+                if seen is None:
+                    dups[key] = [lines[prev], lines[i]]
+                else:
+                    seen.append(lines[i])
+                if kinds[i] == BARE and kinds[prev] != BARE:
+                    # a bare ``KEY`` after an assignment only overrides it when the environment
+                    # sets KEY; without the environment, the assignment is what compose reads
+                    bare_after[key] = i
+                    continue
+                bare_after.pop(key, None)  # (only a key already seen can be there)
+            last[key] = i
     return Side(path, doc, last, dups, bare_after)
 
 
@@ -163,6 +171,11 @@ def syntax_findings(path: str, doc: Document, settings: Settings) -> list[Findin
     return ctx.out
 
 
+def _base_values(base: Side) -> dict[str, str]:
+    kinds, templates = base.doc.kinds, base.doc.templates
+    return {k: canonical(templates[i]) for k, i in base.last.items() if kinds[i] != BARE}
+
+
 def compare(
     template: Side,
     env: Side,
@@ -180,45 +193,48 @@ def compare(
     stale = conflicts = 0
     tpath, epath = template.path, env.path
     commented = {c.key: c for c in template.doc.commented}
-    base_vals = (
-        {k: canonical(b.template) for k, b in base.last.items() if not b.inherited}
-        if base is not None
-        else None
-    )
+    base_vals = _base_values(base) if base is not None else None
     base_commented = {c.key for c in base.doc.commented} if base is not None else set()
 
-    for key, tb in template.last.items():
-        keys.append((key, tpath, tb.line))
-        eb = env.last.get(key)
-        if tb.inherited:
-            if eb is not None:
+    tdoc, edoc = template.doc, env.doc
+    tlines, tkinds, ttemplates = tdoc.lines, tdoc.kinds, tdoc.templates
+    ekinds, etemplates = edoc.kinds, edoc.templates
+    elast = env.last
+    for key, ti in template.last.items():
+        tline = tlines[ti]
+        keys.append((key, tpath, tline))
+        ei = elast.get(key)
+        if tkinds[ti] == BARE:
+            if ei is not None:
                 decisions[key] = KEEP
             continue
-        if eb is None:
+        tt = ttemplates[ti]
+        if ei is None:
             _emit(
                 ctx,
                 "ENV001",
                 key,
                 tpath,
-                tb.line,
+                tline,
                 "missing from the env file; fix adds it with the template default"
-                + _values(settings, key, template=tb.template),
+                + _values(settings, key, template=tt),
             )
             continue
-        if eb.inherited:
+        if ekinds[ei] == BARE:
             decisions[key] = TAKE if settings.takes_template(key) else KEEP
             continue
-        if eb.template == tb.template:  # the same text reads the same
+        et = etemplates[ei]
+        if et == tt:  # the same text reads the same
             decisions[key] = KEEP
             continue
-        cur, new = canonical(eb.template), canonical(tb.template)
+        cur, new = canonical(et), canonical(tt)
         if cur == new:
             decisions[key] = KEEP
             continue
         if settings.takes_template(key):
             decisions[key] = TAKE
-        analysis = analyse_change(display(eb.template), display(tb.template))
-        shown = _values(settings, key, env=eb.template, template=tb.template)
+        analysis = analyse_change(display(et), display(tt))
+        shown = _values(settings, key, env=et, template=tt)
         old = base_vals.get(key) if base_vals is not None else None
         if old is not None and old != new:
             if cur == old:
@@ -233,7 +249,7 @@ def compare(
                     "ENV004",
                     key,
                     tpath,
-                    tb.line,
+                    tline,
                     f"holds the previous template's default, which the template changed "
                     f"({analysis}); fix {verb}" + shown,
                     analysis,
@@ -250,7 +266,7 @@ def compare(
                     "ENV005",
                     key,
                     tpath,
-                    tb.line,
+                    tline,
                     f"customised, and the template default changed as well ({analysis}); fix {verb}"
                     + shown,
                     analysis,
@@ -266,7 +282,7 @@ def compare(
                 "ENV003",
                 key,
                 tpath,
-                tb.line,
+                tline,
                 f"differs from the template default ({analysis}); fix {verb}" + shown,
                 analysis,
             )
@@ -274,16 +290,19 @@ def compare(
 
     also_defined: dict[str, tuple[str, int]] = {}
     for side in also:
-        for k, b in side.last.items():
-            also_defined.setdefault(k, (side.path, b.line))
+        slines = side.doc.lines
+        for k, i in side.last.items():
+            also_defined.setdefault(k, (side.path, slines[i]))
         for c in side.doc.commented:
             also_defined.setdefault(c.key, (side.path, c.line))
 
     extra: list[str] = []
-    for key, eb in env.last.items():
-        if key in template.last:
+    tlast = template.last
+    elines = edoc.lines
+    for key, ei in elast.items():
+        if key in tlast:
             continue
-        keys.append((key, epath, eb.line))
+        keys.append((key, epath, elines[ei]))
         if key in commented:
             decisions[key] = UNDER
             continue
@@ -302,7 +321,7 @@ def compare(
             continue
         extra.append(key)
         old = base_vals.get(key) if base_vals is not None else None
-        if old is not None and canonical(eb.template) == old and not eb.inherited:
+        if old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old:
             decisions[key] = DROP
             msg = "removed from the template; the env file holds its old default, so fix drops it"
         elif settings.prune:
@@ -316,7 +335,7 @@ def compare(
                 )
             else:
                 msg = "not defined by any template of the set; fix keeps it at the end of the file"
-        _emit(ctx, "ENV002", key, epath, eb.line, msg)
+        _emit(ctx, "ENV002", key, epath, elines[ei], msg)
 
     for key, lines in env.dups.items():
         _emit(
@@ -355,10 +374,13 @@ def _rename_hints(
 ) -> None:
     if not extra:
         return
+    tkinds, ttemplates = template.doc.kinds, template.doc.templates
+    elast = env.last
+    blast = base.last if base is not None else {}
     arrived = [
         k
-        for k, b in template.last.items()
-        if not b.inherited and k not in env.last and (base is None or k not in base.last)
+        for k, i in template.last.items()
+        if tkinds[i] != BARE and k not in elast and k not in blast
     ]
     if not arrived:
         return
@@ -368,13 +390,13 @@ def _rename_hints(
     by_value: dict[str, int] = {}
     by_stem: dict[tuple[str | None, ...], int] = {}
     for at, new in enumerate(arrived):
-        by_value.setdefault(canonical(template.last[new].template), at)
+        by_value.setdefault(canonical(ttemplates[template.last[new]]), at)
         tokens = _tokens(new)
         for i in range(len(tokens) - 1):
             by_stem.setdefault(_stem(tokens, i), at)
     none = len(arrived)
     for old in extra:
-        value = canonical(env.last[old].template)
+        value = canonical(env.doc.templates[elast[old]])
         hit = none if _TRIVIAL.match(value) else by_value.get(value, none)
         same_value = hit < none
         tokens = _tokens(old)
@@ -391,7 +413,7 @@ def _rename_hints(
                 "ENV009",
                 old,
                 template.path,
-                template.last[new].line,
+                template.doc.lines[template.last[new]],
                 f"looks renamed to {new} ({why}); fix does not move values between keys",
             )
 

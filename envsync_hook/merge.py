@@ -8,9 +8,10 @@ trailing block. The result is verified by parsing it back: every key must read a
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
-from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, Binding, Commented, parse
+from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, BARE, Binding, Commented, parse
 from envsync_hook.errors import EnvsyncError
 
 MARKER_PREFIX = "# envsync:"
@@ -101,20 +102,17 @@ def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
     # trailing CRs are line-ending debris, not value (the value ends at value_end); the env
     # file's BOM belongs to the start of a file
     stmt = stmt.lstrip("\ufeff").rstrip("\r")
-    bare = side.bare_after.get(b.key)
-    if bare is not None and bare is not b:
-        stmt += eol + text[_line_start(text, bare.start) : _line_end(text, bare.start)]
+    bi = side.bare_after.get(b.key)
+    if bi is not None:
+        bare_start = side.doc.starts[bi]
+        if bare_start != b.start:
+            stmt += eol + text[_line_start(text, bare_start) : _line_end(text, bare_start)]
     return stmt
 
 
 def _inside_values(side: Side) -> list[tuple[int, int]]:
     """Spans of quoted values that cross lines: their lines are value, never comment."""
-    text = side.doc.text
-    return [
-        (b.value_start, b.value_end)
-        for b in side.doc.bindings
-        if b.quote and text.count("\n", b.value_start, b.value_end)
-    ]
+    return side.doc.multiline_spans()
 
 
 def _comments_above(
@@ -157,7 +155,7 @@ def merge(
     for key, c in _last_commented(template).items():
         if decisions.get(key) == UNDER:
             at = ttext.find("\n", c.start)
-            eb = env.last[key]
+            eb = env.at(key)
             stmt = _statement_text(env, eb, eol)
             bare_last = eb.inherited or key in env.bare_after
             if at < 0:  # the comment is the last line and has no newline
@@ -168,12 +166,26 @@ def merge(
                 inserts.setdefault(at + 1, []).append(stmt + eol)
 
     edits: list[tuple[int, int, str]] = []
-    for key, tb in template.last.items():
+    tdoc, edoc = template.doc, env.doc
+    tkinds, ttemplates, ekinds, etemplates = tdoc.kinds, tdoc.templates, edoc.kinds, edoc.templates
+    elast, ebare = env.last, env.bare_after
+    for key, ti in template.last.items():
         decision = decisions.get(key)
         if decision not in (KEEP, TAKE):
             continue
-        eb = env.last[key]
-        bare_after = env.bare_after.get(key)
+        ei = elast[key]
+        bi = ebare.get(key) if ebare else None
+        if (
+            decision == KEEP
+            and bi is None
+            and ttemplates[ti] == etemplates[ei]
+            and tkinds[ti] != BARE
+            and ekinds[ei] != BARE
+        ):
+            continue  # the template's line already reads as the operator's
+        tb = tdoc.binding(ti)
+        eb = edoc.binding(ei)
+        bare_after = edoc.binding(bi) if bi is not None else None
         if decision == TAKE:
             eb = tb  # the template's value; an operator's bare KEY override still follows it
         elif tb.inherited and eb.inherited:
@@ -185,7 +197,7 @@ def merge(
             stmt = _statement_text(env, eb, eol)
             targets = [tb]
             if eb.inherited and key in template.dups:
-                targets = [b for b in template.doc.bindings if b.key == key]
+                targets = [tdoc.binding(i) for i, k in enumerate(tdoc.keys) if k == key]
             for t in targets:
                 s = _stmt_start(ttext, t)
                 e = _line_end(ttext, t.value_end)
@@ -214,7 +226,7 @@ def merge(
         edits.append((at, at, "".join(stmts)))
     trail_needed = any(d == TRAIL for d in decisions.values())
     if (trail_needed or any(e[0] == len(ttext) for e in edits)) and not ttext.endswith("\n"):
-        last = template.doc.bindings[-1] if template.doc.bindings else None
+        last = tdoc.binding(-1) if len(tdoc) else None
         if last is not None and _bare_word_at_eof(ttext, last):
             # the template ends in a bare word with no newline, which compose-go reads as the
             # key "": once a line follows it would become a bare KEY, so give it its ``=``
@@ -239,7 +251,7 @@ def merge(
         for key in env.last:
             if decisions.get(key) != TRAIL:
                 continue
-            eb = env.last[key]
+            eb = env.at(key)
             where = comparison.relocated.get(key)
             if where is not None:
                 block.append(f"{MARKER_PREFIX} {key} is now defined in {where}")
@@ -247,7 +259,7 @@ def merge(
             block.append(_statement_text(env, eb, eol))
         # a bare KEY as the very last line with no newline would read as the key ""
         last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
-        bare_last = env.last[last_key].inherited or last_key in env.bare_after
+        bare_last = env.doc.kinds[env.last[last_key]] == BARE or last_key in env.bare_after
         end = eol if final_newline or bare_last else ""
         text = body + ("" if final_newline else eol) + eol.join(block) + end
     else:
@@ -264,25 +276,31 @@ def _last_commented(template: Side) -> dict[str, Commented]:
     return out
 
 
-def _value(b: Binding) -> str:
-    return "" if b.inherited else canonical(b.template)
+def _value(inherited: bool, template: str) -> str:
+    return "" if inherited else canonical(template)
 
 
-def _expected(template: Side, env: Side, decisions: dict[str, str]) -> dict[str, Binding]:
-    """Key -> the binding whose value the merged file must give."""
-    want: dict[str, Binding] = {}
-    for key, tb in template.last.items():
-        eb = env.last.get(key)
-        want[key] = eb if eb is not None and decisions.get(key) == KEEP else tb
-    for key, eb in env.last.items():
-        if key not in template.last and decisions.get(key) in (TRAIL, UNDER, KEEP):
-            want[key] = eb
-    return want
+def _expected(
+    template: Side, env: Side, decisions: dict[str, str]
+) -> Iterator[tuple[str, bool, str]]:
+    """(key, inherited, template) of the value the merged file must give, for every key."""
+    tkinds, ttemplates = template.doc.kinds, template.doc.templates
+    ekinds, etemplates = env.doc.kinds, env.doc.templates
+    tlast, elast = template.last, env.last
+    for key, ti in tlast.items():
+        ei = elast.get(key)
+        if ei is not None and decisions.get(key) == KEEP:
+            yield key, ekinds[ei] == BARE, etemplates[ei]
+        else:
+            yield key, tkinds[ti] == BARE, ttemplates[ti]
+    for key, ei in elast.items():
+        if key not in tlast and decisions.get(key) in (TRAIL, UNDER, KEEP):
+            yield key, ekinds[ei] == BARE, etemplates[ei]
 
 
 def expected_values(template: Side, env: Side, decisions: dict[str, str]) -> dict[str, str]:
     """Key -> canonical template the merged file must give (inherited keys: "")."""
-    return {k: _value(b) for k, b in _expected(template, env, decisions).items()}
+    return {k: _value(inh, t) for k, inh, t in _expected(template, env, decisions)}
 
 
 def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> None:
@@ -293,12 +311,13 @@ def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> N
             f"{doc.errors[0].line}; nothing was written"
         )
     got = index("merged", doc).last
-    for key, want in _expected(template, env, decisions).items():
-        g = got.get(key)
+    gkinds, gtemplates = doc.kinds, doc.templates
+    for key, inherited, template_text in _expected(template, env, decisions):
+        gi = got.get(key)
         # the same text reads the same: canonical forms are compared only when texts differ
-        if g is None or (
-            (g.inherited != want.inherited or g.template != want.template)
-            and _value(g) != _value(want)
+        if gi is None or (
+            ((gkinds[gi] == BARE) != inherited or gtemplates[gi] != template_text)
+            and _value(gkinds[gi] == BARE, gtemplates[gi]) != _value(inherited, template_text)
         ):
             raise MergeError(
                 f"refusing to fix {env.path}: the merged file would not keep the value of "

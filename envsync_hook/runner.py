@@ -158,7 +158,10 @@ def _missing(job: Job, loaded: Loaded, settings: Settings, started: float) -> Pa
         loaded.template.path,
         str(job.env),
         tuple(sorted(findings)),
-        tuple((k, loaded.template.path, b.line) for k, b in loaded.template.last.items()),
+        tuple(
+            (k, loaded.template.path, loaded.template.doc.lines[i])
+            for k, i in loaded.template.last.items()
+        ),
         duration=time.perf_counter() - started,
     )
 

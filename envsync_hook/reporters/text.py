@@ -28,6 +28,8 @@ _CONTROLS.update({0x0A: "\\n", 0x0D: "\\r"})
 
 def one_line(s: str) -> str:
     """``s`` with control characters (except tab) escaped: ``a\\nb`` for a line break."""
+    if s.isprintable():  # (no control character is printable): the usual case, without a copy
+        return s
     return s.translate(_CONTROLS)
 
 
