@@ -7,7 +7,9 @@ into a message unless ``Settings.show_values`` (and then secrets stay masked).
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
 from envsync_hook.findings import Finding, analyse_change, make_finding
@@ -62,7 +64,14 @@ def index(path: str, doc: Document) -> Side:
     last = dict(zip(keys, range(len(keys))))
     dups: dict[str, list[int]] = {}
     bare_after: dict[str, int] = {}
-    if len(last) != len(keys):  # a key assigned twice: the slow way
+    if len(last) != len(keys) and BARE not in doc.kinds:
+        # a key assigned twice, no bare ``KEY`` line: ``last`` stands; note the lines
+        twice = {k for k, n in Counter(keys).items() if n > 1}
+        lines = doc.lines
+        for i, key in enumerate(keys):
+            if key in twice:
+                dups.setdefault(key, []).append(lines[i])
+    elif len(last) != len(keys):  # the slow way
         last = {}
         kinds, lines = doc.kinds, doc.lines
         for i, key in enumerate(keys):
@@ -91,10 +100,53 @@ TRAIL = "trail"  # kept in the trailing block (operator-only, relocated, removed
 UNDER = "under"  # placed right below the template's commented-out ``# KEY=`` line
 
 
+class KeyList(Sequence[tuple[str, str, int]]):
+    """Every key a comparison looks at, with its location: ``(key, file, line)``; the
+    template's keys first (at their template line), then the env file's own keys (at their
+    env line). Made when first read (only the JUnit report reads it)."""
+
+    __slots__ = ("_env", "_items", "_template")
+
+    def __init__(self, template: Side, env: Side | None = None) -> None:
+        # the indexes and line numbers only, not the documents (their text and values can go
+        # before the report is written)
+        self._template = (template.path, template.last, template.doc.lines)
+        self._env = (env.path, env.last, env.doc.lines) if env is not None else None
+        self._items: list[tuple[str, str, int]] | None = None
+
+    def _all(self) -> list[tuple[str, str, int]]:
+        if self._items is None:
+            tpath, tlast, tlines = self._template
+            items = [(k, tpath, tlines[i]) for k, i in tlast.items()]
+            if self._env is not None:
+                epath, elast, elines = self._env
+                items += [(k, epath, elines[i]) for k, i in elast.items() if k not in tlast]
+            self._items = items
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, str, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, str, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[str, str, int] | list[tuple[str, str, int]]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[tuple[str, str, int]]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class Comparison(NamedTuple):
     findings: list[Finding]
     #: every key checked with its location: (key, file, line)
-    keys: list[tuple[str, str, int]]
+    keys: KeyList
     #: env key -> decision (see KEEP, TAKE, DROP, TRAIL, UNDER)
     decisions: dict[str, str]
     #: env key -> template path that now defines it (relocated keys)
@@ -119,17 +171,26 @@ def looks_renamed(old: str, new: str) -> bool:
     return len(diff) == 1 and diff[0] != len(a) - 1
 
 
-class _Ctx(NamedTuple):
-    settings: Settings
-    out: list[Finding]
+class _Ctx:
+    """The findings of one comparison, and what ``_emit`` needs to make them."""
+
+    __slots__ = ("ignored", "out", "settings", "severity")
+
+    def __init__(self, settings: Settings, out: list[Finding]) -> None:
+        self.settings = settings
+        self.out = out
+        self.ignored = settings.ignored if settings.ignore else None
+        self.severity: dict[str, str] = {}
 
 
 def _emit(
     ctx: _Ctx, code: str, key: str, file: str, line: int, msg: str, analysis: str | None = None
 ) -> None:
-    if key and ctx.settings.ignored(key):
+    if key and ctx.ignored is not None and ctx.ignored(key):
         return
-    sev = ctx.settings.severity_of(code)
+    sev = ctx.severity.get(code)
+    if sev is None:
+        sev = ctx.severity[code] = ctx.settings.severity_of(code)
     if sev == "off":
         return
     ctx.out.append(make_finding(code, key, file, line, msg, sev, analysis))
@@ -187,7 +248,6 @@ def compare(
     ctx = _Ctx(settings, [])
     ctx.out.extend(syntax_findings(template.path, template.doc, settings))
     ctx.out.extend(syntax_findings(env.path, env.doc, settings))
-    keys: list[tuple[str, str, int]] = []
     decisions: dict[str, str] = {}
     relocated: dict[str, str] = {}
     stale = conflicts = 0
@@ -199,17 +259,28 @@ def compare(
     tdoc, edoc = template.doc, env.doc
     tlines, tkinds, ttemplates = tdoc.lines, tdoc.kinds, tdoc.templates
     ekinds, etemplates = edoc.kinds, edoc.templates
-    elast = env.last
-    for key, ti in template.last.items():
+    tlast, elast = template.last, env.last
+    takes = settings.takes_template if settings.take_template else None
+    missing: list[str] = []  # template keys the env file lacks, in template order
+    elast_get = elast.get
+    for key, ti in tlast.items():
+        ei = elast_get(key)
+        # most keys: the env file holds the template's text (the same text reads the same)
+        if (
+            ei is not None
+            and ttemplates[ti] == etemplates[ei]
+            and (takes is None or ekinds[ei] != BARE)
+        ):
+            decisions[key] = KEEP
+            continue
         tline = tlines[ti]
-        keys.append((key, tpath, tline))
-        ei = elast.get(key)
         if tkinds[ti] == BARE:
             if ei is not None:
                 decisions[key] = KEEP
             continue
         tt = ttemplates[ti]
         if ei is None:
+            missing.append(key)
             _emit(
                 ctx,
                 "ENV001",
@@ -221,7 +292,7 @@ def compare(
             )
             continue
         if ekinds[ei] == BARE:
-            decisions[key] = TAKE if settings.takes_template(key) else KEEP
+            decisions[key] = TAKE if takes is not None and takes(key) else KEEP
             continue
         et = etemplates[ei]
         if et == tt:  # the same text reads the same
@@ -231,7 +302,8 @@ def compare(
         if cur == new:
             decisions[key] = KEEP
             continue
-        if settings.takes_template(key):
+        take = takes is not None and takes(key)
+        if take:
             decisions[key] = TAKE
         analysis = analyse_change(display(et), display(tt))
         shown = _values(settings, key, env=et, template=tt)
@@ -242,7 +314,7 @@ def compare(
                 if not settings.keep_stale:
                     decisions[key] = TAKE
                 verb = "keeps it (--keep-stale)" if settings.keep_stale else "takes the new default"
-                if settings.takes_template(key):
+                if take:
                     verb = "takes the new default"
                 _emit(
                     ctx,
@@ -258,7 +330,7 @@ def compare(
                 conflicts += 1
                 verb = (
                     "takes the template default (--take-template)"
-                    if settings.takes_template(key)
+                    if take
                     else "keeps the operator's value; review the new default"
                 )
                 _emit(
@@ -274,7 +346,7 @@ def compare(
         else:
             verb = (
                 "takes the template default (--take-template)"
-                if settings.takes_template(key)
+                if take
                 else "keeps the operator's value"
             )
             _emit(
@@ -297,12 +369,9 @@ def compare(
             also_defined.setdefault(c.key, (side.path, c.line))
 
     extra: list[str] = []
-    tlast = template.last
     elines = edoc.lines
-    for key, ei in elast.items():
-        if key in tlast:
-            continue
-        keys.append((key, epath, elines[ei]))
+    for key in [k for k in elast if k not in tlast]:
+        ei = elast[key]
         if key in commented:
             decisions[key] = UNDER
             continue
@@ -364,39 +433,39 @@ def compare(
             "the env file does not set it",
         )
 
-    _rename_hints(ctx, template, env, base, extra)
+    _rename_hints(ctx, template, env, missing, base, extra)
     ctx.out.sort()
-    return Comparison(ctx.out, keys, decisions, relocated, stale, conflicts)
+    return Comparison(ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts)
 
 
 def _rename_hints(
-    ctx: _Ctx, template: Side, env: Side, base: Side | None, extra: list[str]
+    ctx: _Ctx,
+    template: Side,
+    env: Side,
+    missing: list[str],
+    base: Side | None,
+    extra: list[str],
 ) -> None:
     if not extra:
         return
-    tkinds, ttemplates = template.doc.kinds, template.doc.templates
-    elast = env.last
-    blast = base.last if base is not None else {}
-    arrived = [
-        k
-        for k, i in template.last.items()
-        if tkinds[i] != BARE and k not in elast and k not in blast
-    ]
+    arrived = missing if base is None else [k for k in missing if k not in base.last]
     if not arrived:
         return
+    ttemplates, etemplates = template.doc.templates, env.doc.templates
+    tlast, elast = template.last, env.last
     # Each key that left is matched with the first arrived key (in template order) that has its
     # value or its name but one token. Indexes make that a lookup rather than a scan of every
     # arrived key: a scan is quadratic (5,000 x 5,000 pairs at 100,000 keys).
     by_value: dict[str, int] = {}
     by_stem: dict[tuple[str | None, ...], int] = {}
     for at, new in enumerate(arrived):
-        by_value.setdefault(canonical(ttemplates[template.last[new]]), at)
+        by_value.setdefault(canonical(ttemplates[tlast[new]]), at)
         tokens = _tokens(new)
         for i in range(len(tokens) - 1):
             by_stem.setdefault(_stem(tokens, i), at)
     none = len(arrived)
     for old in extra:
-        value = canonical(env.doc.templates[elast[old]])
+        value = canonical(etemplates[elast[old]])
         hit = none if _TRIVIAL.match(value) else by_value.get(value, none)
         same_value = hit < none
         tokens = _tokens(old)

@@ -10,6 +10,7 @@ is right and this module has a bug.
 from __future__ import annotations
 
 import re
+import sys
 from array import array
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -124,23 +125,26 @@ class Document:
     """A parsed dotenv text. ``str(doc)`` and ``doc.render()`` give back the input exactly.
 
     The bindings are columns, one entry per ``KEY=value`` statement in text order (see
-    :class:`Binding` for what each holds): ``keys`` and ``templates`` (lists of str), ``lines``,
-    ``starts``, ``vstarts``, ``vends`` (arrays of int) and ``kinds`` (a bytearray of PLAIN,
-    SINGLE, DOUBLE or BARE). Columns rather than one object per statement: a parse of 100,000
-    keys holds a fraction of the memory, and an index is ``dict(zip(keys, range(n)))``.
+    :class:`Binding` for what each holds): ``keys`` and ``templates`` (lists of str), ``lines``
+    and ``starts`` (arrays of int) and ``kinds`` (a bytearray of PLAIN, SINGLE, DOUBLE or BARE).
+    The value's offsets are kept only where they differ from the usual ``KEY=value`` (value
+    right after the ``=``, as long as its template and its quotes): see :meth:`value_span`.
+    Columns rather than
+    one object per statement: a parse of 100,000 keys holds a fraction of the memory, and an
+    index is ``dict(zip(keys, range(n)))``.
     """
 
     __slots__ = (
         "_commented",
+        "_spans_of",
         "errors",
         "keys",
         "kinds",
         "lines",
+        "spans",
         "starts",
         "templates",
         "text",
-        "vends",
-        "vstarts",
     )
 
     def __init__(self, text: str) -> None:
@@ -149,22 +153,24 @@ class Document:
         self.templates: list[str] = []
         self.lines = _offsets(text)
         self.starts = _offsets(text)
-        self.vstarts = _offsets(text)
-        self.vends = _offsets(text)
         self.kinds = bytearray()
+        #: binding index -> (value_start, value_end) where they are not the usual ones
+        self._spans_of: dict[int, tuple[int, int]] = {}
         self.errors: list[SyntaxIssue] = []
+        #: (value_start, value_end) of the quoted values that cross lines, in text order
+        self.spans: list[tuple[int, int]] = []
         self._commented: list[Commented] | None = None
 
-    def _add(
-        self, key: str, line: int, start: int, vstart: int, vend: int, kind: int, template: str
-    ) -> None:
-        self.keys.append(key)
-        self.lines.append(line)
-        self.starts.append(start)
-        self.vstarts.append(vstart)
-        self.vends.append(vend)
-        self.kinds.append(kind)
-        self.templates.append(template)
+    def value_span(self, i: int) -> tuple[int, int]:
+        """``(value_start, value_end)`` of the ``i``-th binding."""
+        if i < 0:
+            i += len(self.keys)
+        span = self._spans_of.get(i)
+        if span is not None:
+            return span
+        vstart = self.starts[i] + len(self.keys[i]) + 1
+        quotes = 0 if self.kinds[i] == PLAIN else 2  # (a BARE binding always has its span)
+        return vstart, vstart + len(self.templates[i]) + quotes
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -172,14 +178,15 @@ class Document:
     def binding(self, i: int) -> Binding:
         """The ``i``-th binding (text order; negative counts from the end)."""
         kind = self.kinds[i]
+        vstart, vend = self.value_span(i)
         return _new_binding(
             Binding,
             (
                 self.keys[i],
                 self.lines[i],
                 self.starts[i],
-                self.vstarts[i],
-                self.vends[i],
+                vstart,
+                vend,
                 _QUOTE_OF_KIND[kind],
                 self.templates[i],
                 kind == BARE,
@@ -214,15 +221,7 @@ class Document:
 
     def multiline_spans(self) -> list[tuple[int, int]]:
         """Spans of quoted values that cross lines (in text order; they do not overlap)."""
-        text = self.text
-        kinds, vstarts, vends = self.kinds, self.vstarts, self.vends
-        if "\n" not in text or not (SINGLE in kinds or DOUBLE in kinds):
-            return []
-        return [
-            (vstarts[i], vends[i])
-            for i in range(len(kinds))
-            if kinds[i] in (SINGLE, DOUBLE) and text.find("\n", vstarts[i], vends[i]) >= 0
-        ]
+        return self.spans
 
     def line_of(self, offset: int) -> int:
         return self.text.count("\n", 0, offset) + 1
@@ -272,45 +271,78 @@ def _quoted_template(content: str, quote: str) -> str:
     return content
 
 
-#: the fast path: blank and comment lines, then a ``KEY=value`` line whose key is an ASCII
-#: identifier at the start of its line (1: key, 2: the rest of the line). Anything else (and a
-#: value that opens a quote it does not close on the line) goes to the statement scanner.
-_FAST = re.compile(r"(?:[ \t\r]*(?:#[^\n]*)?\n)*([A-Za-z_][A-Za-z0-9_]*)=([^\n]*)")
+#: the fast path: up to 64 blank and comment lines (1), then a ``KEY=value`` line whose key
+#: is an ASCII identifier at the start of the line (2: key, 3: the rest of the line), found
+#: with the newline before them (a literal prefix: the search runs at memchr speed). No line
+#: matched by (1) can start a key, so the possessive forms (3.11+) match exactly the same.
+_FAST = re.compile(
+    r"\n((?:[ \t\r]*+(?:#[^\n]*+)?+\n){0,64}+)([A-Za-z_][A-Za-z0-9_]*+)=([^\n]*+)"
+    if sys.version_info >= (3, 11)
+    else r"\n((?:[ \t\r]*(?:#[^\n]*)?\n){0,64})([A-Za-z_][A-Za-z0-9_]*)=([^\n]*)"
+)
+#: blank and comment lines, which may stand between two fast-path statements
+_SKIP = re.compile(r"(?:[ \t\r]*(?:#[^\n]*)?\n)*")
 
 
 def parse(text: str) -> Document:
     """Parse ``text`` losslessly. Never raises; syntax errors are recorded in ``errors``."""
     doc = Document(text)
-    keys_append = doc.keys.append
-    templates_append = doc.templates.append
-    lines_append = doc.lines.append
-    starts_append = doc.starts.append
-    vstarts_append = doc.vstarts.append
-    vends_append = doc.vends.append
-    kinds_append = doc.kinds.append
+    keys = doc.keys
+    templates = doc.templates
+    lines = doc.lines
+    starts = doc.starts
+    kinds_of: dict[int, int] = {}  # binding index -> kind, where not PLAIN
+    spans_of = doc._spans_of
+    keys_append = keys.append
+    templates_append = templates.append
+    lines_append = lines.append
+    starts_append = starts.append
     errors = doc.errors
-    add = doc._add
+
+    def add(key: str, line: int, start: int, vstart: int, vend: int, kind: int, tmpl: str) -> None:
+        i = len(keys)
+        if kind != PLAIN or vstart != start + len(key) + 1 or vend != vstart + len(tmpl):
+            spans_of[i] = (vstart, vend)
+            if kind != PLAIN:
+                kinds_of[i] = kind
+        keys_append(key)
+        lines_append(line)
+        starts_append(start)
+        templates_append(tmpl)
+
     n = len(text)
-    first = pos = 1 if text.startswith("\ufeff") else 0
+    pos = 1 if text.startswith("\ufeff") else 0
     line = 1
     lag = 0  # compose-go's error line numbers lag behind after a bare ``KEY `` line
     count = text.count
     head = _HEAD.match
-    fast = _FAST.match
+    skip = _SKIP.match
+    # Most lines are comments, blank lines and single-line ``KEY=value`` statements. The fast
+    # path finds those statements with one regex search (``_FAST``) and checks that only blank
+    # and comment lines stand between two of them; at anything else it hands over to the
+    # statement scanner below, which takes one statement at a time. ``pending``: the start of
+    # the first fast-path statement the scanner must reach (or pass) before the fast path is
+    # tried again, so that no stretch of text is searched twice.
+    pending = 0  # (and the first line is never the fast path's: no newline before it)
     while pos < n:
-        # Most lines are comments, blank lines and single-line ``KEY=value`` statements: one
-        # regex match takes the comments and the statement, the rest goes to the scanner below.
-        if pos == first or text[pos - 1] == "\n":
-            m = fast(text, pos)
-            if m is not None:
-                kstart, kend = m.span(1)
-                if kstart > pos:
-                    line += count("\n", pos, kstart)
-                key, val = m.groups()
-                vstart = kend + 1
+        if pos > pending and text[pos - 1] == "\n":
+            fpos = pos - 1  # the newline before the current line
+            fline = line - 1  # (its line)
+            pending = n
+            for fm in _FAST.finditer(text, fpos):
+                gap, key, val = fm.groups()
+                s = fm.start()
+                if s != fpos:
+                    # more than 64 comment lines, or something else, before this statement
+                    between = skip(text, fpos + 1)
+                    if between is None or between.end() != s + 1:  # (never None)
+                        pending = s + 1
+                        break
+                    fline += count("\n", fpos, s)
+                kstart = s + 1 + len(gap)
                 c = val[:1]
-                scan = False
                 if c in _VALUE_SPECIAL:
+                    vstart = kstart + len(key) + 1
                     v = val.lstrip(_INLINE_SPACE)
                     vstart += len(val) - len(v)
                     c = v[:1]
@@ -322,42 +354,55 @@ def parse(text: str) -> Document:
                             or "\\" in content
                             or v[close + 1 :].lstrip(_GO_SPACE_CHARS)[:1] not in ("", "#")
                         ):
-                            scan = True  # a multi-line or escaped value: the scanner's
+                            # a multi-line or escaped value: the scanner's
+                            fline += gap.count("\n")
+                            fpos = kstart - 1
+                            pending = kstart
+                            break
+                        i = len(keys)
+                        if c == '"':
+                            kinds_of[i] = DOUBLE
                         else:
-                            keys_append(key)
-                            lines_append(line)
-                            starts_append(kstart)
-                            vstarts_append(vstart)
-                            vends_append(vstart + close + 1)
-                            if c == '"':
-                                kinds_append(DOUBLE)
-                                templates_append(content)
-                            else:
-                                kinds_append(SINGLE)
-                                templates_append(content.replace("$", "$$"))
-                            line += 1
-                            pos = m.end() + 1
-                            continue
+                            kinds_of[i] = SINGLE
+                            if "$" in content:
+                                spans_of[i] = (vstart, vstart + close + 1)
+                                content = content.replace("$", "$$")
+                        if vstart != kstart + len(key) + 1:
+                            spans_of[i] = (vstart, vstart + close + 1)
+                        keys_append(key)
+                        lines_append(fline + 1 + gap.count("\n"))
+                        starts_append(kstart)
+                        templates_append(content)
                     else:
-                        val = v
-                if not scan:
-                    cut = val.find(" #")
-                    if cut >= 0:
-                        val = val[:cut]
-                    val = val.rstrip(_GO_SPACE_CHARS)
-                    if not val:
-                        vstart = kend + 1  # right after the separator, never past a CR
-                    keys_append(key)
-                    lines_append(line)
-                    starts_append(kstart)
-                    vstarts_append(vstart)
-                    vends_append(vstart + len(val))
-                    kinds_append(PLAIN)
-                    templates_append(val)
-                    line += 1
-                    pos = m.end() + 1
+                        cut = v.find(" #")
+                        if cut >= 0:
+                            v = v[:cut]
+                        v = v.rstrip(_GO_SPACE_CHARS)
+                        if not v:
+                            vstart = kstart + len(key) + 1  # right after the separator
+                        add(
+                            key,
+                            fline + 1 + gap.count("\n"),
+                            kstart,
+                            vstart,
+                            vstart + len(v),
+                            PLAIN,
+                            v,
+                        )
+                    fline += 1 + gap.count("\n")
+                    fpos = fm.end()
                     continue
-                pos = kstart
+                if " #" in val:
+                    val = val[: val.find(" #")]
+                fline += 1 + gap.count("\n")
+                keys_append(key)
+                lines_append(fline)
+                starts_append(kstart)
+                templates_append(val.rstrip(_GO_SPACE_CHARS))
+                fpos = fm.end()
+            pos = fpos + 1
+            line = fline + 1
+            continue
         # the statement scanner: one statement (with the blanks and comments before it)
         m = head(text, pos)
         if m is None:  # pragma: no cover - every part of _HEAD is optional
@@ -469,7 +514,10 @@ def parse(text: str) -> Document:
             if "\\" in content:
                 content = content.replace("\\" + q, q)
             add(key, line, start, vstart, qm.end(), _KIND_OF_QUOTE[q], _quoted_template(content, q))
-            line += count("\n", vstart, qm.end())
+            crossed = count("\n", vstart, qm.end())
+            if crossed:
+                line += crossed
+                doc.spans.append((vstart, qm.end()))
             pos = qm.end()
             continue
         nl = text.find("\n", vstart)
@@ -486,6 +534,10 @@ def parse(text: str) -> Document:
         if nl < 0:
             break
         pos = nl + 1
+    kinds = doc.kinds
+    kinds.extend(bytes(len(keys)))
+    for i, kind in kinds_of.items():
+        kinds[i] = kind
     return doc
 
 
@@ -509,12 +561,19 @@ def _find_commented(doc: Document) -> list[Commented]:
             k += 1
         if k < n_spans and spans[k][0] <= at:
             continue
-        sub = parse(m.group(1))
-        if sub.errors or not sub.keys:
-            continue
+        body = m.group(1)
+        key, _, val = body.partition("=")
+        if val[:1] in _VALUE_SPECIAL or "\r" in val:
+            sub = parse(body)  # quotes, leading spaces, CRs: the full parser
+            if sub.errors or not sub.keys:
+                continue
+            key, template = sub.keys[0], sub.templates[0]
+        else:
+            cut = val.find(" #")
+            template = (val if cut < 0 else val[:cut]).rstrip(_GO_SPACE_CHARS)
         line += text.count("\n", counted, at)
         counted = at
-        out.append(Commented(sub.keys[0], line, at, sub.templates[0]))
+        out.append(Commented(key, line, at, template))
     return out
 
 
@@ -529,9 +588,10 @@ def template_errors(doc: Document) -> list[SyntaxIssue]:
     issues = list(doc.errors)
     if "$" in doc.text:
         well_formed = _WELL_FORMED.fullmatch
-        kinds = doc.kinds
-        for i, t in enumerate(doc.templates):
-            if "$" in t and kinds[i] != SINGLE and not well_formed(t):
+        kinds, templates = doc.kinds, doc.templates
+        for i in [i for i, t in enumerate(templates) if "$" in t]:
+            t = templates[i]
+            if kinds[i] != SINGLE and not well_formed(t):
                 problem = check_template(t)
                 if problem is not None:
                     issues.append(SyntaxIssue(doc.lines[i], doc.starts[i], problem))

@@ -116,13 +116,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _read_all(fd: int) -> bytes:
+def _read_all(fd: int, size: int = 0) -> bytes:
+    """Everything ``fd`` holds. ``size``: its expected size, read in one call into one buffer
+    (a read past the end comes back short), so that a large file is not held twice."""
     chunks: list[bytes] = []
+    want = size + 1 if size > 0 else 1 << 20
     while True:
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.read(fd, want)
         if not chunk:
-            return b"".join(chunks)
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.append(chunk)
+        want = 1 << 20
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -219,7 +223,7 @@ def read_text(path: Path, what: str = "file") -> str:
             raise EnvsyncError(f"cannot read {what} {shown}: is a directory")
         if not stat.S_ISREG(st.st_mode):
             raise EnvsyncError(f"cannot read {what} {shown}: not a regular file")
-        data = _read_all(fd)
+        data = _read_all(fd, st.st_size)
     except OSError as exc:
         raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
     finally:

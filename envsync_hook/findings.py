@@ -5,6 +5,7 @@ Kept free of pydantic and dataclasses so that the default (text) path stays ligh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 SEVERITIES = ("error", "warning", "info")
@@ -170,7 +171,7 @@ class PairResult(NamedTuple):
     findings: tuple[Finding, ...]
     #: every key the check looked at, with its location: (key, file, line).
     #: Template keys first (template location), then env-only keys (env location).
-    keys: tuple[tuple[str, str, int], ...] = ()
+    keys: Sequence[tuple[str, str, int]] = ()
     skipped: bool = False  # ``--if-missing skip`` and the env file does not exist
     changed: bool = False  # fix rewrote (or would rewrite) the env file
     duration: float = 0.0  # seconds spent on this pair

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from envsync_hook import files
-from envsync_hook.compare import Comparison, Side, compare, index, syntax_findings
+from envsync_hook.compare import Comparison, KeyList, Side, compare, index, syntax_findings
 from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import Finding, PairResult, make_finding
@@ -158,10 +158,7 @@ def _missing(job: Job, loaded: Loaded, settings: Settings, started: float) -> Pa
         loaded.template.path,
         str(job.env),
         tuple(sorted(findings)),
-        tuple(
-            (k, loaded.template.path, loaded.template.doc.lines[i])
-            for k, i in loaded.template.last.items()
-        ),
+        KeyList(loaded.template),
         duration=time.perf_counter() - started,
     )
 
@@ -211,7 +208,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         loaded.template.path,
         str(job.env),
         tuple(sorted(findings)),
-        tuple(c.keys),
+        c.keys,
         duration=time.perf_counter() - started,
     )
 
@@ -269,7 +266,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             loaded.template.path,
             str(job.env),
             findings,
-            tuple(c.keys),
+            c.keys,
             changed=changed,
         )
         diff = ""
