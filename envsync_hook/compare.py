@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress, repeat
+from operator import eq, not_
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
@@ -153,6 +155,9 @@ class Comparison(NamedTuple):
     relocated: dict[str, str]
     stale_updated: int = 0
     conflicts: int = 0
+    #: the template keys whose env text is not the template's (or that the env file lacks), in
+    #: template order; None: not worked out (every key may need a look)
+    unequal: list[str] | None = None
 
 
 _TRIVIAL = re.compile(r"(?i)^(?:|true|false|yes|no|on|off|none|null|-?\d+(?:\.\d+)?)$")
@@ -262,16 +267,28 @@ def compare(
     tlast, elast = template.last, env.last
     takes = settings.takes_template if settings.take_template else None
     missing: list[str] = []  # template keys the env file lacks, in template order
-    elast_get = elast.get
-    for key, ti in tlast.items():
-        ei = elast_get(key)
-        # most keys: the env file holds the template's text (the same text reads the same)
-        if (
-            ei is not None
-            and ttemplates[ti] == etemplates[ei]
-            and (takes is None or ekinds[ei] != BARE)
-        ):
-            decisions[key] = KEEP
+    todo: Iterable[str] = tlast
+    unequal: list[str] | None = None
+    if takes is None:
+        # Most keys hold the template's text (the same text reads the same: KEEP, a bare KEY
+        # on either side included). Find them with C-level passes over the columns (a missing
+        # key looks up the None past the env's last value), and loop over the rest only.
+        order = list(tlast)
+        past_end = len(etemplates)
+        same = list(
+            map(
+                eq,
+                map(ttemplates.__getitem__, tlast.values()),
+                map([*etemplates, None].__getitem__, map(elast.get, order, repeat(past_end))),
+            )
+        )
+        decisions = dict.fromkeys(compress(order, same), KEEP)
+        todo = unequal = list(compress(order, map(not_, same)))
+    for key in todo:
+        ti = tlast[key]
+        ei = elast.get(key)
+        if ei is not None and ttemplates[ti] == etemplates[ei] and ekinds[ei] != BARE:
+            decisions[key] = KEEP  # (with --take-template: the loop takes every key)
             continue
         tline = tlines[ti]
         if tkinds[ti] == BARE:
@@ -288,7 +305,7 @@ def compare(
                 tpath,
                 tline,
                 "missing from the env file; fix adds it with the template default"
-                + _values(settings, key, template=tt),
+                + (_values(settings, key, template=tt) if settings.show_values else ""),
             )
             continue
         if ekinds[ei] == BARE:
@@ -306,7 +323,7 @@ def compare(
         if take:
             decisions[key] = TAKE
         analysis = analyse_change(display(et), display(tt))
-        shown = _values(settings, key, env=et, template=tt)
+        shown = _values(settings, key, env=et, template=tt) if settings.show_values else ""
         old = base_vals.get(key) if base_vals is not None else None
         if old is not None and old != new:
             if cur == old:
@@ -435,7 +452,9 @@ def compare(
 
     _rename_hints(ctx, template, env, missing, base, extra)
     ctx.out.sort()
-    return Comparison(ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts)
+    return Comparison(
+        ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts, unequal
+    )
 
 
 def _rename_hints(

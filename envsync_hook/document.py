@@ -13,6 +13,8 @@ import re
 import sys
 from array import array
 from collections.abc import Mapping
+from itertools import compress, repeat
+from operator import contains
 from typing import NamedTuple
 
 from envsync_hook.interpolate import TemplateError, check_template, substitute
@@ -136,6 +138,7 @@ class Document:
 
     __slots__ = (
         "_commented",
+        "_issues",
         "_spans_of",
         "errors",
         "keys",
@@ -160,6 +163,7 @@ class Document:
         #: (value_start, value_end) of the quoted values that cross lines, in text order
         self.spans: list[tuple[int, int]] = []
         self._commented: list[Commented] | None = None
+        self._issues: list[SyntaxIssue] | None = None
 
     def value_span(self, i: int) -> tuple[int, int]:
         """``(value_start, value_end)`` of the ``i``-th binding."""
@@ -585,11 +589,17 @@ _WELL_FORMED = re.compile(r"(?:[^${}]|\$(?!\{)|\$\{[_A-Za-z][_A-Za-z0-9]*(?::?[-
 
 def template_errors(doc: Document) -> list[SyntaxIssue]:
     """Syntax errors plus malformed ``${`` in values compose would interpolate."""
+    if doc._issues is None:
+        doc._issues = _template_errors(doc)
+    return list(doc._issues)
+
+
+def _template_errors(doc: Document) -> list[SyntaxIssue]:
     issues = list(doc.errors)
     if "$" in doc.text:
         well_formed = _WELL_FORMED.fullmatch
         kinds, templates = doc.kinds, doc.templates
-        for i in [i for i, t in enumerate(templates) if "$" in t]:
+        for i in compress(range(len(templates)), map(contains, templates, repeat("$"))):
             t = templates[i]
             if kinds[i] != SINGLE and not well_formed(t):
                 problem = check_template(t)

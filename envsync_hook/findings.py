@@ -128,12 +128,25 @@ def make_finding(
     analysis: str | None = None,
 ) -> Finding:
     rule = RULES_BY_CODE[code]
-    return Finding(file, line, code, rule.slug, severity or rule.severity, key, message, analysis)
+    return _new_finding(
+        Finding, (file, line, code, rule.slug, severity or rule.severity, key, message, analysis)
+    )
+
+
+_new_finding = tuple.__new__
+
+
+#: first characters (after spaces) of what ``float`` reads: digits, sign, point, inf, nan
+_NUMBER_START = frozenset("0123456789+-.iInN")
 
 
 def _number(s: str) -> float | None:
+    t = s.strip()
+    # most values are no number: skip the exception (float also reads non-ASCII digits)
+    if not t or (t[0] not in _NUMBER_START and t[0].isascii()):
+        return None
     try:
-        return float(s.strip())
+        return float(t)
     except ValueError:
         return None
 

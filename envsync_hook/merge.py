@@ -8,10 +8,20 @@ trailing block. The result is verified by parsing it back: every key must read a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import eq, not_
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
-from envsync_hook.document import _GO_SPACE_CHARS, _INLINE_SPACE, BARE, Binding, Commented, parse
+from envsync_hook.document import (
+    _GO_SPACE_CHARS,
+    _INLINE_SPACE,
+    BARE,
+    Binding,
+    Commented,
+    Document,
+    parse,
+)
 from envsync_hook.errors import EnvsyncError
 
 MARKER_PREFIX = "# envsync:"
@@ -168,8 +178,13 @@ def merge(
     edits: list[tuple[int, int, str]] = []
     tdoc, edoc = template.doc, env.doc
     tkinds, ttemplates, ekinds, etemplates = tdoc.kinds, tdoc.templates, edoc.kinds, edoc.templates
-    elast, ebare = env.last, env.bare_after
-    for key, ti in template.last.items():
+    tlast, elast, ebare = template.last, env.last, env.bare_after
+    visit: Iterable[str] = tlast
+    if comparison.unequal is not None and BARE not in tkinds and BARE not in ekinds:
+        # the other keys hold the template's text on an ordinary line: nothing to splice
+        visit = comparison.unequal
+    for key in visit:
+        ti = tlast[key]
         decision = decisions.get(key)
         if decision not in (KEEP, TAKE):
             continue
@@ -264,7 +279,7 @@ def merge(
         text = body + ("" if final_newline else eol) + eol.join(block) + end
     else:
         text = "".join(pieces)
-    verify(text, template, env, decisions)
+    verify(text, template, env, decisions, comparison.unequal)
     return text
 
 
@@ -303,26 +318,86 @@ def expected_values(template: Side, env: Side, decisions: dict[str, str]) -> dic
     return {k: _value(inh, t) for k, inh, t in _expected(template, env, decisions)}
 
 
-def verify(text: str, template: Side, env: Side, decisions: dict[str, str]) -> None:
+def _reads_as_planned(
+    doc: Document,
+    template: Side,
+    env: Side,
+    decisions: dict[str, str],
+    unequal: Iterable[str] | None,
+) -> bool:
+    """The usual merge, checked as lists: the merged file has the template's statements in
+    order, each with the template's text or (where kept) the env file's, then the trailing
+    block's statements. False when that is not the shape (a bare KEY, an opt-in placed under
+    its comment, a value written in another form): the caller then checks key by key."""
+    tdoc, edoc = template.doc, env.doc
+    if BARE in tdoc.kinds or BARE in edoc.kinds or BARE in doc.kinds or UNDER in decisions.values():
+        return False
+    nt = len(tdoc.keys)
+    trail = [k for k in env.last if decisions.get(k) == TRAIL]
+    if len(doc.keys) != nt + len(trail) or doc.keys[:nt] != tdoc.keys or doc.keys[nt:] != trail:
+        return False
+    etemplates, elast = edoc.templates, env.last
+    want = list(tdoc.templates)
+    tlast = template.last
+    # (``unequal``: the only template keys whose env text differs, when the comparison knows)
+    for key in tlast if unequal is None else unequal:
+        if decisions.get(key) == KEEP:
+            want[tlast[key]] = etemplates[elast[key]]
+    want += [etemplates[elast[k]] for k in trail]
+    return doc.templates == want
+
+
+def verify(
+    text: str,
+    template: Side,
+    env: Side,
+    decisions: dict[str, str],
+    unequal: Iterable[str] | None = None,
+) -> None:
     doc = parse(text)
     if doc.errors:
         raise MergeError(
             f"refusing to fix {env.path}: the merged file would have a syntax error at line "
             f"{doc.errors[0].line}; nothing was written"
         )
+    if _reads_as_planned(doc, template, env, decisions, unequal):
+        return
     got = index("merged", doc).last
     gkinds, gtemplates = doc.kinds, doc.templates
-    for key, inherited, template_text in _expected(template, env, decisions):
-        gi = got.get(key)
-        # the same text reads the same: canonical forms are compared only when texts differ
-        if gi is None or (
-            ((gkinds[gi] == BARE) != inherited or gtemplates[gi] != template_text)
-            and _value(gkinds[gi] == BARE, gtemplates[gi]) != _value(inherited, template_text)
-        ):
-            raise MergeError(
-                f"refusing to fix {env.path}: the merged file would not keep the value of "
-                f"{key}; nothing was written"
-            )
+    ttemplates, etemplates = template.doc.templates, env.doc.templates
+    tlast, elast = template.last, env.last
+    # Which value each key must read as (see _expected), checked first as text (the same text
+    # reads the same) in two passes over the columns; the keys whose text differs (few: a
+    # requoted value, a bare KEY) are then checked as the values compose reads.
+    # (template keys read the env file's value when kept; TRAIL and UNDER are env-only keys)
+    from_env = [
+        k for k, d in decisions.items() if d == KEEP or (d in (TRAIL, UNDER) and k not in tlast)
+    ]
+    from_template = [k for k in tlast if decisions.get(k) != KEEP]
+    past_end = len(gtemplates)
+    gvalue = [*gtemplates, None].__getitem__  # (a key the merged file lacks reads None)
+    differ: list[str] = []
+    for keys, want in (
+        (from_template, map(ttemplates.__getitem__, map(tlast.__getitem__, from_template))),
+        (from_env, map(etemplates.__getitem__, map(elast.__getitem__, from_env))),
+    ):
+        same = list(map(eq, map(gvalue, map(got.get, keys, repeat(past_end))), want))
+        if not all(same):
+            differ += compress(keys, map(not_, same))
+    if differ:
+        differ_set = set(differ)
+        for key, inherited, template_text in _expected(template, env, decisions):
+            if key not in differ_set:
+                continue
+            gi = got.get(key)
+            if gi is None or (
+                ((gkinds[gi] == BARE) != inherited or gtemplates[gi] != template_text)
+                and _value(gkinds[gi] == BARE, gtemplates[gi]) != _value(inherited, template_text)
+            ):
+                raise MergeError(
+                    f"refusing to fix {env.path}: the merged file would not keep the value of "
+                    f"{key}; nothing was written"
+                )
     for key, d in decisions.items():
-        if d == DROP and key not in template.last and key in got:
+        if d == DROP and key not in tlast and key in got:
             raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")

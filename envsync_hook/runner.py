@@ -201,13 +201,14 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         return _missing(job, loaded, settings, started)
     etext = files.read_text(job.env, "env file")
     env, c = _compare(job, loaded, parse(etext), settings)
-    findings = c.findings + _permission_findings(
+    more = _permission_findings(
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
+    findings = sorted(c.findings + more) if more else c.findings  # (compare sorts its own)
     return PairResult(
         loaded.template.path,
         str(job.env),
-        tuple(sorted(findings)),
+        tuple(findings),
         c.keys,
         duration=time.perf_counter() - started,
     )
@@ -261,7 +262,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         env, c = _compare(job, loaded, edoc, settings)
         new = merge(loaded.template, env, c, job.template.name)
         changed = new != etext
-        findings = tuple(sorted(c.findings))
+        findings = tuple(c.findings)  # (sorted by compare)
         result = PairResult(
             loaded.template.path,
             str(job.env),

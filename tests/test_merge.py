@@ -740,3 +740,47 @@ def test_fix_values_by_the_real_compose(
         assert not isinstance(r, ComposeError), r
         assert isinstance(t, dict) and isinstance(e, dict)
         assert r == expected_values(t, e, env_keys)
+
+
+# --- verify: the merge's own check refuses a text that would not read as planned -------------
+
+_VT = "# template\nA=1\nB=2\nC=3\n"
+_VE = "A=x\nB=2\nOWN=o\nGONE=3\n"  # A customised, C missing, OWN kept at the end, GONE dropped
+
+
+def _verify_sides(**options: Any) -> tuple[Any, Any, Any]:
+    t = index(".env.example", parse(_VT))
+    e = index(".env", parse(_VE))
+    return t, e, compare_sides(t, e, Settings(**options))
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        # what merge writes; the same, re-quoted (the check then compares values, not text)
+        ("# template\nA=x\nB=2\nC=3\n# envsync: kept\nOWN=o\n", True),
+        ("# template\nA='x'\nB=\"2\"\nC=3\n# envsync: kept\nOWN=o\n", True),
+        # the operator's value lost, a default changed, a key lost, a kept key lost
+        ("# template\nA=1\nB=2\nC=3\n# envsync: kept\nOWN=o\n", False),
+        ("# template\nA=x\nB=3\nC=3\n# envsync: kept\nOWN=o\n", False),
+        ("# template\nA=x\nC=3\n# envsync: kept\nOWN=o\n", False),
+        ("# template\nA=x\nB=2\nC=3\n", False),
+        # a key that had to go, still there; statements out of order (values still right)
+        ("# template\nA=x\nB=2\nC=3\n# envsync: kept\nOWN=o\nGONE=3\n", False),
+        ("# template\nB=2\nA=x\nC=3\n# envsync: kept\nOWN=o\n", True),
+        # a quote that swallows the next line; a bare KEY where a value should be
+        ('# template\nA="x\nB=2\nC=3\n# envsync: kept\nOWN=o\n', False),
+        ("# template\nA\nB=2\nC=3\n# envsync: kept\nOWN=o\n", False),
+    ],
+)
+def test_verify_refuses_what_would_not_read_as_planned(text: str, accepted: bool) -> None:
+    from envsync_hook.merge import MergeError, verify
+
+    t, e, c = _verify_sides(prune=False)
+    c = c._replace(decisions={**c.decisions, "GONE": "drop"})
+    for unequal in (c.unequal, None):  # with and without the comparison's shortcut
+        if accepted:
+            verify(text, t, e, c.decisions, unequal)
+        else:
+            with pytest.raises(MergeError):
+                verify(text, t, e, c.decisions, unequal)
