@@ -17,8 +17,6 @@ from itertools import compress, repeat
 from operator import contains
 from typing import NamedTuple
 
-from envsync_hook.interpolate import TemplateError, check_template, substitute
-
 # Go's unicode.IsSpace (the White_Space property) and the parser's own isSpace (no \n).
 GO_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _GO_SPACE_CHARS = (
@@ -321,6 +319,8 @@ def parse(text: str) -> Document:
     count = text.count
     head = _HEAD.match
     skip = _SKIP.match
+    special = _VALUE_SPECIAL
+    go_space = _GO_SPACE_CHARS
     # Most lines are comments, blank lines and single-line ``KEY=value`` statements. The fast
     # path finds those statements with one regex search (``_FAST``) and checks that only blank
     # and comment lines stand between two of them; at anything else it hands over to the
@@ -344,8 +344,8 @@ def parse(text: str) -> Document:
                         break
                     fline += count("\n", fpos, s)
                 kstart = s + 1 + len(gap)
-                c = val[:1]
-                if c in _VALUE_SPECIAL:
+                if val[:1] in special:
+                    c = val[:1]
                     vstart = kstart + len(key) + 1
                     v = val.lstrip(_INLINE_SPACE)
                     vstart += len(val) - len(v)
@@ -398,11 +398,11 @@ def parse(text: str) -> Document:
                     continue
                 if " #" in val:
                     val = val[: val.find(" #")]
-                fline += 1 + gap.count("\n")
+                fline += gap.count("\n") + 1 if gap else 1
                 keys_append(key)
                 lines_append(fline)
                 starts_append(kstart)
-                templates_append(val.rstrip(_GO_SPACE_CHARS))
+                templates_append(val.rstrip(go_space))
                 fpos = fm.end()
             pos = fpos + 1
             line = fline + 1
@@ -602,6 +602,8 @@ def _template_errors(doc: Document) -> list[SyntaxIssue]:
         for i in compress(range(len(templates)), map(contains, templates, repeat("$"))):
             t = templates[i]
             if kinds[i] != SINGLE and not well_formed(t):
+                from envsync_hook.interpolate import check_template  # (rarely needed)
+
                 problem = check_template(t)
                 if problem is not None:
                     issues.append(SyntaxIssue(doc.lines[i], doc.starts[i], problem))
@@ -616,6 +618,8 @@ def compose_values(text: str, environ: Mapping[str, str] | None = None) -> dict[
     compose-go, a reference resolves from ``environ`` first, then from the file's earlier
     assignments. Raises :class:`DotenvSyntaxError` where compose errors.
     """
+    from envsync_hook.interpolate import TemplateError, substitute
+
     doc = parse(text)
     env: Mapping[str, str] = environ if environ is not None else {}
     out: dict[str, str] = {}

@@ -26,14 +26,15 @@ import os
 import re
 import stat
 import sys
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from envsync_hook.errors import EnvsyncError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "EnvsyncError",
@@ -392,7 +393,7 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
         src_st = os.fstat(src)
         if not stat.S_ISREG(src_st.st_mode):
             raise EnvsyncError(f"cannot back up {shown}: not a regular file")
-        data = _read_all(src)
+        data = _read_all(src, src_st.st_size)
     except OSError as exc:
         raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
     finally:
@@ -400,6 +401,9 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
 
     _ensure_backup_dir(backup_dir)
     # the temp name tells apart env files of the same name that share a backup directory
+    import zlib  # (only a fix that writes needs these)
+    from datetime import datetime
+
     prefix = f"{env_path.name}.{zlib.crc32(os.fsencode(_resolve(env_path))):08x}"
     _remove_stale_temps(backup_dir, prefix, _resolve(env_path).parent)
     stamp = (now if now is not None else datetime.now()).strftime("%Y%m%d_%H%M%S")
