@@ -61,9 +61,20 @@ class Side(NamedTuple):
         return self.doc.binding(self.last[key])
 
 
+#: 0, 1, 2, ...: the indexes share these int objects (an int past 256 is an object of its own,
+#: and 100,000 keys make 100,000 of them per index)
+_INDEXES: list[int] = []
+
+
+def _indexes(n: int) -> list[int]:
+    if len(_INDEXES) < n:
+        _INDEXES.extend(range(len(_INDEXES), n))
+    return _INDEXES
+
+
 def index(path: str, doc: Document) -> Side:
     keys = doc.keys
-    last = dict(zip(keys, range(len(keys))))
+    last = dict(zip(keys, _indexes(len(keys))))
     dups: dict[str, list[int]] = {}
     bare_after: dict[str, int] = {}
     if len(last) != len(keys) and BARE not in doc.kinds:
