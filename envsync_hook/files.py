@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Union
 from envsync_hook.errors import EnvsyncError
 
 if TYPE_CHECKING:
+    import mmap
     from datetime import datetime
 
 __all__ = [
@@ -224,11 +225,70 @@ def read_text(path: Path, what: str = "file") -> str:
             raise EnvsyncError(f"cannot read {what} {shown}: is a directory")
         if not stat.S_ISREG(st.st_mode):
             raise EnvsyncError(f"cannot read {what} {shown}: not a regular file")
+        if st.st_size >= _LARGE and hasattr(os, "readv"):
+            large = _read_large(fd, st.st_size)
+            if large is not None:
+                return _decode_large(large, what, shown)
+            os.lseek(fd, 0, os.SEEK_SET)  # its size changed while we read: the usual way
         data = _read_all(fd, st.st_size)
     except OSError as exc:
         raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
     finally:
         os.close(fd)
+    return _decode(data, what, shown)
+
+
+#: files at least this large are read into an anonymous mapping (see _read_large)
+_LARGE = 1 << 20
+
+
+def _read_large(fd: int, size: int) -> mmap.mmap | None:
+    """The file's bytes in an anonymous memory mapping of ``size + 1`` bytes (the last one
+    unused), or None when the file is not ``size`` bytes long after all. A large ``bytes``
+    object comes from the heap, which keeps the memory once it is freed (the text decoded
+    from it is what is kept); a mapping goes back to the system when it is closed."""
+    import mmap
+
+    buf = mmap.mmap(-1, size + 1)
+    view = memoryview(buf)
+    try:
+        n = 0
+        while n <= size:
+            got = os.readv(fd, [view[n:]])
+            if got == 0:
+                break
+            n += got
+    except BaseException:
+        view.release()
+        buf.close()
+        raise
+    view.release()
+    if n != size:
+        buf.close()
+        return None
+    return buf
+
+
+def _decode_large(buf: mmap.mmap, what: str, shown: str) -> str:
+    import codecs
+
+    size = len(buf) - 1
+    view = memoryview(buf)[:size]
+    try:
+        nul = buf.find(b"\0", 0, size)
+        if nul < 0:
+            try:
+                return codecs.utf_8_decode(view, "strict", True)[0]
+            except UnicodeDecodeError:
+                pass
+        data = bytes(view)  # (an error to report: the usual path, with its messages)
+    finally:
+        view.release()
+        buf.close()
+    return _decode(data, what, shown)
+
+
+def _decode(data: bytes, what: str, shown: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

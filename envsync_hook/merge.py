@@ -252,10 +252,11 @@ def merge(
         pieces.append(new)
         prev = e
     pieces.append(ttext[prev:])
+    body = "".join(pieces)
+    del pieces  # (a copy of the template's text: not kept while the result is verified)
 
     trail = [k for k, d in decisions.items() if d == TRAIL]
     if trail:
-        body = "".join(pieces)
         final_newline = body == "" or body.endswith("\n")
         block: list[str] = [""] if body else []
         spans = _inside_values(env)
@@ -276,9 +277,11 @@ def merge(
         last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
         bare_last = env.doc.kinds[env.last[last_key]] == BARE or last_key in env.bare_after
         end = eol if final_newline or bare_last else ""
-        text = body + ("" if final_newline else eol) + eol.join(block) + end
+        text = "".join((body, "" if final_newline else eol, eol.join(block), end))
+        del body, block
     else:
-        text = "".join(pieces)
+        text = body
+        del body
     verify(text, template, env, decisions, comparison.unequal)
     return text
 

@@ -1091,3 +1091,54 @@ def test_backup_dir_created_by_a_concurrent_run_during_the_check(
     monkeypatch.setattr(os, "stat", racing_stat)
     check_writable_target(env, bdir)
     assert raced and bdir.is_dir()
+
+
+# --- large files: read into an anonymous mapping, with the same results and messages ---------
+
+_BIG_LINE = b"# " + b"x" * 98 + b"\n"  # 101 bytes
+
+
+@pytest.mark.parametrize(
+    ("tail", "fragment"),
+    [
+        (b"A=\xc3\xa9t\xc3\xa9\r\nB=2", None),  # UTF-8, CRLF, no final newline: read as is
+        (b"A=1\nB=\xff\n", "not valid UTF-8 (byte offset {at}, line {line})"),
+        (b"A=1\nB=x\x00y\n", "contains a NUL byte (byte offset {at}, line {line})"),
+    ],
+    ids=["valid", "invalid-utf8", "nul"],
+)
+def test_read_text_large_file(tmp_path: Path, tail: bytes, fragment: str | None) -> None:
+    from envsync_hook import files
+
+    lines = files._LARGE // len(_BIG_LINE) + 10
+    data = b"\xef\xbb\xbf" + _BIG_LINE * lines + tail
+    assert len(data) >= files._LARGE
+    p = _write(tmp_path / ".env", data)
+    if fragment is None:
+        assert read_text(p, "env file") == data.decode("utf-8")
+        return
+    bad = data.find(b"\xff") if b"\xff" in tail else data.find(b"\x00")
+    want = fragment.format(at=bad, line=data.count(b"\n", 0, bad) + 1)
+    with pytest.raises(EnvsyncError) as info:
+        read_text(p, "env file")
+    assert want in str(info.value) and "\n" not in str(info.value)
+
+
+def test_read_text_large_file_that_changes_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that is not the size ``fstat`` said by the time it is read is read the usual way."""
+    from envsync_hook import files
+
+    data = _BIG_LINE * (files._LARGE // len(_BIG_LINE) + 10)
+    p = _write(tmp_path / ".env", data)
+    real_fstat = os.fstat
+
+    def fstat_reporting_more(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        fields = list(st)
+        fields[6] = st.st_size + 100  # st_size: the file looks 100 bytes longer
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(files.os, "fstat", fstat_reporting_more)
+    assert read_text(p, "env file") == data.decode("utf-8")
