@@ -275,24 +275,22 @@ def _quoted_template(content: str, quote: str) -> str:
 
 #: Go's white space but the newline: what may follow a closing quote on its line
 _GO_INLINE = GO_SPACE.replace("\n", "")
-#: the fast path: up to 64 blank and comment lines (1), then a ``KEY=value`` line whose key
-#: is an ASCII identifier at the start of the line (2), found with the newline before them (a
-#: literal prefix: the search runs at memchr speed). The value: double-quoted (3) or
-#: single-quoted (4) with no backslash and only spaces or a comment after it on the line, else
-#: the rest of the line (5), which the loop looks at. No line matched by (1) can start a key,
+#: the fast path: up to 64 blank and comment lines, then a ``KEY=value`` line whose key is an
+#: ASCII identifier at the start of the line (1), found with the newline before them (a
+#: literal prefix: the search runs at memchr speed). The value: double-quoted (2) or
+#: single-quoted (3) with no backslash and only spaces or a comment after it on the line, else
+#: the rest of the line (4), which the loop looks at. No blank or comment line can start a key,
 #: so the possessive forms (3.11+) match exactly the same.
 _FAST_TAIL = (
     r"(?:\"([^\"\\\n]*)\"[" + _GO_INLINE + r"]*(?:#[^\n]*)?(?=\n|\Z)"
     r"|'([^'\\\n]*)'[" + _GO_INLINE + r"]*(?:#[^\n]*)?(?=\n|\Z)"
 )
 _FAST = re.compile(
-    r"\n((?:[ \t\r]*+(?:#[^\n]*+)?+\n){0,64}+)([A-Za-z_][A-Za-z0-9_]*+)="
+    r"\n(?:[ \t\r]*+(?:#[^\n]*+)?+\n){0,64}+([A-Za-z_][A-Za-z0-9_]*+)="
     + _FAST_TAIL
     + r"|([^\n]*+))"
     if sys.version_info >= (3, 11)
-    else r"\n((?:[ \t\r]*(?:#[^\n]*)?\n){0,64})([A-Za-z_][A-Za-z0-9_]*)="
-    + _FAST_TAIL
-    + r"|([^\n]*))"
+    else r"\n(?:[ \t\r]*(?:#[^\n]*)?\n){0,64}([A-Za-z_][A-Za-z0-9_]*)=" + _FAST_TAIL + r"|([^\n]*))"
 )
 #: blank and comment lines, which may stand between two fast-path statements
 _SKIP = re.compile(r"(?:[ \t\r]*(?:#[^\n]*)?\n)*")
@@ -346,7 +344,7 @@ def parse(text: str) -> Document:
             fline = line - 1  # (its line)
             pending = n
             for fm in _FAST.finditer(text, fpos):
-                gap, key, double, single, val = fm.groups()
+                key, double, single, val = fm.groups()
                 s = fm.start()
                 if s != fpos:
                     # more than 64 comment lines, or something else, before this statement
@@ -355,7 +353,9 @@ def parse(text: str) -> Document:
                         pending = s + 1
                         break
                     fline += count("\n", fpos, s)
-                kstart = s + 1 + len(gap)
+                kstart = fm.start(1)
+                # the line: one past the newline at s, and those of the comment lines between
+                gap_lines = count("\n", s + 1, kstart) if kstart - s > 1 else 0
                 if val is None:  # a quoted value, taken whole by the regex
                     i = len(keys)
                     if double is not None:
@@ -368,7 +368,7 @@ def parse(text: str) -> Document:
                             vstart = kstart + len(key) + 1
                             spans_of[i] = (vstart, vstart + len(content) + 2)
                             content = content.replace("$", "$$")
-                    fline += gap.count("\n") + 1 if gap else 1
+                    fline += gap_lines + 1
                     keys_append(key)
                     lines_append(fline)
                     starts_append(kstart)
@@ -390,7 +390,7 @@ def parse(text: str) -> Document:
                             or v[close + 1 :].lstrip(_GO_SPACE_CHARS)[:1] not in ("", "#")
                         ):
                             # a multi-line or escaped value: the scanner's
-                            fline += gap.count("\n")
+                            fline += gap_lines
                             fpos = kstart - 1
                             pending = kstart
                             break
@@ -405,7 +405,7 @@ def parse(text: str) -> Document:
                         if vstart != kstart + len(key) + 1:
                             spans_of[i] = (vstart, vstart + close + 1)
                         keys_append(key)
-                        lines_append(fline + 1 + gap.count("\n"))
+                        lines_append(fline + 1 + gap_lines)
                         starts_append(kstart)
                         templates_append(content)
                     else:
@@ -417,19 +417,19 @@ def parse(text: str) -> Document:
                             vstart = kstart + len(key) + 1  # right after the separator
                         add(
                             key,
-                            fline + 1 + gap.count("\n"),
+                            fline + 1 + gap_lines,
                             kstart,
                             vstart,
                             vstart + len(v),
                             PLAIN,
                             v,
                         )
-                    fline += 1 + gap.count("\n")
+                    fline += 1 + gap_lines
                     fpos = fm.end()
                     continue
                 if " #" in val:
                     val = val[: val.find(" #")]
-                fline += gap.count("\n") + 1 if gap else 1
+                fline += gap_lines + 1
                 keys_append(key)
                 lines_append(fline)
                 starts_append(kstart)
