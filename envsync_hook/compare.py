@@ -7,10 +7,9 @@ into a message unless ``Settings.show_values`` (and then secrets stay masked).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress, repeat
-from operator import eq, not_
+from itertools import compress, filterfalse, repeat
+from operator import eq, ne, not_
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
@@ -78,12 +77,17 @@ def index(path: str, doc: Document) -> Side:
     dups: dict[str, list[int]] = {}
     bare_after: dict[str, int] = {}
     if len(last) != len(keys) and BARE not in doc.kinds:
-        # a key assigned twice, no bare ``KEY`` line: ``last`` stands; note the lines
-        twice = {k for k, n in Counter(keys).items() if n > 1}
+        # a key assigned twice, no bare ``KEY`` line: ``last`` stands; note the lines. The
+        # statements that are not their key's last are where ``last`` points elsewhere.
+        n = len(keys)
+        ints = _indexes(n)
+        earlier = list(compress(ints, map(ne, map(last.__getitem__, keys), ints)))
+        positions: dict[str, list[int]] = {}
+        for i in earlier:
+            positions.setdefault(keys[i], []).append(i)
         lines = doc.lines
-        for i, key in enumerate(keys):
-            if key in twice:
-                dups.setdefault(key, []).append(lines[i])
+        for key, at in positions.items():
+            dups[key] = [lines[i] for i in (*at, last[key])]
     elif len(last) != len(keys):  # the slow way
         last = {}
         kinds, lines = doc.kinds, doc.lines
@@ -398,7 +402,7 @@ def compare(
 
     extra: list[str] = []
     elines = edoc.lines
-    for key in [k for k in elast if k not in tlast]:
+    for key in list(filterfalse(tlast.__contains__, elast)):
         ei = elast[key]
         if key in commented:
             decisions[key] = UNDER
