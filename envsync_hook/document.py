@@ -275,25 +275,21 @@ def _quoted_template(content: str, quote: str) -> str:
 
 #: Go's white space but the newline: what may follow a closing quote on its line
 _GO_INLINE = GO_SPACE.replace("\n", "")
-#: the fast path: up to 64 blank and comment lines, then a ``KEY=value`` line whose key is an
-#: ASCII identifier at the start of the line (1), found with the newline before them (a
-#: literal prefix: the search runs at memchr speed). The value: double-quoted (2) or
-#: single-quoted (3) with no backslash and only spaces or a comment after it on the line, else
-#: the rest of the line (4), which the loop looks at. No blank or comment line can start a key,
-#: so the possessive forms (3.11+) match exactly the same.
+#: the fast path, matched at the newline that ends the previous statement's line: blank and
+#: comment lines, then a ``KEY=value`` line whose key is an ASCII identifier at the start of the
+#: line (1). The value: double-quoted (2) or single-quoted (3) with no backslash and only spaces
+#: or a comment after it on the line, else the rest of the line (4), which the loop looks at.
+#: No blank or comment line can start a key, so the possessive forms (3.11+) match exactly the
+#: same (and the plain ones backtrack a line at a time).
 _FAST_TAIL = (
     r"(?:\"([^\"\\\n]*)\"[" + _GO_INLINE + r"]*(?:#[^\n]*)?(?=\n|\Z)"
     r"|'([^'\\\n]*)'[" + _GO_INLINE + r"]*(?:#[^\n]*)?(?=\n|\Z)"
 )
 _FAST = re.compile(
-    r"\n(?:[ \t\r]*+(?:#[^\n]*+)?+\n){0,64}+([A-Za-z_][A-Za-z0-9_]*+)="
-    + _FAST_TAIL
-    + r"|([^\n]*+))"
+    r"\n(?:[ \t\r]*+(?:#[^\n]*+)?+\n)*+([A-Za-z_][A-Za-z0-9_]*+)=" + _FAST_TAIL + r"|([^\n]*+))"
     if sys.version_info >= (3, 11)
-    else r"\n(?:[ \t\r]*(?:#[^\n]*)?\n){0,64}([A-Za-z_][A-Za-z0-9_]*)=" + _FAST_TAIL + r"|([^\n]*))"
+    else r"\n(?:[ \t\r]*(?:#[^\n]*)?\n)*([A-Za-z_][A-Za-z0-9_]*)=" + _FAST_TAIL + r"|([^\n]*))"
 )
-#: blank and comment lines, which may stand between two fast-path statements
-_SKIP = re.compile(r"(?:[ \t\r]*(?:#[^\n]*)?\n)*")
 
 
 def parse(text: str) -> Document:
@@ -328,31 +324,25 @@ def parse(text: str) -> Document:
     lag = 0  # compose-go's error line numbers lag behind after a bare ``KEY `` line
     count = text.count
     head = _HEAD.match
-    skip = _SKIP.match
+    fast = _FAST.match
     special = _VALUE_SPECIAL
     go_space = _GO_SPACE_CHARS
     # Most lines are comments, blank lines and single-line ``KEY=value`` statements. The fast
-    # path finds those statements with one regex search (``_FAST``) and checks that only blank
-    # and comment lines stand between two of them; at anything else it hands over to the
-    # statement scanner below, which takes one statement at a time. ``pending``: the start of
-    # the first fast-path statement the scanner must reach (or pass) before the fast path is
-    # tried again, so that no stretch of text is searched twice.
+    # path takes them with one anchored regex match each (``_FAST``: the comment lines before a
+    # statement and the statement); at anything else it hands over to the statement scanner
+    # below, which takes one statement (``pending``: the scanner's turn until it has moved past
+    # it) before the fast path is tried again: no stretch of text is read more than twice.
     pending = 0  # (and the first line is never the fast path's: no newline before it)
     while pos < n:
         if pos > pending and text[pos - 1] == "\n":
             fpos = pos - 1  # the newline before the current line
             fline = line - 1  # (its line)
-            pending = n
-            for fm in _FAST.finditer(text, fpos):
+            while True:
+                fm = fast(text, fpos)
+                if fm is None:
+                    break  # something else than blank or comment lines and a KEY=value line
                 key, double, single, val = fm.groups()
-                s = fm.start()
-                if s != fpos:
-                    # more than 64 comment lines, or something else, before this statement
-                    between = skip(text, fpos + 1)
-                    if between is None or between.end() != s + 1:  # (never None)
-                        pending = s + 1
-                        break
-                    fline += count("\n", fpos, s)
+                s = fpos
                 kstart = fm.start(1)
                 # the line: one past the newline at s, and those of the comment lines between
                 gap_lines = count("\n", s + 1, kstart) if kstart - s > 1 else 0
@@ -392,7 +382,6 @@ def parse(text: str) -> Document:
                             # a multi-line or escaped value: the scanner's
                             fline += gap_lines
                             fpos = kstart - 1
-                            pending = kstart
                             break
                         i = len(keys)
                         if c == '"':
@@ -437,6 +426,7 @@ def parse(text: str) -> Document:
                 fpos = fm.end()
             pos = fpos + 1
             line = fline + 1
+            pending = pos  # the scanner takes the next statement
             continue
         # the statement scanner: one statement (with the blanks and comments before it)
         m = head(text, pos)
