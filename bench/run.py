@@ -28,6 +28,7 @@ import cases
 import interp
 import profiling
 import report
+import shapes
 from report import FLOOR, Results, Summary
 
 HERE = Path(__file__).resolve().parent
@@ -117,6 +118,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="cProfile the largest case")
     p.add_argument("--no-imports", action="store_true", help="skip the -X importtime report")
     p.add_argument(
+        "--no-shapes", action="store_true", help="skip the parser timings on unusual input"
+    )
+    p.add_argument(
         "--budget",
         type=float,
         default=60.0,
@@ -169,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_imports:
         lines += ["", "import time (-X importtime; --version: median of 5 runs by total):"]
         lines += report.imports(it, env, dify.directory)
+    if not args.no_shapes:
+        lines += ["", "parser on unusual input (in-process, best of 3):"]
+        generated = {
+            f"generated {c.name} template": str(c.directory / ".env.example") for c in synth[-1:]
+        }
+        lines += shapes.measure(it, env, generated)
     if args.profile and synth:
         biggest = synth[-1]
         for command in ("check", "fix"):
