@@ -342,10 +342,9 @@ def parse(text: str) -> Document:
                 if fm is None:
                     break  # something else than blank or comment lines and a KEY=value line
                 key, double, single, val = fm.groups()
-                s = fpos
                 kstart = fm.start(1)
-                # the line: one past the newline at s, and those of the comment lines between
-                gap_lines = count("\n", s + 1, kstart) if kstart - s > 1 else 0
+                # the line: one past the newline at fpos, and those of the comment lines between
+                gap_lines = count("\n", fpos + 1, kstart) if kstart - fpos > 1 else 0
                 if val is None:  # a quoted value, taken whole by the regex
                     i = len(keys)
                     if double is not None:
@@ -365,8 +364,7 @@ def parse(text: str) -> Document:
                     templates_append(content)
                     fpos = fm.end()
                     continue
-                if val[:1] in special:
-                    c = val[:1]
+                if val[:1] in special:  # spaces before the value, or a quote the regex left
                     vstart = kstart + len(key) + 1
                     v = val.lstrip(_INLINE_SPACE)
                     vstart += len(val) - len(v)
