@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envsync_hook import Binding, Document, parse
+from envsync_hook.document import template_errors
 
 PROPERTY = settings(max_examples=300, deadline=None)
 
@@ -443,3 +444,94 @@ def test_unterminated_quote_line_is_the_one_compose_reports(compose: object) -> 
     for text, answer in zip(texts, compose_read(texts)):
         assert isinstance(answer, ComposeError), text
         assert parse(text).errors[0].line == answer.line, text
+
+
+# --- the fast path is only a shortcut -----------------------------------------------------------
+
+
+def _scanner_only(text: str) -> Document:
+    """``parse`` with its fast path switched off (a regex that never matches): every statement
+    goes through the statement scanner."""
+    from envsync_hook import document
+
+    fast = document._FAST
+    document._FAST = re.compile(r"(?!)")
+    try:
+        return document.parse(text)
+    finally:
+        document._FAST = fast
+
+
+def _everything(doc: Document) -> tuple[object, ...]:
+    return (
+        doc.bindings,
+        doc.errors,
+        doc.commented,
+        doc.spans,
+        template_errors(doc),
+    )
+
+
+line_shaped = st.lists(
+    st.one_of(
+        st.text(alphabet=SIGNIFICANT.replace("\n", ""), max_size=12),
+        st.sampled_from(
+            [
+                "A=1",
+                "B='q $x'",
+                'C="q" # c',
+                "D= 'x'",
+                'E="a\\"b"',
+                "F=a #b",
+                "# K=v",
+                "   ",
+                "\t# c",
+                'G="multi',
+                'line"',
+                "export H=1",
+                "I = 1",
+                "J",
+                "K=${A:-d}",
+            ]
+        ),
+    ),
+    max_size=12,
+)
+
+
+@PROPERTY
+@given(lines=line_shaped, eol=st.sampled_from(["\n", "\r\n"]), lead=st.sampled_from(["", "\n"]))
+def test_fast_path_gives_what_the_scanner_gives(lines: list[str], eol: str, lead: str) -> None:
+    text = lead + eol.join(lines) + eol
+    assert _everything(parse(text)) == _everything(_scanner_only(text))
+
+
+@PROPERTY
+@given(text=arbitrary_text)
+def test_fast_path_gives_what_the_scanner_gives_on_any_text(text: str) -> None:
+    assert _everything(parse(text)) == _everything(_scanner_only(text))
+
+
+def test_scanner_only_really_skips_the_fast_path() -> None:
+    """(The comparison above means something only if the switch works.)"""
+    from envsync_hook import document
+
+    calls = []
+    real = document._HEAD
+
+    class Counting:
+        def match(self, text: str, pos: int) -> re.Match[str] | None:
+            calls.append(pos)
+            return real.match(text, pos)
+
+    document._HEAD = Counting()  # type: ignore[assignment]
+    try:
+        text = "# c\nA=1\nB=2\nC=3\nD=4\n"
+        parse(text)
+        fast_calls = len(calls)
+        calls.clear()
+        _scanner_only(text)
+    finally:
+        document._HEAD = real
+    # the first statement is always the scanner's (no newline before it); the rest: one each
+    assert (fast_calls, len(calls)) == (1, 4)
