@@ -13,7 +13,8 @@ Guarantees (DESIGN.md section 7):
 - the env file is replaced atomically (temporary file in the same directory, same mode and owner,
   fsync, ``os.replace``, fsync of the directory), so a crash leaves it wholly old or wholly new;
   a symlinked env file stays a symlink and its target is replaced, provided the target lies in
-  the link's own directory or below it (:func:`check_writable_target` refuses other symlinks);
+  the link's own directory or below it (:func:`check_writable_target` refuses other symlinks,
+  and a backup directory that is a symlink to a directory outside it);
 - temporary files a killed run left behind are removed by the next run that holds the lock;
 - concurrent runs on one env file serialise on ``flock`` of its directory: no lock file is left
   behind, and the kernel drops the lock of a killed process.
@@ -375,6 +376,16 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
         raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} is not writable")
 
     shown_dir = _show(backup_dir)
+    if os.path.islink(backup_dir):
+        # a planted symlink must not send the backups (the env file's secrets) elsewhere, nor
+        # make restore read a backup from there
+        linked = Path(os.path.realpath(backup_dir))
+        if linked != home and home not in linked.parents:
+            raise EnvsyncError(
+                f"refusing to use backup directory {shown_dir}: it is a symlink to "
+                f"{_show(linked)}, outside {_show(home)}; pass --backup-dir {_show(linked)} "
+                f"to use that directory"
+            )
     # One stat decides: a concurrent run (holding the lock, which this check does not) may
     # create the directory at any moment, and a directory, once there, stays one.
     kind = _path_kind(backup_dir)

@@ -18,7 +18,9 @@ root may enter; it is removed afterwards.
 Decided behaviour for a symlinked ``.env`` whose target is outside the ``.env``'s directory:
 ``check`` reads through it, ``fix`` and ``restore`` refuse (a symlink planted in a repository
 must not make the hook rewrite ``~/.bashrc``); a target in the same directory or below it is
-followed and replaced (tests/test_crash.py, scenario ``fix-symlinked-env``).
+followed and replaced (tests/test_crash.py, scenario ``fix-symlinked-env``). The same for a
+backup directory that is a symlink: to a directory outside, ``fix`` and ``restore`` refuse (the
+backups hold the secrets, and restore must not read a planted one); inside, it is followed.
 """
 
 from __future__ import annotations
@@ -133,6 +135,29 @@ def _env_dangling(d: Path) -> None:
 def _backup_dir_is_file(d: Path) -> None:
     _pair()(d)
     _w(d / "env-backup", "not a directory\n")
+
+
+def _backup_dir_symlink_outside(d: Path) -> None:
+    _pair()(d / "app")
+    _a_backup(d / "elsewhere")
+    (d / "app" / "env-backup").symlink_to("../elsewhere/env-backup")
+
+
+def _backup_dir_symlink_inside(d: Path) -> None:
+    _pair()(d)
+    (d / "keep" / "backups").mkdir(parents=True, mode=0o700)
+    (d / "env-backup").symlink_to("keep/backups")
+
+
+def _verify_backup_through_link(
+    d: Path, command: str, proc: subprocess.CompletedProcess[bytes]
+) -> None:
+    backups = sorted((d / "keep" / "backups").iterdir())
+    if command == "fix":
+        assert (d / "env-backup").is_symlink()
+        assert [b.read_text("utf-8") for b in backups] == [ENV]
+    else:
+        assert backups == []
 
 
 def _env_symlink_outside(d: Path) -> None:
@@ -338,6 +363,21 @@ ROWS = [
         refuse("not a directory"),
         refuse("env-backup"),
         names="env-backup",
+    ),
+    Row(
+        "backup-dir-symlink-outside",
+        _backup_dir_symlink_outside,
+        finding("ENV003", 0),
+        refuse("outside"),
+        refuse("outside"),
+        names="env-backup",
+    ),
+    Row(
+        "backup-dir-symlink-inside",
+        _backup_dir_symlink_inside,
+        finding("ENV003", 0),
+        WORKS,
+        verify=_verify_backup_through_link,
     ),
     Row(
         "missing-template",
