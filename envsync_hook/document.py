@@ -277,8 +277,8 @@ def _quoted_template(content: str, quote: str) -> str:
 _GO_INLINE = GO_SPACE.replace("\n", "")
 #: the fast path, matched at the newline that ends the previous statement's line: blank and
 #: comment lines, then a ``KEY=value`` line whose key is an ASCII identifier at the start of the
-#: line (1). The value: double-quoted (2) or single-quoted (3) with no backslash and only spaces
-#: or a comment after it on the line, else the rest of the line (4), which the loop looks at.
+#: line (1). The value, after spaces (2): double-quoted (3) or single-quoted (4) with no
+#: backslash and only spaces or a comment after it on the line, else the rest of the line (5).
 #: No blank or comment line can start a key, so the possessive forms (3.11+) match exactly the
 #: same (and the plain ones backtrack a line at a time).
 _FAST_TAIL = (
@@ -286,9 +286,17 @@ _FAST_TAIL = (
     r"|'([^'\\\n]*)'[" + _GO_INLINE + r"]*(?:#[^\n]*)?(?=\n|\Z)"
 )
 _FAST = re.compile(
-    r"\n(?:[ \t\r]*+(?:#[^\n]*+)?+\n)*+([A-Za-z_][A-Za-z0-9_]*+)=" + _FAST_TAIL + r"|([^\n]*+))"
+    r"\n(?:[ \t\r]*+(?:#[^\n]*+)?+\n)*+([A-Za-z_][A-Za-z0-9_]*+)=(["
+    + _INLINE_SPACE
+    + r"]*+)"
+    + _FAST_TAIL
+    + r"|([^\n]*+))"
     if sys.version_info >= (3, 11)
-    else r"\n(?:[ \t\r]*(?:#[^\n]*)?\n)*([A-Za-z_][A-Za-z0-9_]*)=" + _FAST_TAIL + r"|([^\n]*))"
+    else r"\n(?:[ \t\r]*(?:#[^\n]*)?\n)*([A-Za-z_][A-Za-z0-9_]*)=(["
+    + _INLINE_SPACE
+    + r"]*)"
+    + _FAST_TAIL
+    + r"|([^\n]*))"
 )
 
 
@@ -341,22 +349,22 @@ def parse(text: str) -> Document:
                 fm = fast(text, fpos)
                 if fm is None:
                     break  # something else than blank or comment lines and a KEY=value line
-                key, double, single, val = fm.groups()
+                key, lead, double, single, val = fm.groups()
                 kstart = fm.start(1)
                 # the line: one past the newline at fpos, and those of the comment lines between
                 gap_lines = count("\n", fpos + 1, kstart) if kstart - fpos > 1 else 0
                 if val is None:  # a quoted value, taken whole by the regex
                     i = len(keys)
-                    if double is not None:
-                        kinds_of[i] = DOUBLE
-                        content = double
-                    else:
+                    content = single if double is None else double
+                    if lead or (double is None and "$" in content):
+                        # not the usual offsets for its template (see Document.value_span)
+                        vstart = kstart + len(key) + 1 + len(lead)
+                        spans_of[i] = (vstart, vstart + len(content) + 2)
+                    if double is None:
                         kinds_of[i] = SINGLE
-                        content = single
-                        if "$" in content:
-                            vstart = kstart + len(key) + 1
-                            spans_of[i] = (vstart, vstart + len(content) + 2)
-                            content = content.replace("$", "$$")
+                        content = content.replace("$", "$$")
+                    else:
+                        kinds_of[i] = DOUBLE
                     fline += gap_lines + 1
                     keys_append(key)
                     lines_append(fline)
@@ -364,53 +372,22 @@ def parse(text: str) -> Document:
                     templates_append(content)
                     fpos = fm.end()
                     continue
-                if val[:1] in special:  # spaces before the value, or a quote the regex left
+                if lead or val[:1] in special:
+                    if val[:1] in special:
+                        # a quote the regex did not take: multi-line, escaped, or something
+                        # after it on the line: the scanner's
+                        fline += gap_lines
+                        fpos = kstart - 1
+                        break
+                    # spaces before an unquoted value
+                    cut = val.find(" #")
+                    if cut >= 0:
+                        val = val[:cut]
+                    val = val.rstrip(go_space)
                     vstart = kstart + len(key) + 1
-                    v = val.lstrip(_INLINE_SPACE)
-                    vstart += len(val) - len(v)
-                    c = v[:1]
-                    if c == '"' or c == "'":
-                        close = v.find(c, 1)
-                        content = v[1:close]
-                        if (
-                            close < 0
-                            or "\\" in content
-                            or v[close + 1 :].lstrip(_GO_SPACE_CHARS)[:1] not in ("", "#")
-                        ):
-                            # a multi-line or escaped value: the scanner's
-                            fline += gap_lines
-                            fpos = kstart - 1
-                            break
-                        i = len(keys)
-                        if c == '"':
-                            kinds_of[i] = DOUBLE
-                        else:
-                            kinds_of[i] = SINGLE
-                            if "$" in content:
-                                spans_of[i] = (vstart, vstart + close + 1)
-                                content = content.replace("$", "$$")
-                        if vstart != kstart + len(key) + 1:
-                            spans_of[i] = (vstart, vstart + close + 1)
-                        keys_append(key)
-                        lines_append(fline + 1 + gap_lines)
-                        starts_append(kstart)
-                        templates_append(content)
-                    else:
-                        cut = v.find(" #")
-                        if cut >= 0:
-                            v = v[:cut]
-                        v = v.rstrip(_GO_SPACE_CHARS)
-                        if not v:
-                            vstart = kstart + len(key) + 1  # right after the separator
-                        add(
-                            key,
-                            fline + 1 + gap_lines,
-                            kstart,
-                            vstart,
-                            vstart + len(v),
-                            PLAIN,
-                            v,
-                        )
+                    if val:
+                        vstart += len(lead)  # (an empty value sits right after the separator)
+                    add(key, fline + 1 + gap_lines, kstart, vstart, vstart + len(val), PLAIN, val)
                     fline += 1 + gap_lines
                     fpos = fm.end()
                     continue
