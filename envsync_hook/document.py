@@ -221,10 +221,6 @@ class Document:
         kinds = self.kinds
         return {k: t for i, (k, t) in enumerate(zip(self.keys, self.templates)) if kinds[i] != BARE}
 
-    def multiline_spans(self) -> list[tuple[int, int]]:
-        """Spans of quoted values that cross lines (in text order; they do not overlap)."""
-        return self.spans
-
     def line_of(self, offset: int) -> int:
         return self.text.count("\n", 0, offset) + 1
 
@@ -544,7 +540,7 @@ def parse(text: str) -> Document:
 def _find_commented(doc: Document) -> list[Commented]:
     text = doc.text
     # spans of quoted values that cross lines: a '#' line inside them is value, not comment
-    spans = doc.multiline_spans()
+    spans = doc.spans
     out: list[Commented] = []
     # matches and spans both come in text order: walk them together, and count lines from the
     # previous match rather than from the start (which is quadratic in the number of matches)

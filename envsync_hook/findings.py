@@ -118,6 +118,9 @@ class Finding(NamedTuple):
         return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[fail_on]
 
 
+_new_finding = tuple.__new__  # (a finding without the NamedTuple constructor's Python call)
+
+
 def make_finding(
     code: str,
     key: str,
@@ -131,9 +134,6 @@ def make_finding(
     return _new_finding(
         Finding, (file, line, code, rule.slug, severity or rule.severity, key, message, analysis)
     )
-
-
-_new_finding = tuple.__new__
 
 
 #: first characters (after spaces) of what ``float`` reads: digits, sign, point, inf, nan

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import compress, repeat
-from operator import eq, not_
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import (
@@ -118,11 +116,6 @@ def _statement_text(side: Side, b: Binding, eol: str = "\n") -> str:
         if bare_start != b.start:
             stmt += eol + text[_line_start(text, bare_start) : _line_end(text, bare_start)]
     return stmt
-
-
-def _inside_values(side: Side) -> list[tuple[int, int]]:
-    """Spans of quoted values that cross lines: their lines are value, never comment."""
-    return side.doc.multiline_spans()
 
 
 def _comments_above(
@@ -259,7 +252,7 @@ def merge(
     if trail:
         final_newline = body == "" or body.endswith("\n")
         block: list[str] = [""] if body else []
-        spans = _inside_values(env)
+        spans = env.doc.spans  # (a comment line inside a multi-line value is value)
         starts = [start for start, _ in spans]
         block.append(
             f"{MARKER_PREFIX} kept from the previous env file; not assigned in {template_name}"
@@ -365,42 +358,22 @@ def verify(
         )
     if _reads_as_planned(doc, template, env, decisions, unequal):
         return
+    # not the usual shape (a bare KEY, an opt-in under its comment, a re-quoted value): key
+    # by key, and where the texts differ, as the values compose reads
     got = index("merged", doc).last
     gkinds, gtemplates = doc.kinds, doc.templates
-    ttemplates, etemplates = template.doc.templates, env.doc.templates
-    tlast, elast = template.last, env.last
-    # Which value each key must read as (see _expected), checked first as text (the same text
-    # reads the same) in two passes over the columns; the keys whose text differs (few: a
-    # requoted value, a bare KEY) are then checked as the values compose reads.
-    # (template keys read the env file's value when kept; TRAIL and UNDER are env-only keys)
-    from_env = [
-        k for k, d in decisions.items() if d == KEEP or (d in (TRAIL, UNDER) and k not in tlast)
-    ]
-    from_template = [k for k in tlast if decisions.get(k) != KEEP]
-    past_end = len(gtemplates)
-    gvalue = [*gtemplates, None].__getitem__  # (a key the merged file lacks reads None)
-    differ: list[str] = []
-    for keys, want in (
-        (from_template, map(ttemplates.__getitem__, map(tlast.__getitem__, from_template))),
-        (from_env, map(etemplates.__getitem__, map(elast.__getitem__, from_env))),
-    ):
-        same = list(map(eq, map(gvalue, map(got.get, keys, repeat(past_end))), want))
-        if not all(same):
-            differ += compress(keys, map(not_, same))
-    if differ:
-        differ_set = set(differ)
-        for key, inherited, template_text in _expected(template, env, decisions):
-            if key not in differ_set:
-                continue
-            gi = got.get(key)
-            if gi is None or (
-                ((gkinds[gi] == BARE) != inherited or gtemplates[gi] != template_text)
-                and _value(gkinds[gi] == BARE, gtemplates[gi]) != _value(inherited, template_text)
-            ):
-                raise MergeError(
-                    f"refusing to fix {env.path}: the merged file would not keep the value of "
-                    f"{key}; nothing was written"
-                )
+    for key, inherited, template_text in _expected(template, env, decisions):
+        gi = got.get(key)
+        # the same text reads the same: canonical forms are compared only when texts differ
+        if gi is None or (
+            ((gkinds[gi] == BARE) != inherited or gtemplates[gi] != template_text)
+            and _value(gkinds[gi] == BARE, gtemplates[gi]) != _value(inherited, template_text)
+        ):
+            raise MergeError(
+                f"refusing to fix {env.path}: the merged file would not keep the value of "
+                f"{key}; nothing was written"
+            )
+    tlast = template.last
     for key, d in decisions.items():
         if d == DROP and key not in tlast and key in got:
             raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")
