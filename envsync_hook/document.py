@@ -26,8 +26,7 @@ _GO_SPACE_CHARS = (
 )
 _INLINE_SPACE = "\t\x0b\x0c\r \x85\xa0"
 
-#: first characters of a line or a value that the line-at-a-time path looks at twice
-_LINE_SPACE = frozenset(_GO_SPACE_CHARS)
+#: first characters of a value that the fast path does not take as an unquoted value
 _VALUE_SPECIAL = frozenset(_INLINE_SPACE + "\"'")
 _INLINE_SPACES = re.compile("[" + _INLINE_SPACE + "]*")
 # statement head: skipped blanks and comments (1), an ``export`` prefix (2), the key run (3)
