@@ -140,46 +140,19 @@ class Run(NamedTuple):
     github: bool = False
 
 
+#: every report written to a file at once
+REPORT_FILES = ["--output", "out.txt", "--junit", "r.xml", "--json", "r.json", "--sarif", "r.sarif"]
+
 RUNS = [
     *(Run(f"check-{f}", ["check", "--base", ".env.example.old", "--format", f]) for f in FORMATS),
-    Run(
-        "check-report-files",
-        [
-            "check",
-            "--base",
-            ".env.example.old",
-            "--output",
-            "out.txt",
-            "--junit",
-            "r.xml",
-            "--json",
-            "r.json",
-            "--sarif",
-            "r.sarif",
-        ],
-    ),
+    Run("check-report-files", ["check", "--base", ".env.example.old", *REPORT_FILES]),
     Run("check-github-step-summary", ["check", "--base", ".env.example.old"], github=True),
     Run("check-fail-on-info", ["check", "--base", ".env.example.old", "--fail-on", "info"]),
     Run("check-no-base", ["check"]),
     Run("fix-diff", ["fix", "--base", ".env.example.old", "--diff"]),
     Run("fix-dry-run", ["fix", "--base", ".env.example.old", "--dry-run"]),
     *(Run(f"fix-{f}", ["fix", "--base", ".env.example.old", "--format", f]) for f in FORMATS),
-    Run(
-        "fix-report-files",
-        [
-            "fix",
-            "--base",
-            ".env.example.old",
-            "--output",
-            "out.txt",
-            "--junit",
-            "r.xml",
-            "--json",
-            "r.json",
-            "--sarif",
-            "r.sarif",
-        ],
-    ),
+    Run("fix-report-files", ["fix", "--base", ".env.example.old", *REPORT_FILES]),
     Run("fix-github-step-summary", ["fix", "--base", ".env.example.old"], github=True),
     Run("fix-prune-take-template", ["fix", "--prune", "--take-template", "CONFLICT"]),
 ]
