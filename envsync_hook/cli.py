@@ -80,7 +80,19 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         help="override a rule's severity (rule: code or slug; level: error, warning, info, off)",
     )
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="text report: only errors and the summary line; no notices on stderr",
+    )
+    loud.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="text report: every finding, one a line (the default groups them and counts info)",
+    )
     p.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
     )
@@ -371,7 +383,16 @@ def _report(
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     stream = sys.stdout
     color = False if args.output else _use_color(args.color, stream)
-    options = ReportOptions(settings.fail_on, color, __version__, args.command)
+    options = ReportOptions(
+        settings.fail_on,
+        color,
+        __version__,
+        args.command,
+        verbosity=-1 if args.quiet else 1 if args.verbose else 0,
+        rerun=_rerun_args(getattr(args, "argv", ())),
+        show_values=settings.show_values,
+        width=max(60, min(_terminal_width(), 100)) if color else 100,
+    )
     text = get_reporter(fmt)(results, options)
     if args.output:
         _write_file(args.output, text)
@@ -391,6 +412,33 @@ def _report(
                 f.write(step_summary(results, plain))
         except OSError as e:
             out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
+
+
+#: options that shape the report, not the run: left out of the commands ``next:`` suggests
+_REPORT_FLAGS = frozenset(
+    ("-q", "--quiet", "-v", "--verbose", "--show-values", "--dry-run", "--diff")
+)
+_REPORT_OPTIONS = frozenset(("--format", "--output", "--junit", "--json", "--sarif", "--color"))
+
+
+def _rerun_args(argv: Sequence[str]) -> str:
+    """The arguments after the subcommand, shell-quoted, without the report's own options."""
+    from envsync_hook.reporters.text import shell_quote
+
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if arg in _REPORT_FLAGS:
+            continue
+        if name in _REPORT_OPTIONS:
+            skip = "=" not in arg
+            continue
+        out.append(shell_quote(arg))
+    return " ".join(out)
 
 
 def _exit_code(results: list[PairResult], settings: Settings) -> int:
@@ -473,7 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    if args.command in words:  # what follows the subcommand, for the report's ``next:``
+        args.argv = words[words.index(args.command) + 1 :]
     out = _Out(getattr(args, "quiet", False))
     try:
         if args.command == "schema":

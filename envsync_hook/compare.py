@@ -173,6 +173,9 @@ class Comparison(NamedTuple):
     #: the template keys whose env text is not the template's (or that the env file lacks), in
     #: template order; None: not worked out (every key may need a look)
     unequal: list[str] | None = None
+    #: two-way: the template's commented-out assignments the env file does not set (counted;
+    #: with a base, ENV010 names the ones the template gained)
+    offers: int = 0
 
 
 _TRIVIAL = re.compile(r"(?i)^(?:|true|false|yes|no|on|off|none|null|-?\d+(?:\.\d+)?)$")
@@ -449,10 +452,15 @@ def compare(
             f"Docker Compose uses the last",
         )
 
+    offers = 0
     for key, c in commented.items():
-        # only with a base can we tell that the template *gained* the opt-in
-        if base is None or key in env.last or key in template.last:
+        if key in env.last or key in template.last:
             continue
+        if base is None:
+            # without a base, every opt-in the env file does not take is counted, not reported
+            offers += 1
+            continue
+        # only with a base can we tell that the template *gained* the opt-in
         if key in base_commented or key in base.last:
             continue
         _emit(
@@ -468,7 +476,7 @@ def compare(
     _rename_hints(ctx, template, env, missing, base, extra)
     ctx.out.sort()
     return Comparison(
-        ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts, unequal
+        ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts, unequal, offers
     )
 
 

@@ -176,6 +176,25 @@ def analyse_change(current: str, default: str) -> str:
     return "text-change"
 
 
+class FixActions(NamedTuple):
+    """What fix did (or, in a dry run, would do) to one env file: the text report's account.
+
+    Key names only, never values.
+    """
+
+    added: tuple[str, ...] = ()  # template keys the env file lacked, added with their defaults
+    updated: tuple[str, ...] = ()  # stale defaults replaced by the new default
+    taken: tuple[str, ...] = ()  # customised values replaced on request (--take-template)
+    kept: int = 0  # operator values that differ from the template default, kept
+    trailing: tuple[str, ...] = ()  # keys no template line assigns, kept at the end
+    dropped: tuple[str, ...] = ()  # keys not written (safe to drop, or --prune)
+    conflicts: tuple[str, ...] = ()  # customised, and the default changed: left to review
+    backup: str = ""  # the backup made before writing ("" when none)
+    created: bool = False  # the env file did not exist and was created from the template
+    dry_run: bool = False  # nothing was written (--dry-run or --diff)
+    relocated: int = 0  # of ``trailing``: keys another template of the set now defines
+
+
 class PairResult(NamedTuple):
     """What one template/env pair produced: the input of every reporter."""
 
@@ -189,3 +208,8 @@ class PairResult(NamedTuple):
     changed: bool = False  # fix rewrote (or would rewrite) the env file
     duration: float = 0.0  # seconds spent on this pair
     notice: str = ""  # one-line notice for the user (skipped pair, backup made, ...)
+    #: fix only: what it did (None for check, and for a pair fix skipped)
+    fixed: Optional[FixActions] = None  # noqa: UP045 - NamedTuple fields are evaluated on 3.9
+    #: two-way: the template's commented-out assignments (``# KEY=value``) the env file does not
+    #: set: counted, not reported key by key (with a base, ENV010 names the ones it gained)
+    offers: int = 0

@@ -11,10 +11,22 @@ from pathlib import Path
 from typing import NamedTuple
 
 from envsync_hook import files
-from envsync_hook.compare import Comparison, KeyList, Side, compare, index, syntax_findings
+from envsync_hook.compare import (
+    DROP,
+    KEEP,
+    TAKE,
+    TRAIL,
+    Comparison,
+    KeyList,
+    Side,
+    canonical,
+    compare,
+    index,
+    syntax_findings,
+)
 from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.findings import Finding, PairResult, make_finding
+from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
 from envsync_hook.settings import Settings
 
 
@@ -211,6 +223,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         tuple(findings),
         c.keys,
         duration=time.perf_counter() - started,
+        offers=c.offers,
     )
 
 
@@ -225,6 +238,48 @@ def _refuse_syntax(path: str, doc: Document) -> None:
             f"refusing to fix: {path}:{first.line}: {syntax_message(first.message)}{more}; "
             f"nothing was written"
         )
+
+
+def fix_actions(
+    template: Side, env: Side, c: Comparison, settings: Settings, backup: str, dry_run: bool
+) -> FixActions:
+    """What the merge of ``c`` does to ``env``, key by key (names and counts, no values)."""
+    elast, tlast = env.last, template.last
+    added = tuple(k for k in tlast if k not in elast)
+    takes = settings.takes_template if settings.take_template else None
+    updated: list[str] = []
+    taken: list[str] = []
+    trailing: list[str] = []
+    dropped: list[str] = []
+    for key, decision in c.decisions.items():
+        if decision == TAKE:
+            (taken if takes is not None and takes(key) else updated).append(key)
+        elif decision == TRAIL:
+            trailing.append(key)
+        elif decision == DROP:
+            dropped.append(key)
+    # values kept that differ from the template's (only the keys whose text differs can)
+    ttemplates, etemplates = template.doc.templates, env.doc.templates
+    kept = sum(
+        1
+        for k in (c.unequal if c.unequal is not None else tlast)
+        if c.decisions.get(k) == KEEP
+        and k in elast
+        and canonical(etemplates[elast[k]]) != canonical(ttemplates[tlast[k]])
+    )
+    conflicts = tuple(f.key for f in c.findings if f.code == "ENV005" and f.key in elast)
+    return FixActions(
+        added,
+        tuple(updated),
+        tuple(taken),
+        kept,
+        tuple(trailing),
+        tuple(dropped),
+        conflicts,
+        backup,
+        dry_run=dry_run,
+        relocated=sum(1 for k in trailing if k in c.relocated),
+    )
 
 
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
@@ -242,7 +297,9 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         if opts.dry_run or opts.diff:
             return FixOutcome(
                 result._replace(
-                    changed=True, notice=f"{job.env}: would be created from the template"
+                    changed=True,
+                    notice=f"{job.env}: would be created from the template",
+                    fixed=FixActions(created=True, dry_run=True),
                 ),
                 "",
                 None,
@@ -251,7 +308,11 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             if not os.path.lexists(job.env):
                 files.atomic_write(job.env, loaded.template.doc.text, mode=0o600)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
-                return FixOutcome(result._replace(changed=True, notice=notice), "", None)
+                return FixOutcome(
+                    result._replace(changed=True, notice=notice, fixed=FixActions(created=True)),
+                    "",
+                    None,
+                )
     files.check_writable_target(job.env, bdir)
     from envsync_hook.merge import merge
 
@@ -284,18 +345,43 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             )
         if not changed:
             return FixOutcome(
-                result._replace(duration=time.perf_counter() - started, notice=""), diff, None
+                result._replace(
+                    duration=time.perf_counter() - started, notice="", fixed=FixActions()
+                ),
+                diff,
+                None,
             )
         summary = _summary_notice(c)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
+            actions = fix_actions(loaded.template, env, c, settings, "", True)
+            # the findings the merge would leave, at their lines in the file as it stands
+            _, after = _compare(job, loaded, parse(new), settings)
+            remain = {(f.code, f.key) for f in after.findings}
             return FixOutcome(
-                result._replace(duration=time.perf_counter() - started, notice=notice), diff, None
+                result._replace(
+                    findings=tuple(f for f in findings if (f.code, f.key) in remain),
+                    duration=time.perf_counter() - started,
+                    notice=notice,
+                    fixed=actions,
+                ),
+                diff,
+                None,
             )
         backup = files.make_backup(job.env, bdir)
         files.atomic_write(job.env, new)
+    actions = fix_actions(loaded.template, env, c, settings, str(backup), False)
+    # the findings that remain are those of the merged text, not the ones fix just resolved
+    _, after = _compare(job, loaded, parse(new), settings)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(
-        result._replace(duration=time.perf_counter() - started, notice=notice), diff, backup
+        result._replace(
+            findings=tuple(after.findings),
+            duration=time.perf_counter() - started,
+            notice=notice,
+            fixed=actions,
+        ),
+        diff,
+        backup,
     )

@@ -213,7 +213,7 @@ def test_text_findings(
     tmp_path: Path, texts: tuple[str, ...], args: list[str], expected: list[tuple[str, str]]
 ) -> None:
     pair(tmp_path, *texts)
-    assert codes(parse_text(envsync("check", *args, cwd=tmp_path).out)) == expected
+    assert codes(parse_text(envsync("check", "-v", *args, cwd=tmp_path).out)) == expected
 
 
 # --- I/O errors: exit 2, one line naming the file, no traceback ----------------------------------
@@ -432,7 +432,9 @@ def test_several_templates_in_one_run(tmp_path: Path) -> None:
     write(tmp_path / "web" / ".env", "W=1\nOLD=1\n")
     write(tmp_path / ".env.sample", "S=1\n")
     write(tmp_path / ".env", "S=2\n")
-    run = envsync("check", "api.env.example", "web/.env.example", ".env.sample", cwd=tmp_path)
+    run = envsync(
+        "check", "-v", "api.env.example", "web/.env.example", ".env.sample", cwd=tmp_path
+    )
     assert run.rc == 1
     text = parse_text(run.out)
     assert sorted((f["file"], f["code"], f["key"]) for f in text.findings) == [
@@ -480,7 +482,7 @@ def test_text_lines_and_summary(tmp_path: Path, with_base: bool) -> None:
         # the previous template: the same defaults, without ``# OPT=1``
         "# app\nA=1\nB=2\n\nC=http://x\n",
     )
-    run = envsync("check", *(WITH_BASE if with_base else []), cwd=tmp_path)
+    run = envsync("check", "-v", *(WITH_BASE if with_base else []), cwd=tmp_path)
     assert run.rc == 1
     text = parse_text(run.out)
     assert text.other == []
@@ -697,7 +699,7 @@ def dify(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Acceptance:
     work = tmp_path_factory.mktemp("dify")
     template = write(work / ".env.example", new.read_bytes())
     env = write(work / ".env", old.read_bytes())
-    run = envsync("check", "--junit", "report.xml", "--json", "report.json", cwd=work)
+    run = envsync("check", "-v", "--junit", "report.xml", "--json", "report.json", cwd=work)
     return Acceptance(
         template.read_text("utf-8"),
         env.read_text("utf-8"),
@@ -812,7 +814,7 @@ def dify_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> BaseAcc
     base = write(work / BASE_FILE, old.read_bytes())
     template = write(work / ".env.example", new.read_bytes())
     env = write(work / ".env", old.read_bytes())
-    run = envsync("check", *WITH_BASE, "--junit", "report.xml", cwd=work)
+    run = envsync("check", "-v", *WITH_BASE, "--junit", "report.xml", cwd=work)
     return BaseAcceptance(
         base.read_text("utf-8"),
         template.read_text("utf-8"),
@@ -995,7 +997,7 @@ def test_show_values_shows_innocent_values_only(tmp_path: Path) -> None:
     """The planted tokens are visible to this test: --show-values prints the innocent one."""
     planted = plant(tmp_path)
     for fmt in ("text", "json", "junit"):
-        run = envsync("check", "--show-values", "--format", fmt, cwd=tmp_path)
+        run = envsync("check", "-v", "--show-values", "--format", fmt, cwd=tmp_path)
         assert run.rc == 1
         both = run.out + run.err
         assert planted.innocent in both, fmt

@@ -137,8 +137,11 @@ def test_importing_the_text_path_stays_light() -> None:
 )
 def test_text_finding_line(finding: Finding, line: str) -> None:
     assert text.format_finding(finding) == line
-    out = render("text", [PairResult("t", "e", (finding,))])
+    out = render("text", [PairResult("t", "e", (finding,))], verbosity=1)
     assert out.splitlines() == [line, out.splitlines()[-1]]
+    # the default screenful: the pair's header, the finding (no group of one), the summary
+    out = render("text", [PairResult("t", "e", (finding,))])
+    assert out.splitlines()[:2] == ["t -> e", line]
 
 
 @pytest.mark.parametrize(
@@ -165,7 +168,7 @@ def test_text_summary_line(results: list[PairResult], fail_on: str, summary: str
 
 
 def test_text_whole_report() -> None:
-    assert render("text", ALL).splitlines() == [
+    assert render("text", ALL, verbosity=1).splitlines() == [
         "docker/.env.example:3: ENV001 missing-key DB_HOST: not set in docker/.env",
         "docker/.env.example:5: ENV003 changed-default WORKERS: "
         "differs from the template default (numeric-increase)",

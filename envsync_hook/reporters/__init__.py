@@ -28,6 +28,14 @@ class ReportOptions(NamedTuple):
     color: bool  # ANSI colour (text only); the CLI decides from the TTY, NO_COLOR, --color
     version: str  # envsync-hook's version, for reports that name the tool
     command: str = "check"  # "check" or "fix"
+    #: text only: -1 ``-q`` (errors and the summary), 0 the grouped screenful, 1 ``-v`` (every
+    #: finding, one a line)
+    verbosity: int = 0
+    #: text only: this run's arguments, shell-quoted, for the commands ``next:`` suggests
+    #: (without the subcommand and the report options)
+    rerun: str = ""
+    show_values: bool = False  # the run printed values (``next:`` does not suggest it again)
+    width: int = 100  # text only: where packed key lists wrap
 
 
 #: format name -> module holding its ``render``

@@ -42,7 +42,8 @@ def count(results: Sequence[PairResult], fail_on: str) -> Counts:
     )
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 key``, ``2 keys``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -54,8 +55,8 @@ def summary_line(counts: Counts, fail_on: str) -> str:
     """
     sev = counts.by_severity
     text = (
-        f"{_plural(sev['error'], 'error')}, {_plural(sev['warning'], 'warning')}, "
-        f"{sev['info']} info in {_plural(counts.pairs, 'pair')}"
+        f"{plural(sev['error'], 'error')}, {plural(sev['warning'], 'warning')}, "
+        f"{sev['info']} info in {plural(counts.pairs, 'pair')}"
     )
     if counts.skipped:
         text += f", {counts.skipped} skipped"
@@ -88,10 +89,10 @@ def upgrade_line(results: Sequence[PairResult], command: str) -> str:
     parts = []
     if stale:
         if command == "fix":
-            parts.append(f"{_plural(stale, 'stale default')}, {taken} updated")
+            parts.append(f"{plural(stale, 'stale default')}, {taken} updated")
         else:
-            parts.append(f"{_plural(stale, 'stale default')} (fix takes the new default)")
+            parts.append(f"{plural(stale, 'stale default')} (fix takes the new default)")
     if conflicts:
         verb = "needs" if conflicts == 1 else "need"
-        parts.append(f"{_plural(conflicts, 'conflict')} {verb} a decision (fix keeps yours)")
+        parts.append(f"{plural(conflicts, 'conflict')} {verb} a decision (fix keeps yours)")
     return "upgrade: " + "; ".join(parts)

@@ -1,6 +1,11 @@
-"""The ``text`` report: one line a finding, then a summary line.
+"""The ``text`` report, for a person at a terminal.
 
-``docker/.env.example:12: ENV001 missing-key DB_HOST: message``
+By default a screenful per run: per pair a header line (template, env file, template set, base),
+errors and warnings grouped by code with a count (one line a finding, or, for a long group that
+shares one message, the keys packed several to a line), info as one count line per code, then
+``next:`` with at most three commands that would resolve what was found, and the summary line.
+``-v`` lists every finding, one a line:
+``docker/.env.example:12: ENV001 missing-key DB_HOST: message``; ``-q`` errors and the summary.
 """
 
 from __future__ import annotations
@@ -8,8 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line, upgrade_line
+from envsync_hook.findings import RULES_BY_CODE, SEVERITY_RANK, Finding, FixActions, PairResult
+from envsync_hook.reporters.summary import (
+    Counts,
+    count,
+    plural,
+    skip_notice,
+    summary_line,
+    upgrade_line,
+)
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -53,14 +65,59 @@ def format_finding(f: Finding, color: bool = False) -> str:
 
 
 def render(results: Sequence[PairResult], options: ReportOptions) -> str:
-    """The text report: findings in the order given, skipped pairs' notices, a summary."""
+    """The text report at ``options.verbosity`` (see the module's docstring)."""
+    if options.verbosity > 0:
+        return render_list(results, options)
+    lines: list[str] = []
+    quiet = options.verbosity < 0
+    for pair in results:
+        if pair.skipped:
+            if not quiet:
+                lines.append(_dim(one_line(skip_notice(pair)), options.color))
+            continue
+        if not quiet:
+            lines.append(pair_header(pair, options.color))
+            if pair.fixed is not None:
+                lines.extend(fix_account(pair.env, pair.fixed, pair.changed, options.width))
+        lines.extend(grouped(pair.findings, options, quiet))
+        if pair.offers and not quiet:
+            lines.append(
+                f"the template offers {plural(pair.offers, 'optional setting')} (commented out) "
+                "that the env file does not set"
+            )
+    counts = count(results, options.fail_on)
+    if not quiet:
+        upgrade = upgrade_line(results, options.command)
+        if upgrade and not any(p.fixed for p in results):  # (fix's account says it already)
+            lines.append(upgrade)
+        steps = next_steps(results, options, counts)
+        if steps:
+            lines.append("next:")
+            lines.extend(f"  {step}" for step in steps)
+    lines.append(_summary(counts, options))
+    return "\n".join(lines) + "\n"
+
+
+def render_list(results: Sequence[PairResult], options: ReportOptions) -> str:
+    """``-v``: findings in the order given, one a line, skipped pairs' notices, a summary."""
     lines: list[str] = []
     for pair in results:
         if pair.skipped:
-            notice = one_line(skip_notice(pair))
-            lines.append(f"{_DIM}{notice}{_RESET}" if options.color else notice)
+            lines.append(_dim(one_line(skip_notice(pair)), options.color))
         lines.extend(format_finding(f, options.color) for f in pair.findings)
-    counts = count(results, options.fail_on)
+    upgrade = upgrade_line(results, options.command)
+    if upgrade:
+        lines.append(upgrade)
+    lines.append(_summary(count(results, options.fail_on), options))
+    return "\n".join(lines) + "\n"
+
+
+def _dim(s: str, color: bool) -> str:
+    return f"{_DIM}{s}{_RESET}" if color else s
+
+
+def _summary(counts: Counts, options: ReportOptions) -> str:
+    """The last line: counts by severity, coloured by the worst."""
     summary = summary_line(counts, options.fail_on)
     if options.color:
         if counts.failed:
@@ -70,8 +127,280 @@ def render(results: Sequence[PairResult], options: ReportOptions) -> str:
         else:
             tone = _GREEN
         summary = f"{_BOLD}{tone}{summary}{_RESET}"
-    upgrade = upgrade_line(results, options.command)
-    if upgrade:
-        lines.append(upgrade)
-    lines.append(summary)
-    return "\n".join(lines) + "\n"
+    return summary
+
+
+def pair_header(pair: PairResult, color: bool = False) -> str:
+    """``TEMPLATE -> ENV (template set: 34 files; base: ...)``, ``: in sync`` when nothing found.
+
+    The set size and the base's source come from the pair when the run knows them.
+    """
+    details = []
+    set_size = getattr(pair, "set_size", 1)
+    if set_size > 1:
+        details.append(f"template set: {set_size} files")
+    source = getattr(pair, "base_source", None)
+    if source is not None:
+        detail = getattr(pair, "base_detail", "")
+        if source == "none":
+            details.append("base: none")
+        else:
+            details.append(f"base: {source}" + (f" ({detail})" if detail else ""))
+    text = f"{one_line(pair.template)} -> {one_line(pair.env)}"
+    if details:
+        text += f" ({one_line('; '.join(details))})"
+    if not pair.findings and pair.fixed is None:
+        text += ": in sync"
+    return f"{_BOLD}{text}{_RESET}" if color else text
+
+
+def _names(prefix: str, keys: Sequence[str], width: int, limit: int = 12) -> list[str]:
+    """``prefix`` and key names (``... and 12 more`` past ``limit``), wrapped at ``width``."""
+    items = [one_line(k) for k in keys[:limit]]
+    if len(keys) > limit:
+        items[-1] += f" and {len(keys) - limit} more"
+    return _packed(prefix, items, width)
+
+
+def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) -> list[str]:
+    """What fix did to ``env`` (``would`` in a dry run): one line a kind of change.
+
+    ``in sync: nothing changed`` when the merge is the file as it stands.
+    """
+    name = one_line(env)
+    if not changed:
+        return [f"{name}: in sync: nothing changed"]
+    would = fixed.dry_run
+    if fixed.created:
+        verb = "would be created" if would else "created"
+        return [f"{name}: {verb} from the template (mode 0600); review it"]
+
+    def did(past: str, conditional: str) -> str:
+        return f"would {conditional}" if would else past
+
+    head = f"{name}: would change (dry run, nothing written)" if would else f"{name}: updated"
+    if fixed.backup:
+        head += f" (backup: {one_line(fixed.backup)})"
+    out = [head]
+    if fixed.added:
+        out += _names(
+            f"  {did('added', 'add')} {plural(len(fixed.added), 'missing key')} "
+            "with the template default: ",
+            fixed.added,
+            width,
+        )
+    if fixed.updated:
+        out += _names(
+            f"  {did('updated', 'update')} {plural(len(fixed.updated), 'stale default')} "
+            "to the new default: ",
+            fixed.updated,
+            width,
+        )
+    if fixed.taken:
+        out += _names(
+            f"  {did('took', 'take')} the template default for "
+            f"{plural(len(fixed.taken), 'key')} (--take-template): ",
+            fixed.taken,
+            width,
+        )
+    if fixed.kept:
+        out.append(
+            f"  {did('kept', 'keep')} {plural(fixed.kept, 'value')} that differ from the "
+            "template default"
+        )
+    if fixed.trailing:
+        moved = f"; {fixed.relocated} moved to another template" if fixed.relocated else ""
+        out.append(
+            f"  {did('kept', 'keep')} {plural(len(fixed.trailing), 'key')} at the end of the file "
+            f"(no template line assigns them{moved})"
+        )
+    if fixed.dropped:
+        out += _names(
+            f"  {did('dropped', 'drop')} {plural(len(fixed.dropped), 'key')} "
+            "(the backup keeps them): ",
+            fixed.dropped,
+            width,
+        )
+    if fixed.conflicts:
+        out += _names(
+            f"  review {plural(len(fixed.conflicts), 'conflict')} (your value "
+            f"{'would stay' if would else 'kept'}, the template default changed): ",
+            fixed.conflicts,
+            width,
+            len(fixed.conflicts),
+        )
+    return out
+
+
+#: a run of at least this many findings of one code, file and message is packed
+_PACK = 4
+
+#: what an info count line says about its findings (else the rule's summary)
+_INFO_TEXT = {
+    "ENV003": "values that differ from the template default (fix keeps them)",
+    "ENV008": "keys now defined in another template of the set (fix keeps their values)",
+    "ENV009": "rename hints (fix does not move values between keys)",
+    "ENV010": "optional settings the template gained (commented out) that the env file "
+    "does not set",
+}
+
+
+def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) -> list[str]:
+    """Errors and warnings grouped by code, info as count lines (``quiet``: errors only)."""
+    groups: dict[tuple[int, str, str], list[Finding]] = {}
+    for f in findings:
+        if quiet and f.severity != "error":
+            continue
+        groups.setdefault((-SEVERITY_RANK.get(f.severity, 0), f.code, f.severity), []).append(f)
+    lines: list[str] = []
+    color = options.color
+    for (_, code, severity), group in sorted(groups.items(), key=lambda item: item[0]):
+        tone = _SEVERITY_COLOR.get(severity, "") if color else ""
+        reset = _RESET if color else ""
+        slug = group[0].slug
+        counted = plural(len(group), severity) if severity != "info" else f"{len(group)} info"
+        if severity == "info":
+            rule = RULES_BY_CODE.get(code)
+            what = _INFO_TEXT.get(code) or (rule.summary if rule is not None else "")
+            lines.append(f"{tone}{code} {slug}{reset}: {counted}" + (f": {what}" if what else ""))
+            continue
+        runs: dict[tuple[str, str], list[Finding]] = {}
+        for f in group:
+            runs.setdefault((f.message if f.key else f"\0{f.line}", f.file), []).append(f)
+        messages = {f.message for f in group}
+        if len(group) > 1:
+            shared = f": {one_line(group[0].message)}" if len(messages) == 1 else ""
+            lines.append(f"{tone}{code} {slug}{reset}: {counted}{shared}")
+        for (message, file), run in runs.items():
+            if len(run) < _PACK:
+                lines.extend(format_finding(f, color) for f in run)
+                continue
+            if len(messages) > 1:
+                lines.append(f"  {one_line(message)}:")
+            lines.extend(
+                _packed(
+                    f"  {one_line(file)}: ",
+                    [f"{one_line(f.key)} ({f.line})" for f in run],
+                    options.width,
+                )
+            )
+    return lines
+
+
+def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
+    """``items`` joined by commas after ``prefix``, wrapped before ``width`` columns."""
+    lines: list[str] = []
+    current = prefix
+    fresh = True
+    for item in items:
+        piece = item if fresh else f", {item}"
+        if not fresh and len(current) + len(piece) + 1 > width:
+            lines.append(current + ",")
+            current = "    " + item
+        else:
+            current += piece
+        fresh = False
+    lines.append(current)
+    return lines
+
+
+def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
+    """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand."""
+    parts = ["envsync", command, *flags]
+    if options.rerun:
+        parts.append(options.rerun)
+    return " ".join(parts)
+
+
+def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Counts) -> list[str]:
+    """At most three commands that would resolve what was found, most pressing first."""
+    by_code = counts.by_code
+    live = [p for p in results if not p.skipped]
+    steps: list[str] = []
+    syntax = [f for p in live for f in p.findings if f.code == "ENV007"]
+    if syntax:
+        first = syntax[0]
+        steps.append(
+            f"edit {location(one_line(first.file), first.line)}  # Docker Compose rejects "
+            f"{'this file' if len(syntax) == 1 else f'{len(syntax)} lines'}; fix refuses until then"
+        )
+    fixable = _fix_would(live, options.command)
+    if fixable and not syntax:
+        steps.append(f"{_rerun('fix', options)}  # {fixable}")
+    elif any(p.fixed is not None and p.fixed.dry_run and p.changed for p in live):
+        steps.append(f"{_rerun('fix', options)}  # write the change shown above")
+    loose = [p.env for p in live if any(f.code == "ENV011" and not f.key for f in p.findings)]
+    if loose:
+        steps.append(
+            "chmod 600 " + " ".join(shell_quote(one_line(e)) for e in loose) + "  # ENV011"
+        )
+    changed = by_code.get("ENV003", 0) + by_code.get("ENV004", 0) + by_code.get("ENV005", 0)
+    if changed and not options.show_values:
+        steps.append(
+            f"{_rerun('check', options, '--show-values')}  # see the "
+            f"{plural(changed, 'changed default')} side by side"
+        )
+    elif by_code.get("ENV005", 0):
+        steps.append(
+            f"{_rerun('fix', options, '--take-template KEY')}  # take the new default "
+            f"for a conflict you reviewed"
+        )
+    if by_code.get("ENV003", 0) and not _any_base(live):
+        steps.append(
+            f"{_rerun('check', options, '--base OLD.env.example')}  # the previous template "
+            f"tells stale defaults from your changes"
+        )
+    hidden = (
+        counts.total - sum(1 for p in live for f in p.findings if f.severity != "info")
+        if options.verbosity == 0
+        else 0
+    )
+    if hidden:
+        steps.append(f"{_rerun('check', options, '-v')}  # every finding, one a line")
+    return steps[:3]
+
+
+def _any_base(pairs: Sequence[PairResult]) -> bool:
+    """Some pair was compared with a base (its source, else a three-way finding shows it)."""
+    for p in pairs:
+        source = getattr(p, "base_source", None)
+        if source is not None and source != "none":
+            return True
+        if any(f.code in ("ENV004", "ENV005", "ENV010") for f in p.findings):
+            return True
+    return False
+
+
+def _fix_would(pairs: Sequence[PairResult], command: str) -> str:
+    """What running fix would do, ``adds 36 missing keys, ...``; empty when nothing."""
+    missing = stale = drops = 0
+    creates: list[str] = []
+    for p in pairs:
+        if command == "fix" and p.fixed is not None:
+            continue  # its findings are those that remain after the merge
+        for f in p.findings:
+            if f.code == "ENV001":
+                missing += 1
+            elif f.code == "ENV004" and "takes the new default" in f.message:
+                stale += 1
+            elif f.code == "ENV002" and "fix drops it" in f.message:
+                drops += 1
+            elif f.code == "ENV012":
+                creates.append(p.env)
+    parts = []
+    if missing:
+        parts.append(f"adds {plural(missing, 'missing key')}")
+    if stale:
+        parts.append(f"updates {plural(stale, 'stale default')}")
+    if drops:
+        parts.append(f"drops {plural(drops, 'old default')} the template removed")
+    if creates:
+        parts.append("creates " + ", ".join(one_line(e) for e in creates) + " from the template")
+    return ", ".join(parts)
+
+
+def shell_quote(word: str) -> str:
+    """``word`` quoted for a POSIX shell when it needs it."""
+    if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
