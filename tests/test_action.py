@@ -314,9 +314,15 @@ def test_fail_on_change(
 
 
 def test_fail_on_change_false_keeps_failures(tmp_path: Path, workspace: Path) -> None:
-    """Missing keys at the default fail-on still fail the step, change or not."""
-    run = run_action(tmp_path, workspace, {**PY, "command": "fix", "fail-on-change": "false"})
+    """Findings that remain after the merge, at or above fail-on, still fail the step, change
+    or not (the missing keys are gone once fix has added them; the extra key stays)."""
+    run = run_action(
+        tmp_path,
+        workspace,
+        {**PY, "command": "fix", "fail-on": "warning", "fail-on-change": "false"},
+    )
     assert run.returncode == 1
+    assert run.outputs["warnings"] == "1"
     assert run.outputs["changed"] == "true"
 
 

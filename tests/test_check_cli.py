@@ -432,9 +432,7 @@ def test_several_templates_in_one_run(tmp_path: Path) -> None:
     write(tmp_path / "web" / ".env", "W=1\nOLD=1\n")
     write(tmp_path / ".env.sample", "S=1\n")
     write(tmp_path / ".env", "S=2\n")
-    run = envsync(
-        "check", "-v", "api.env.example", "web/.env.example", ".env.sample", cwd=tmp_path
-    )
+    run = envsync("check", "-v", "api.env.example", "web/.env.example", ".env.sample", cwd=tmp_path)
     assert run.rc == 1
     text = parse_text(run.out)
     assert sorted((f["file"], f["code"], f["key"]) for f in text.findings) == [

@@ -537,7 +537,8 @@ def test_hostile_input(workdir: Path, row: Row, command: str) -> None:
     row.setup(workdir)
     cwd = workdir / "app" if (workdir / "app").is_dir() else workdir
     before = _snapshot(workdir.parent)
-    proc = _run([command], cwd, row.as_nobody)
+    # check -v: every finding on a line of its own (the default counts info findings)
+    proc = _run([command, "-v"] if command == "check" else [command], cwd, row.as_nobody)
     stdout = proc.stdout.decode("utf-8", "replace")
     stderr = proc.stderr.decode("utf-8", "replace")
     assert "Traceback" not in stderr, stderr

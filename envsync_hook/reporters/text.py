@@ -205,19 +205,19 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
         )
     if fixed.kept:
         out.append(
-            f"  {did('kept', 'keep')} {plural(fixed.kept, 'value')} that differ from the "
-            "template default"
+            f"  {did('kept', 'keep')} {plural(fixed.kept, 'value')} that "
+            f"{'differs' if fixed.kept == 1 else 'differ'} from the template default"
         )
     if fixed.trailing:
         moved = f"; {fixed.relocated} moved to another template" if fixed.relocated else ""
         out.append(
             f"  {did('kept', 'keep')} {plural(len(fixed.trailing), 'key')} at the end of the file "
-            f"(no template line assigns them{moved})"
+            f"(no template line assigns {'it' if len(fixed.trailing) == 1 else 'them'}{moved})"
         )
     if fixed.dropped:
         out += _names(
             f"  {did('dropped', 'drop')} {plural(len(fixed.dropped), 'key')} "
-            "(the backup keeps them): ",
+            f"(the backup keeps {'it' if len(fixed.dropped) == 1 else 'them'}): ",
             fixed.dropped,
             width,
         )
@@ -331,9 +331,8 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
         steps.append(f"{_rerun('fix', options)}  # write the change shown above")
     loose = [p.env for p in live if any(f.code == "ENV011" and not f.key for f in p.findings)]
     if loose:
-        steps.append(
-            "chmod 600 " + " ".join(shell_quote(one_line(e)) for e in loose) + "  # ENV011"
-        )
+        names = " ".join(shell_quote(one_line(e)) for e in loose)
+        steps.append(f"chmod 600 {names}  # only you may read it (ENV011)")
     changed = by_code.get("ENV003", 0) + by_code.get("ENV004", 0) + by_code.get("ENV005", 0)
     if changed and not options.show_values:
         steps.append(
