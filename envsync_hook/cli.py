@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
@@ -139,20 +139,159 @@ class _HelpFormatter(argparse.HelpFormatter):
             width = _terminal_width() - 2
         super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
 
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        """Descriptions and epilogs: paragraphs are filled; indented lines (examples, the exit
+        code table) are kept as written."""
+        out = []
+        for block in text.strip("\n").split("\n\n"):
+            if all(line.startswith("  ") for line in block.splitlines()[1:]) and "\n  " in block:
+                out.append("\n".join(indent + line for line in block.splitlines()))
+            else:
+                out.append(super()._fill_text(block, width, indent))
+        return "\n\n".join(out)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors suggest the nearest option or command."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = _suggestion(self, message)
+        super().error(message + hint)
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """`` (did you mean --verbose?)`` for an unknown option or command; empty when none is near.
+
+    difflib is imported here only: the error path, never a normal run's start-up.
+    """
+    import difflib
+    import re
+
+    unknown = re.match(r"unrecognized arguments: (.*)", message)
+    choice = re.match(r"argument (\S+): invalid choice: '([^']*)'", message)
+    if unknown:
+        words = [w for w in unknown.group(1).split() if w.startswith("-")]
+        known = _option_strings(parser)
+    elif choice:
+        words = [choice.group(2)]
+        known = [
+            c
+            for a in parser._actions
+            if choice.group(1) in (a.dest, "/".join(a.option_strings), a.metavar)
+            or isinstance(a, argparse._SubParsersAction)
+            for c in (a.choices or ())
+        ]
+    else:
+        return ""
+    hints = []
+    for word in words:
+        near = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+        if near:
+            hints.append((word, near[0]))
+    if len(hints) == 1:
+        return f" (did you mean {hints[0][1]}?)"
+    if hints:
+        return " (did you mean: " + ", ".join(f"{a} -> {b}" for a, b in hints) + "?)"
+    return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of its subcommands (long ones first)."""
+    out: list[str] = []
+    for action in parser._actions:
+        out.extend(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out.extend(o for o in _option_strings(sub) if o not in out)
+    return out
+
+
+_EXIT_CODES = """exit codes:
+  0  nothing at or above --fail-on (default: error), and nothing changed
+  1  findings at or above --fail-on, or fix changed (or would change) the env file
+  2  usage or configuration error, an unreadable file, or a refusal (nothing written)"""
+
+_CHECK_DESCRIPTION = """\
+Compare each env file with its template (.env.example) the way Docker Compose reads them, and
+report what the env file lacks (ENV001), carries that no template defines (ENV002), changes
+(ENV003), and, given the previous template with --base or --base-ref, which old defaults are
+stale (ENV004) and which of your changes conflict with a new default (ENV005). Nothing is
+written. The text report groups the findings by code and ends with the commands that would
+resolve them; -v lists every finding; values are never printed unless --show-values."""
+
+_CHECK_EPILOG = f"""examples:
+  envsync check                                 # .env.example against .env
+  envsync check docker/.env.example --base old.env.example
+  envsync check --also 'envs/**/*.env.example' --format json --output report.json
+
+{_EXIT_CODES}
+
+`envsync rules` lists the finding codes; `envsync explain ENV004` explains one."""
+
+_FIX_DESCRIPTION = """\
+Back the env file up (env-backup/.env.backup_YYYYMMDD_HHMMSS), then merge the template into it
+in place: the template is the structure, every value you set survives byte for byte, missing
+keys arrive with their defaults, keys no template defines are kept at the end of the file, and
+(with a base) stale defaults take the new default. A second run changes nothing. Fix says what
+it did and reports the findings that remain; it refuses (exit 2, nothing written) when Docker
+Compose could not read either file."""
+
+_FIX_EPILOG = f"""examples:
+  envsync fix --dry-run                         # say what would change, write nothing
+  envsync fix --diff                            # show the change as a diff (values masked)
+  envsync fix docker/.env.example --base-ref HEAD~1 --take-template 'NGINX_*'
+
+{_EXIT_CODES}
+
+`envsync restore` rolls the env file back to the backup fix made."""
+
+_RESTORE_DESCRIPTION = """\
+Roll an env file back to one of its backups (by default the newest), after backing up the
+file it replaces; or list the backups."""
+
+_RESTORE_EPILOG = """examples:
+  envsync restore --list                        # backups of ./.env, newest first
+  envsync restore                               # restore the newest backup of ./.env
+  envsync restore docker/.env --from docker/env-backup/.env.backup_20260512_101500
+
+exit codes:
+  0  restored, or listed
+  2  no backup to restore, an unreadable backup, or a usage error (nothing written)"""
+
+_RULES_EPILOG = """examples:
+  envsync rules                                 # every code, slug and default severity
+  envsync rules ENV004                          # the same as: envsync explain ENV004
+
+exit codes:
+  0  printed
+  2  no such rule"""
+
+_EXPLAIN_EPILOG = """examples:
+  envsync explain ENV004
+  envsync explain stale-default
+
+exit codes:
+  0  printed
+  2  no such rule"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="envsync",
-        description="Keep a .env in step with its .env.example across upgrades.",
+        description="Keep a .env in step with its .env.example across upgrades: check reports, "
+        "fix merges (with a backup), restore rolls back.",
+        epilog="`envsync COMMAND --help` describes a command, with examples and exit codes.",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"envsync-hook {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     check = sub.add_parser(
         "check",
         help="report what the env file lacks, carries or changes",
+        description=_CHECK_DESCRIPTION,
+        epilog=_CHECK_EPILOG,
         formatter_class=_HelpFormatter,
     )
     _add_pairing(check)
@@ -160,41 +299,93 @@ def build_parser() -> argparse.ArgumentParser:
     fix = sub.add_parser(
         "fix",
         help="back up the env file, then merge the template into it",
+        description=_FIX_DESCRIPTION,
+        epilog=_FIX_EPILOG,
         formatter_class=_HelpFormatter,
     )
     _add_pairing(fix)
-    fix.add_argument("--dry-run", action="store_true", help="write nothing; say what would change")
+    fix.add_argument(
+        "--dry-run", action="store_true", help="write nothing; say what fix would change"
+    )
     fix.add_argument(
         "--diff", action="store_true", help="print a unified diff (values masked); write nothing"
     )
     fix.add_argument(
-        "--prune", action="store_true", default=None, help="drop keys no template defines"
+        "--prune",
+        action="store_true",
+        default=None,
+        help="drop keys no template defines (the backup keeps them)",
     )
     fix.add_argument(
         "--take-template",
         action="append",
         default=[],
         metavar="KEY",
-        help="take the template default for KEY (fnmatch pattern); repeatable",
+        help="take the template default for KEY even though you changed it (fnmatch pattern); "
+        "repeatable",
     )
     fix.add_argument(
         "--keep-stale",
         action="store_true",
         default=None,
-        help="keep old defaults the template changed (three-way)",
+        help="keep old defaults the template changed (three-way; default: take the new one)",
     )
 
     restore = sub.add_parser(
-        "restore", help="roll the env file back to a backup", formatter_class=_HelpFormatter
+        "restore",
+        help="roll the env file back to a backup",
+        description=_RESTORE_DESCRIPTION,
+        epilog=_RESTORE_EPILOG,
+        formatter_class=_HelpFormatter,
     )
-    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
-    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
-    restore.add_argument("--list", action="store_true", help="list backups, newest first")
-    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+    restore.add_argument(
+        "env", nargs="?", default=".env", metavar="ENV", help="the env file (default: .env)"
+    )
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="BACKUP",
+        help="the backup to restore (default: the newest of ENV)",
+    )
+    restore.add_argument(
+        "--list", action="store_true", help="list the backups of ENV, newest first; change nothing"
+    )
+    restore.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="where the backups are (default: env-backup/ beside ENV)",
+    )
 
     sub.add_parser(
-        "schema", help="print the JSON Schema of the json report", formatter_class=_HelpFormatter
+        "schema",
+        help="print the JSON Schema of the json report",
+        description="Print the JSON Schema (draft 2020-12) that every `--format json` report "
+        "validates against.",
+        epilog="examples:\n  envsync schema > envsync-report.schema.json\n\n"
+        "exit codes:\n  0  printed",
+        formatter_class=_HelpFormatter,
     )
+    rules = sub.add_parser(
+        "rules",
+        help="list the finding codes (or explain one)",
+        description="List every finding code with its slug, default severity and meaning; "
+        "with a CODE, explain that one (as `envsync explain`).",
+        epilog=_RULES_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    rules.add_argument(
+        "rule", nargs="?", metavar="CODE", help="a code (ENV004) or slug (stale-default)"
+    )
+    explain = sub.add_parser(
+        "explain",
+        help="explain one finding code, with an example",
+        description="Explain one finding code: what it means, why it matters, an example "
+        "template and .env with the finding they produce, and what to do about it.",
+        epilog=_EXPLAIN_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    explain.add_argument("rule", metavar="CODE", help="a code (ENV004) or slug (stale-default)")
     return parser
 
 
@@ -534,6 +725,12 @@ def _main(argv: Sequence[str] | None) -> int:
             return 0
         if args.command == "restore":
             return _restore(args, out)
+        if args.command in ("rules", "explain"):
+            from envsync_hook import explain
+
+            rule = args.rule
+            sys.stdout.write(explain.explain(rule) if rule else explain.rules_table())
+            return 0
         return _run_pairs(args, out)
     except EnvsyncError as e:
         out.error(str(e))

@@ -13,7 +13,7 @@ from operator import eq, ne, not_
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
-from envsync_hook.findings import Finding, analyse_change, make_finding
+from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
 
 _DOLLAR = re.compile(r"\$\$|\$([_A-Za-z][_A-Za-z0-9]*)|\$(?!\{)")
@@ -220,7 +220,7 @@ def _emit(
 
 
 def _values(settings: Settings, key: str, **named: str) -> str:
-    """`` (env: X, template: Y)`` under --show-values, masked; empty otherwise."""
+    """`` (yours: X, template: Y)`` under --show-values, side by side, masked; empty otherwise."""
     if not settings.show_values:
         return ""
     from envsync_hook.secrets import display_value
@@ -341,7 +341,7 @@ def compare(
         if take:
             decisions[key] = TAKE
         analysis = analyse_change(display(et), display(tt))
-        shown = _values(settings, key, env=et, template=tt) if settings.show_values else ""
+        shown = _values(settings, key, yours=et, template=tt) if settings.show_values else ""
         old = base_vals.get(key) if base_vals is not None else None
         if old is not None and old != new:
             if cur == old:
@@ -358,7 +358,7 @@ def compare(
                     tpath,
                     tline,
                     f"holds the previous template's default, which the template changed "
-                    f"({analysis}); fix {verb}" + shown,
+                    f"({ANALYSIS_TEXT[analysis]}); fix {verb}" + shown,
                     analysis,
                 )
             else:
@@ -374,8 +374,8 @@ def compare(
                     key,
                     tpath,
                     tline,
-                    f"customised, and the template default changed as well ({analysis}); fix {verb}"
-                    + shown,
+                    f"customised, and the template default changed as well "
+                    f"({ANALYSIS_TEXT[analysis]}); fix {verb}" + shown,
                     analysis,
                 )
         else:
@@ -390,7 +390,8 @@ def compare(
                 key,
                 tpath,
                 tline,
-                f"differs from the template default ({analysis}); fix {verb}" + shown,
+                f"differs from the template default ({ANALYSIS_TEXT[analysis]}); fix {verb}"
+                + shown,
                 analysis,
             )
         decisions.setdefault(key, KEEP)

@@ -100,6 +100,20 @@ ANALYSIS_KINDS = (
 )
 
 
+#: each kind of change said in the operator's frame: what the template default is, relative to
+#: the value in the env file (the messages of ENV003-ENV005; the slugs stay in ``analysis``)
+ANALYSIS_TEXT = {
+    "empty-to-value": "template default is set, yours is empty",
+    "value-to-empty": "template default is empty",
+    "numeric-increase": "template default is higher than yours",
+    "numeric-decrease": "template default is lower than yours",
+    "boolean-toggle": "template default is the other way round",
+    "url-change": "template default is a different URL",
+    "path-change": "template default is a different path",
+    "text-change": "template default is a different text",
+}
+
+
 class Finding(NamedTuple):
     """One problem found in one pair. Sorts by file, line, code."""
 

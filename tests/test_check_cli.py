@@ -496,7 +496,9 @@ def test_text_lines_and_summary(tmp_path: Path, with_base: bool) -> None:
             (".env", 4, "ENV006", "duplicate-key", "X"),
         ]
     )
-    assert "url-change" in next(f["message"] for f in text.findings if f["code"] == "ENV003")
+    assert "template default is a different URL" in next(
+        f["message"] for f in text.findings if f["code"] == "ENV003"
+    )
     assert text.summary == {
         "error": "1",
         "warning": "2",

@@ -15,7 +15,7 @@ import pytest
 
 from envsync_hook import parse
 from envsync_hook.compare import Comparison, compare, index
-from envsync_hook.findings import RULES_BY_CODE, Finding
+from envsync_hook.findings import ANALYSIS_TEXT, RULES_BY_CODE, Finding
 from envsync_hook.settings import Settings
 
 T = "app/.env.example"
@@ -228,7 +228,8 @@ def test_changed_default_analysis(default: str, current: str, analysis: str) -> 
     assert rows(c.findings) == [("ENV003", "K", T, 2)]
     (f,) = c.findings
     assert (f.slug, f.severity, f.analysis) == ("changed-default", "info", analysis)
-    assert analysis in f.message
+    # the message says it in the operator's frame; the slug stays in ``analysis``
+    assert f"({ANALYSIS_TEXT[analysis]})" in f.message
 
 
 # --- value equality: what compose reads, before interpolation ------------------------------------

@@ -259,7 +259,9 @@ def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) ->
         reset = _RESET if color else ""
         slug = group[0].slug
         counted = plural(len(group), severity) if severity != "info" else f"{len(group)} info"
-        if severity == "info":
+        # with --show-values, the changed defaults are what was asked for: listed, not counted
+        listed = options.show_values and any(f.analysis for f in group)
+        if severity == "info" and not listed:
             rule = RULES_BY_CODE.get(code)
             what = _INFO_TEXT.get(code) or (rule.summary if rule is not None else "")
             lines.append(f"{tone}{code} {slug}{reset}: {counted}" + (f": {what}" if what else ""))
@@ -349,10 +351,11 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
             f"{_rerun('check', options, '--base OLD.env.example')}  # the previous template "
             f"tells stale defaults from your changes"
         )
-    hidden = (
-        counts.total - sum(1 for p in live for f in p.findings if f.severity != "info")
-        if options.verbosity == 0
-        else 0
+    # info findings the screenful only counted (with --show-values it lists changed defaults)
+    hidden = options.verbosity == 0 and any(
+        f.severity == "info" and not (options.show_values and f.analysis)
+        for p in live
+        for f in p.findings
     )
     if hidden:
         steps.append(f"{_rerun('check', options, '-v')}  # every finding, one a line")
