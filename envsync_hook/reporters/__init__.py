@@ -5,7 +5,7 @@ one newline, for the CLI to write to stdout or a file. Reporters print nothing, 
 see only :class:`~envsync_hook.findings.PairResult` values, which hold no values of either file.
 
 Each format lives in its own module and is imported on first use, so importing this package
-(and the ``text`` path) never imports pydantic, junit-xml or json machinery.
+(and the ``text`` path) never imports pydantic, XML or JSON machinery.
 """
 
 from __future__ import annotations
