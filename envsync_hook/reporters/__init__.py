@@ -28,6 +28,9 @@ class ReportOptions(NamedTuple):
     color: bool  # ANSI colour (text only); the CLI decides from the TTY, NO_COLOR, --color
     version: str  # envsync-hook's version, for reports that name the tool
     command: str = "check"  # "check" or "fix"
+    #: absolute path of the directory the report's relative paths start from (the repository
+    #: root for ``github`` and ``sarif``, see locate.py); "" when unknown
+    root: str = ""
 
 
 #: format name -> module holding its ``render``
