@@ -375,6 +375,11 @@ NAMING = [
     ("db.env.dist", "db.env"),
     ("example.env", ".env"),
     ("sub/example.env", "sub/.env"),
+    (".env.production.example", ".env.production"),
+    ("docker/.env.local.sample", "docker/.env.local"),
+    ("env.sample", ".env"),
+    ("deploy/env.example", "deploy/.env"),
+    (".env-example", ".env"),
 ]
 
 
