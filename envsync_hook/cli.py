@@ -44,7 +44,9 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
-    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
+    )
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", help="also write a JSON report")
     p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
@@ -83,7 +85,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
     p.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text output (auto: on a terminal, or with FORCE_COLOR / CLICOLOR_FORCE; "
+        "never with NO_COLOR)",
     )
     p.add_argument(
         "--backup-dir",
@@ -203,9 +209,17 @@ class _Out:
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
+    """``--color always``/``never`` decide. ``auto``: never with ``NO_COLOR`` (no-color.org:
+    set and not empty; it wins over the rest); always with ``FORCE_COLOR`` (force-color.org: set
+    and not empty) or ``CLICOLOR_FORCE`` (set and not ``0``); never with ``TERM=dumb``; else
+    only on a terminal."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     try:
         return stream.isatty()
@@ -391,12 +405,13 @@ def _report(
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     stream = sys.stdout
-    color = False if args.output else _use_color(args.color, stream)
+    to_file = args.output not in (None, "-")  # ``--output -`` is standard output, as usual
+    color = False if to_file else _use_color(args.color, stream)
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
     # github and sarif reports name paths from the repository root (looked up only for them)
     rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
     text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
-    if args.output:
+    if to_file:
         _write_file(args.output, text)
     else:
         stream.write(text)
