@@ -30,7 +30,12 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         metavar="TEMPLATE",
         help="template(s) to compare with their env files (default: .env.example)",
     )
-    p.add_argument("--env", metavar="PATH", help="the env file (one template only)")
+    p.add_argument(
+        "--env",
+        metavar="PATH",
+        help="the env file (one template only); '-' reads it from standard input (check, "
+        "fix --dry-run/--diff)",
+    )
     p.add_argument(
         "--also",
         action="append",
@@ -251,6 +256,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
+    env_text, env_shown = _piped_env(args)
     # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
     configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
     if not configured:
@@ -282,7 +288,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        env_name = args.env or pair.get("env")
+        env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
         also_paths = expand_also(patterns)
@@ -301,6 +307,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                env_text=env_text,
             )
         )
         seen.add(os.path.abspath(t))
@@ -329,6 +336,32 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
         )
         seen.add(os.path.abspath(p))
     return jobs
+
+
+#: how reports name an env file read from standard input
+STDIN_NAME = "<stdin>"
+
+
+def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
+    (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
+
+    Read once, before any pair runs, and never written anywhere: CI can check a ``.env`` held
+    in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
+    ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
+    from envsync_hook import files
+
+    name = args.env
+    if not name or (name != "-" and not files.is_pipe(name)):
+        return None, None
+    if args.command == "fix" and not (args.dry_run or args.diff):
+        raise EnvsyncError(
+            f"--env {name}: fix cannot write an env file back to a pipe; "
+            "use check, fix --dry-run or fix --diff"
+        )
+    if name == "-":
+        return files.read_pipe(0, "env file", "from standard input"), STDIN_NAME
+    return files.read_pipe(name, "env file", name), name
 
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
