@@ -143,3 +143,71 @@ def test_env_dash_goes_with_one_template(project: Path) -> None:
     proc = envsync(project, "check", ".env.example", "app.env.example", "--env", "-")
     assert proc.returncode == 2
     assert b"one template" in proc.stderr
+
+
+# --- configuration found from the current directory up to the repository root -----------------
+
+
+def _repo(tmp_path: Path) -> Path:
+    """``outer/repo`` (with ``.git``) holding ``docker/.env.example`` and a ``.env`` whose only
+    finding is an extra key (a warning: exit 0 unless ``fail_on = "warning"``)."""
+    repo = tmp_path / "outer" / "repo"
+    docker = repo / "docker" / "sub"
+    docker.mkdir(parents=True)
+    (repo / ".git").mkdir()
+    for d in (repo / "docker", docker):
+        (d / ".env.example").write_text("A=1\n", encoding="utf-8")
+        (d / ".env").write_text("A=1\nEXTRA=1\n", encoding="utf-8")
+        (d / ".env").chmod(0o600)
+    return repo
+
+
+STRICT = 'fail_on = "warning"\n'
+
+
+@pytest.mark.parametrize(
+    ("files", "cwd", "rc"),
+    [
+        ({}, "docker", 0),  # no configuration: the extra key is a warning only
+        ({".envsync.toml": STRICT}, "docker", 1),  # one level up
+        ({".envsync.toml": STRICT}, "docker/sub", 1),  # two levels up
+        ({"pyproject.toml": "[tool.envsync]\n" + STRICT}, "docker/sub", 1),
+        # a pyproject.toml without the table does not stop the search
+        ({".envsync.toml": STRICT, "docker/pyproject.toml": "[tool.ruff]\n"}, "docker", 1),
+        # the nearest file wins, and is the only one read
+        ({".envsync.toml": STRICT, "docker/.envsync.toml": 'fail_on = "error"\n'}, "docker", 0),
+        ({".envsync.toml": STRICT, "docker/pyproject.toml": "[tool.envsync]\n"}, "docker", 0),
+        # above the repository root (the .git) belongs to another project
+        ({"../.envsync.toml": STRICT}, "docker", 0),
+    ],
+)
+def test_configuration_is_found_up_to_the_repository_root(
+    tmp_path: Path, files: dict[str, str], cwd: str, rc: int
+) -> None:
+    repo = _repo(tmp_path)
+    for name, text in files.items():
+        (repo / name).write_text(text, encoding="utf-8")
+    proc = envsync(repo / cwd, "check")
+    assert proc.returncode == rc, proc.stdout + proc.stderr
+
+
+def test_relative_paths_of_a_file_found_above_are_from_its_directory(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / ".envsync.toml").write_text(
+        'templates = ["docker/.env.example"]\nfail_on = "warning"\n', encoding="utf-8"
+    )
+    proc = envsync(repo / "docker" / "sub", "check", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    (pair,) = json.loads(proc.stdout)["pairs"]
+    assert pair["template"] == "../../docker/.env.example"
+    assert [f["key"] for f in pair["findings"]] == ["EXTRA"]
+
+
+def test_an_invalid_file_above_is_named_as_found(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / ".envsync.toml").write_text("fail_on = 3\n", encoding="utf-8")
+    proc = envsync(repo / "docker", "check")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith(
+        "envsync: error: invalid configuration in ../.envsync.toml: fail_on:"
+    ), proc.stderr
