@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib  # (already imported by the interpreter's start-up)
 import gc
 import os
 import sys
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
@@ -194,11 +196,12 @@ class _Out:
 
     def notice(self, msg: str) -> None:
         if not self.quiet and msg:
-            print(msg, file=sys.stderr)
+            print(escape(msg), file=sys.stderr)
 
     @staticmethod
     def error(msg: str) -> None:
-        print(f"envsync: error: {msg}", file=sys.stderr)
+        # one line, whatever a path in it holds (escape: no line break, no workflow command)
+        print(f"envsync: error: {escape(msg)}", file=sys.stderr)
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -413,7 +416,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:
-            results.append(runner.check_pair(job, settings, if_missing, backup_dir))
+            results.append(safe_result(runner.check_pair(job, settings, if_missing, backup_dir)))
     else:
         opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
@@ -424,7 +427,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
                 runner.fix_pair(job, settings, rehearsal)
         for job in jobs:
             outcome = runner.fix_pair(job, settings, opts)
-            results.append(outcome.result)
+            results.append(safe_result(outcome.result))
             if outcome.diff:
                 sys.stdout.write(outcome.diff)
     _report(args, results, settings, out)
@@ -443,7 +446,7 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
         if not backups:
             out.notice(f"no backups of {env} in {bdir}")
         for b in backups:
-            print(b)
+            print(escape(str(b)))
         return 0
     if args.source:
         source = Path(args.source)
@@ -458,7 +461,51 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
     return 0
 
 
+#: where an unexpected error asks to be reported
+ISSUES_URL = "https://github.com/envsync-hook/envsync-hook/issues"
+
+
+def _tolerant_streams() -> None:
+    """Let stdout and stderr write any character: on a stream whose encoding cannot hold one
+    (``PYTHONIOENCODING=cp1252`` on a Windows runner, a C locale) it is written as a backslash
+    escape rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # (a closed or detached stream)
+                reconfigure(errors="backslashreplace")
+
+
+def _internal_error(e: BaseException) -> str:
+    """One line for an unexpected exception: its type and where it was raised, never its
+    message (which may hold a value), and where to report it."""
+    tb = e.__traceback__
+    where = ""
+    while tb is not None:
+        if "envsync_hook" in tb.tb_frame.f_code.co_filename:
+            name = os.path.basename(tb.tb_frame.f_code.co_filename)
+            where = f" at {name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return (
+        f"internal error ({type(e).__name__}{where}); nothing more is shown, so that no value "
+        f"leaks; please report it with the command you ran: {ISSUES_URL}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Never raises (but SystemExit from
+    argparse): an unexpected exception is one line on stderr and exit 2."""
+    _tolerant_streams()
+    try:
+        return _collected(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # noqa: BLE001 - the last resort: no traceback, no value
+        _Out.error(_internal_error(e))
+        return 2
+
+
+def _collected(argv: Sequence[str] | None) -> int:
     # A run makes a few hundred thousand small objects, none of them in a reference cycle,
     # and ends: the cycle collector would only walk them again and again (a fifth of the
     # time of a 100,000-key check). It is switched back on for callers that keep running.

@@ -23,6 +23,7 @@ from junit_xml import (  # type: ignore[import-untyped]
     to_xml_report_string,
 )
 
+from envsync_hook.escaping import escape
 from envsync_hook.findings import SEVERITY_RANK, Finding, PairResult
 from envsync_hook.reporters.summary import skip_notice
 from envsync_hook.reporters.text import format_finding, location
@@ -46,7 +47,7 @@ def _case(
         name,
         classname=CLASS_PREFIX + (worst.slug if worst else "ok"),
         elapsed_sec=seconds,
-        file=file,
+        file=escape(file),
         line=line if line > 0 else None,
         allow_multiple_subelements=True,
     )
@@ -54,7 +55,7 @@ def _case(
     for f in findings:
         if f.at_or_above(fail_on):
             case.add_failure_info(
-                message=f"{f.code} {f.slug}: {f.message}",
+                message=escape(f"{f.code} {f.slug}: {f.message}"),
                 output=format_finding(f),
                 failure_type=f.code,
             )
@@ -67,9 +68,11 @@ def _case(
 
 def _suite(pair: PairResult, fail_on: str) -> TestSuite:
     if pair.skipped:
-        case = TestCase(pair.env, classname=CLASS_PREFIX + "skipped", elapsed_sec=pair.duration)
-        case.add_skipped_info(message=skip_notice(pair))
-        return TestSuite(pair.template, [case])
+        case = TestCase(
+            escape(pair.env), classname=CLASS_PREFIX + "skipped", elapsed_sec=pair.duration
+        )
+        case.add_skipped_info(message=escape(skip_notice(pair)))
+        return TestSuite(escape(pair.template), [case])
 
     # one testcase per distinct key, at its first location
     locations: dict[str, tuple[str, int]] = {}
@@ -87,8 +90,8 @@ def _suite(pair: PairResult, fail_on: str) -> TestSuite:
     cases = [_case(key, *locations[key], by_key[key], fail_on, seconds) for key in by_key]
     for f in loose:
         name = f.key or f"{f.slug} {location(f.file, f.line)}"
-        cases.append(_case(name, f.file, f.line, [f], fail_on, seconds))
-    return TestSuite(pair.template, cases)
+        cases.append(_case(escape(name), f.file, f.line, [f], fail_on, seconds))
+    return TestSuite(escape(pair.template), cases)
 
 
 def _add_missing_times(xml: str) -> str:
