@@ -178,6 +178,53 @@ def _balanced(text: str) -> bool:
     return depth <= 0
 
 
+_VALUE_START = re.compile(
+    r"""\A[ \t]*(?:-[ \t]+)*(?:(?:"[^"]*"|'[^']*'|[^\s'"{\[#][^:#]*?)[ \t]*:[ \t]+)?[\[{]"""
+)
+_FLOW_KEY = re.compile(r"""[{,][ \t]*(["']?)env_file\1[ \t]*:[ \t]*""")
+
+
+def _opens_flow(line: str) -> bool:
+    """Whether the value on ``line`` (after ``key:`` or ``-``) starts a flow collection."""
+    return ("{" in line or "[" in line) and _VALUE_START.match(line) is not None
+
+
+def _flow_env_files(text: str) -> list[str]:
+    """The ``env_file`` values inside flow mappings of ``text`` (one logical line)."""
+    out: list[str] = []
+    for m in _FLOW_KEY.finditer(text):
+        rest = text[m.end() :]
+        if rest.startswith("["):
+            end = _closing(rest)
+            if end > 0:
+                out.extend(p for p in map(_flow_item, _split_flow(rest[1:end])) if p)
+        else:
+            items = _split_flow(rest.split("}", 1)[0] if "{" not in rest else rest)
+            path = _scalar(items[0].rstrip("}").strip()) if items else None
+            if path:
+                out.append(path)
+    return out
+
+
+def _closing(text: str) -> int:
+    """Index of the bracket closing the one ``text`` starts with (-1: not closed)."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
 def env_file_entries(text: str) -> list[str]:
     """The paths the ``env_file`` keys of a compose file name, in file order.
 
@@ -202,8 +249,15 @@ def env_file_entries(text: str) -> list[str]:
         if _BLOCK_SCALAR.search(line):
             block_indent = ind
             continue
+        if _opens_flow(line):
+            # a flow collection (``{image: x, env_file: a.env}``) may go on over several lines
+            while not _balanced(line) and i < len(lines):
+                line += " " + lines[i].strip()
+                i += 1
         m = _ENV_FILE_KEY.match(line)
         if m is None:
+            if "env_file" in line:
+                out.extend(_flow_env_files(line))
             continue
         rest = (m.group("rest") or "").strip()
         keycol = len(m.group("indent")) + len(m.group("dash") or "")
@@ -369,8 +423,10 @@ def subfolder_templates(folder: Path) -> int:
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False):
-                    if depth < _HINT_DEPTH and not e.name.startswith(".") and (
-                        e.name not in _SKIP_DIRS
+                    if (
+                        depth < _HINT_DEPTH
+                        and not e.name.startswith(".")
+                        and (e.name not in _SKIP_DIRS)
                     ):
                         todo.append((e.path, depth + 1))
                 elif depth > 0 and "env" in e.name and _is_template_name(e.name):
