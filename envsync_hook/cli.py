@@ -17,6 +17,7 @@ from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
 FORMATS = (*REPORTER_FORMATS, "auto")
@@ -491,6 +492,26 @@ def _write_file(path: str, text: str) -> None:
         raise EnvsyncError(f"cannot write report {path}: {e.strerror or e}") from None
 
 
+#: the formats whose paths are from the repository root (GitHub resolves them there)
+_ROOTED = ("github", "sarif")
+
+
+def _from_root(
+    results: list[PairResult], options: ReportOptions
+) -> tuple[list[PairResult], ReportOptions]:
+    """``results`` with paths from the repository root (``$GITHUB_WORKSPACE``, else the nearest
+    ``.git`` above), and plain options naming that root; the current directory when there is
+    none. Only the github and sarif reports use it: the text path never looks for a root."""
+    from envsync_hook.locate import Rebaser, report_root
+
+    cwd = os.getcwd()
+    root = report_root(os.environ, cwd)
+    plain = options._replace(color=False)
+    if root is None:
+        return results, plain._replace(root=os.path.realpath(cwd))
+    return Rebaser(root, cwd).results(results), plain._replace(root=root)
+
+
 def _report(
     args: argparse.Namespace, results: list[PairResult], settings: Settings, out: _Out
 ) -> None:
@@ -502,7 +523,9 @@ def _report(
     stream = sys.stdout
     color = False if args.output else _use_color(args.color, stream)
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
-    text = get_reporter(fmt)(results, options)
+    # github and sarif reports name paths from the repository root (looked up only for them)
+    rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
+    text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
     if args.output:
         _write_file(args.output, text)
     else:
@@ -511,14 +534,15 @@ def _report(
     plain = options._replace(color=False)
     for path, name in ((args.junit, "junit"), (args.json, "json"), (args.sarif, "sarif")):
         if path:
-            _write_file(path, get_reporter(name)(results, plain))
+            inputs = rooted if rooted and name in _ROOTED else (results, plain)
+            _write_file(path, get_reporter(name)(*inputs))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary_path:
+    if fmt == "github" and summary_path and rooted:
         from envsync_hook.reporters import step_summary
 
         try:
             with open(summary_path, "a", encoding="utf-8") as f:
-                f.write(step_summary(results, plain))
+                f.write(step_summary(*rooted))
         except OSError as e:
             out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
 

@@ -294,8 +294,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             return FixOutcome(
                 result._replace(duration=time.perf_counter() - started, notice=notice), diff, None
             )
-        backup = files.make_backup(job.env, bdir)
-        files.atomic_write(job.env, new)
+        # the backup is the text merged from, and the env file is replaced only if it still
+        # holds it: an edit made meanwhile by another program (which does not take our lock)
+        # is refused, not silently reverted
+        merged_from = etext.encode("utf-8")
+        backup = files.make_backup(job.env, bdir, expect=merged_from)
+        files.atomic_write(job.env, new, expect=merged_from)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(

@@ -199,7 +199,7 @@ def pre_commit(tmp_path_factory: pytest.TempPathFactory, hook_repo: Path) -> Pre
         detail = log.read_text("utf-8", "replace") if log.exists() else proc.stdout + proc.stderr
         if not _reachable("pypi.org"):
             pytest.skip(
-                "pre-commit cannot install the hook (pip needs pydantic and junit-xml) "
+                "pre-commit cannot install the hook (pip needs pydantic) "
                 "and pypi.org is unreachable"
             )
         pytest.fail(f"pre-commit could not install the hook:\n{detail[-4000:]}")
