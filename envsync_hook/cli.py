@@ -30,7 +30,12 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         metavar="TEMPLATE",
         help="template(s) to compare with their env files (default: .env.example)",
     )
-    p.add_argument("--env", metavar="PATH", help="the env file (one template only)")
+    p.add_argument(
+        "--env",
+        metavar="PATH",
+        help="the env file (one template only); '-' reads it from standard input (check, "
+        "fix --dry-run/--diff)",
+    )
     p.add_argument(
         "--also",
         action="append",
@@ -57,7 +62,9 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
-    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
+    )
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", help="also write a JSON report")
     p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
@@ -96,7 +103,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
     p.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text output (auto: on a terminal, or with FORCE_COLOR / CLICOLOR_FORCE; "
+        "never with NO_COLOR)",
     )
     p.add_argument(
         "--backup-dir",
@@ -216,9 +227,17 @@ class _Out:
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
+    """``--color always``/``never`` decide. ``auto``: never with ``NO_COLOR`` (no-color.org:
+    set and not empty; it wins over the rest); always with ``FORCE_COLOR`` (force-color.org: set
+    and not empty) or ``CLICOLOR_FORCE`` (set and not ``0``); never with ``TERM=dumb``; else
+    only on a terminal."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     try:
         return stream.isatty()
@@ -305,6 +324,7 @@ def _build_jobs(
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
+    env_text, env_shown = _piped_env(args)
     # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
     configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
     if not configured:
@@ -341,7 +361,7 @@ def _build_jobs(
             continue  # the same template named twice is one pair
         if getattr(args, "found_templates", None) and any(same_file(t, p) for p in set_paths):
             continue  # found as a member of an earlier template's set: a pair of that set
-        env_name = args.env or pair.get("env")
+        env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
         if cli_base is not None:
@@ -360,6 +380,7 @@ def _build_jobs(
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                env_text=env_text,
             )
         )
         seen.add(os.path.abspath(t))
@@ -407,15 +428,22 @@ def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
 
 def _config_present(args: argparse.Namespace) -> bool:
     """Whether a configuration file may apply (cheap: existence only, nothing parsed)."""
-    from envsync_hook.config import CONFIG_NAME, PYPROJECT
+    from envsync_hook.config import CONFIG_NAME, PYPROJECT, _upward
 
-    if args.config or os.path.isfile(CONFIG_NAME):
+    if args.config:
         return True
-    try:
-        with open(PYPROJECT, "rb") as f:
-            return b"tool.envsync" in f.read()
-    except OSError:
-        return False
+    for directory in _upward():  # (where config.find_and_load looks)
+        if (directory / CONFIG_NAME).is_file():
+            return True
+        try:
+            with open(directory / PYPROJECT, "rb") as f:
+                if b"tool.envsync" in f.read():
+                    return True
+        except OSError:
+            pass
+        if os.path.lexists(directory / ".git"):
+            break
+    return False
 
 
 def _upgrade_jobs(
@@ -445,6 +473,30 @@ def _upgrade_jobs(
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs
+#: how reports name an env file read from standard input
+STDIN_NAME = "<stdin>"
+
+
+def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
+    (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
+
+    Read once, before any pair runs, and never written anywhere: CI can check a ``.env`` held
+    in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
+    ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
+    from envsync_hook import files
+
+    name = args.env
+    if not name or (name != "-" and not files.is_pipe(name)):
+        return None, None
+    if args.command == "fix" and not (args.dry_run or args.diff):
+        raise EnvsyncError(
+            f"--env {name}: fix cannot write an env file back to a pipe; "
+            "use check, fix --dry-run or fix --diff"
+        )
+    if name == "-":
+        return files.read_pipe(0, "env file", "from standard input"), STDIN_NAME
+    return files.read_pipe(name, "env file", name), name
 
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
@@ -521,12 +573,13 @@ def _report(
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     stream = sys.stdout
-    color = False if args.output else _use_color(args.color, stream)
+    to_file = args.output not in (None, "-")  # ``--output -`` is standard output, as usual
+    color = False if to_file else _use_color(args.color, stream)
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
     # github and sarif reports name paths from the repository root (looked up only for them)
     rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
     text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
-    if args.output:
+    if to_file:
         _write_file(args.output, text)
     else:
         stream.write(text)

@@ -45,8 +45,10 @@ __all__ = [
     "check_writable_target",
     "env_lock",
     "file_mode",
+    "is_pipe",
     "list_backups",
     "make_backup",
+    "read_pipe",
     "read_text",
     "restore",
 ]
@@ -334,6 +336,35 @@ def _decode(data: bytes, what: str, shown: str) -> str:
             f"cannot read {what} {shown}: contains a NUL byte (byte offset {nul}, line {line})"
         )
     return text
+
+
+def is_pipe(path: PathArg) -> bool:
+    """Whether ``path`` is a pipe (a FIFO: ``/dev/stdin`` of a pipeline, ``<(...)``)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_pipe(source: int | PathArg, what: str, shown: str) -> str:
+    """Read a pipe to its end (``source`` a file descriptor, e.g. 0 for standard input, or the
+    path of a FIFO), with the same refusals as :func:`read_text` (invalid UTF-8, NUL bytes).
+    Nothing of it is ever written anywhere: ``--env -`` keeps a secret off the disk."""
+    try:
+        fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | _O_BINARY)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            if not isinstance(source, int):
+                os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _decode(b"".join(chunks), what, shown)
 
 
 def file_mode(path: Path) -> int | None:
