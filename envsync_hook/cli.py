@@ -43,7 +43,20 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="GLOB",
-        help="further templates of the same set ('**' recurses); repeatable",
+        help="further templates of the same set, relative to the template's folder "
+        "('**' recurses); repeatable",
+    )
+    p.add_argument(
+        "--no-discover",
+        action="store_true",
+        default=None,
+        help="do not find the template set from the compose files beside the template",
+    )
+    p.add_argument(
+        "--upgrade-hook",
+        action="store_true",
+        help="run as the post-checkout/post-merge hook: find the pairs, do nothing unless a "
+        "template changed, take the commit before as the base",
     )
     base = p.add_mutually_exclusive_group()
     base.add_argument("--base", metavar="PATH", help="the previous template (three-way)")
@@ -207,7 +220,7 @@ class _Out:
         self.quiet = quiet
 
     def notice(self, msg: str) -> None:
-        if not self.quiet and msg:
+        if msg and (not self.quiet or msg.startswith(_WARNING)):
             print(escape(msg), file=sys.stderr)
 
     @staticmethod
@@ -249,13 +262,68 @@ def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
+#: a notice that starts with this is a warning: printed even under --quiet
+_WARNING = "envsync: warning: "
+
+
+def _set_of(
+    args: argparse.Namespace,
+    cfg: dict[str, object],
+    t: Path,
+    patterns: list[str],
+    base: object,
+    notices: list[str],
+) -> list[Path]:
+    """The other templates of ``t``'s set: ``--also`` globs (relative to the template's folder;
+    the configuration's are already relative to its own), else found from the compose files
+    beside it (see discovery.py), unless discovery is off."""
+    from envsync_hook.pairing import expand_also
+
+    if patterns:
+        root = None if not args.also else t.parent
+        found: list[Path] = []
+        for pat in patterns:
+            matched = expand_also([pat], root)
+            if not matched and root is not None and not os.path.isabs(pat):
+                # a glob written relative to the current directory, as before 0.2
+                matched = expand_also([pat])
+            if not matched:
+                notices.append(f"{_WARNING}--also {pat!r} matches no file")
+            found.extend(p for p in matched if p not in found)
+        return found
+    discover = not (args.no_discover or cfg.get("discover") is False)
+    if not discover:
+        return []
+    from envsync_hook import discovery
+
+    excluded = [Path(str(base))] if base else []
+    tset = discovery.template_set(t, excluded)
+    if tset is None:
+        if args.command != "restore" and discovery.subfolder_templates(t.parent):
+            notices.append(
+                f"{t}: no compose file beside it says which templates form its set; "
+                f"template-named files in subfolders are not checked with it (add them with "
+                f"--also GLOB)"
+            )
+        return []
+    if tset.templates:
+        notices.append(tset.notice(t))
+    return list(tset.templates)
+
+
+def _build_jobs(
+    args: argparse.Namespace, cfg: dict[str, object], notices: list[str] | None = None
+) -> list[Job]:
     """The pairs to process. Command-line options override the configuration file: templates
     named on the command line are processed (taking env, also, base and backup dir from a
     configured pair of the same template, if any); ``--env``, ``--also``, ``--base``/``--base-ref``
-    and ``--backup-dir`` override a pair's settings, which override the file's top-level ones."""
-    from envsync_hook.pairing import env_for, expand_also, same_file
+    and ``--backup-dir`` override a pair's settings, which override the file's top-level ones.
+    Without ``--also`` (or ``also`` in the configuration), a template's set is found from the
+    compose files beside it. ``notices`` collects what the operator should read about that."""
+    from envsync_hook.pairing import env_for, same_file
     from envsync_hook.runner import Job
+
+    notices = notices if notices is not None else []
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
@@ -266,7 +334,10 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
         names = cfg.get("templates") or (".env.example",)
         configured = [{"template": str(n), "env": cfg.get("env")} for n in names]  # type: ignore[attr-defined]
     selected: list[tuple[Path, dict[str, object]]] = []
-    if args.templates:
+    if getattr(args, "found_templates", None):
+        # an upgrade-hook run found these (tracked templates whose env file exists)
+        selected = [(Path(name), {}) for name in args.found_templates]
+    elif args.templates:
         for name in args.templates:
             t = Path(name)
             match = next((p for p in configured if same_file(Path(str(p["template"])), t)), {})
@@ -291,16 +362,18 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
+        if getattr(args, "found_templates", None) and any(same_file(t, p) for p in set_paths):
+            continue  # found as a member of an earlier template's set: a pair of that set
         env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
-        also_paths = expand_also(patterns)
         if cli_base is not None:
             base, base_ref = cli_base
         elif pair.get("base") or pair.get("base_ref"):
             base, base_ref = pair.get("base"), pair.get("base_ref")
         else:
             base, base_ref = cfg.get("base"), cfg.get("base_ref")
+        also_paths = _set_of(args, cfg, t, patterns, base, notices)
         backup_dir = args.backup_dir or setting(pair, "backup_dir")
         jobs.append(
             Job(
@@ -341,6 +414,68 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
     return jobs
 
 
+def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
+    """Whether an upgrade-hook run can stop at once: it knows both commits, and no
+    template-named file differs between them (configured templates with other names are
+    looked at once the configuration is read). One ``git diff``, no configuration read."""
+    from envsync_hook import discovery
+
+    refs = discovery.hook_refs(os.environ)
+    args.hook_refs = refs
+    changed = discovery.changed_files(refs)
+    args.hook_changed = changed
+    if changed is None:
+        return False
+    return not discovery.templates_changed(changed) and not _config_present(args)
+
+
+def _config_present(args: argparse.Namespace) -> bool:
+    """Whether a configuration file may apply (cheap: existence only, nothing parsed)."""
+    from envsync_hook.config import CONFIG_NAME, PYPROJECT, _upward
+
+    if args.config:
+        return True
+    for directory in _upward():  # (where config.find_and_load looks)
+        if (directory / CONFIG_NAME).is_file():
+            return True
+        try:
+            with open(directory / PYPROJECT, "rb") as f:
+                if b"tool.envsync" in f.read():
+                    return True
+        except OSError:
+            pass
+        if os.path.lexists(directory / ".git"):
+            break
+    return False
+
+
+def _upgrade_jobs(
+    args: argparse.Namespace, cfg: dict[str, object], notices: list[str]
+) -> list[Job] | None:
+    """The pairs of an upgrade-hook run (None: nothing to do).
+
+    The pairs of the configuration (or the templates named on the command line), else every
+    template git tracks whose env file exists, each with its set. Nothing to do when both
+    commits are known and no template of those changed between them. Every job takes the
+    commit before as its hook base (``Job.hook_ref``)."""
+    from envsync_hook import discovery
+
+    refs: discovery.HookRefs = args.hook_refs
+    changed: list[str] | None = args.hook_changed
+    configured = bool(cfg.get("pairs") or cfg.get("templates")) or bool(args.templates)
+    if not configured:
+        found = discovery.tracked_templates()
+        if not found:
+            return None
+        args.found_templates = [str(p) for p in found]
+    jobs = _build_jobs(args, cfg, notices)
+    if changed is not None:
+        ours = {os.path.normpath(str(p)) for j in jobs for p in (j.template, *j.also)}
+        if not any(os.path.normpath(c) in ours for c in changed):
+            return None  # (template-named files of no pair of ours may have changed)
+    if refs.before is not None:
+        jobs = [j._replace(hook_ref=refs.before) for j in jobs]
+    return jobs
 #: how reports name an env file read from standard input
 STDIN_NAME = "<stdin>"
 
@@ -477,6 +612,8 @@ def _exit_code(results: list[PairResult], settings: Settings) -> int:
 
 
 def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
+    if args.upgrade_hook and _hook_nothing_to_do(args):
+        return 0  # the fast path of every checkout and pull that leaves the templates alone
     from envsync_hook import runner
 
     cfg = _load_config(args)
@@ -484,7 +621,16 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     if_missing = args.if_missing or str(cfg.get("if_missing") or "fail")
     configured_dir = args.backup_dir or cfg.get("backup_dir")
     backup_dir = str(configured_dir) if configured_dir else None
-    jobs = _build_jobs(args, cfg)
+    notices: list[str] = []
+    if args.upgrade_hook:
+        found = _upgrade_jobs(args, cfg, notices)
+        if found is None:
+            return 0
+        jobs = found
+    else:
+        jobs = _build_jobs(args, cfg, notices)
+    for msg in notices:
+        out.notice(msg)
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:

@@ -418,15 +418,26 @@ def compare(
         where = also_defined.get(key)
         if where is not None:
             relocated[key] = where[0]
-            decisions[key] = DROP if settings.prune else TRAIL
-            _emit(
-                ctx,
-                "ENV008",
-                key,
-                where[0],
-                where[1],
-                f"now defined in {where[0]}; the env file's value still applies and fix keeps it",
-            )
+            # with a base, a value that is still the old default is no choice of the operator's:
+            # dropped, so the default of the template that now defines the key applies
+            old = base_vals.get(key) if base_vals is not None else None
+            if old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old:
+                decisions[key] = DROP
+                msg = (
+                    f"now defined in {where[0]}; the env file holds the previous template's "
+                    f"default, so fix drops it (the new template's default applies)"
+                )
+            elif settings.prune:
+                decisions[key] = DROP
+                msg = f"now defined in {where[0]}; fix drops it (--prune)"
+            else:
+                decisions[key] = TRAIL
+                customised = "customised; " if old is not None else ""
+                msg = (
+                    f"now defined in {where[0]}; {customised}the env file's value still applies "
+                    f"and fix keeps it"
+                )
+            _emit(ctx, "ENV008", key, where[0], where[1], msg)
             continue
         extra.append(key)
         old = base_vals.get(key) if base_vals is not None else None
