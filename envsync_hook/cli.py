@@ -42,6 +42,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     base.add_argument(
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
+    base.add_argument(
+        "--no-base",
+        action="store_true",
+        help="two-way: use no base (no sync record, no git history)",
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
@@ -255,8 +260,10 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
-    if args.base or args.base_ref:
-        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    if args.no_base:
+        cli_base: tuple[object, object] | None = (None, None)
+    elif args.base or args.base_ref:
+        cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
     jobs: list[Job] = []
@@ -286,6 +293,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(t))
@@ -310,6 +318,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(p))
