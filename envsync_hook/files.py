@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from envsync_hook.errors import EnvsyncError
 
@@ -45,8 +45,10 @@ __all__ = [
     "check_writable_target",
     "env_lock",
     "file_mode",
+    "is_pipe",
     "list_backups",
     "make_backup",
+    "read_pipe",
     "read_text",
     "restore",
 ]
@@ -78,6 +80,10 @@ _FSYNC_DIR_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.EROFS, getattr(errno,
 _held_locks: dict[tuple[int, int], list[int]] = {}
 
 PathArg = Union[Path, str]
+
+#: Tests only: called with the env file's path after fix or restore has read it and just before
+#: the check that it is still what was read (a test edits the file here to show the refusal).
+before_replace: Callable[[Path], None] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,6 +136,32 @@ def _read_all(fd: int, size: int = 0) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.append(chunk)
         want = 1 << 20
+
+
+def _changed(path: PathArg, command: str) -> EnvsyncError:
+    shown = _show(path)
+    return EnvsyncError(
+        f"refusing to replace {shown}: it changed while envsync {command} ran (another program "
+        f"wrote to it); nothing was replaced; run envsync {command} again"
+    )
+
+
+def _check_unchanged(path: Path, expect: bytes, command: str) -> None:
+    """Raise unless ``path`` holds exactly ``expect``: compared by content, not by mtime (an
+    edit within the same second, or one that restores the mtime, is still seen)."""
+    if before_replace is not None:
+        before_replace(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except FileNotFoundError:
+        raise _changed(path, command) from None
+    try:
+        size = os.fstat(fd).st_size
+        current = _read_all(fd, size) if size == len(expect) else b""
+    finally:
+        os.close(fd)
+    if size != len(expect) or current != expect:
+        raise _changed(path, command)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -306,6 +338,35 @@ def _decode(data: bytes, what: str, shown: str) -> str:
     return text
 
 
+def is_pipe(path: PathArg) -> bool:
+    """Whether ``path`` is a pipe (a FIFO: ``/dev/stdin`` of a pipeline, ``<(...)``)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_pipe(source: int | PathArg, what: str, shown: str) -> str:
+    """Read a pipe to its end (``source`` a file descriptor, e.g. 0 for standard input, or the
+    path of a FIFO), with the same refusals as :func:`read_text` (invalid UTF-8, NUL bytes).
+    Nothing of it is ever written anywhere: ``--env -`` keeps a secret off the disk."""
+    try:
+        fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | _O_BINARY)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            if not isinstance(source, int):
+                os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _decode(b"".join(chunks), what, shown)
+
+
 def file_mode(path: Path) -> int | None:
     """Permission bits (``st_mode & 0o777``) of the file ``path`` resolves to; None if missing."""
     try:
@@ -447,13 +508,21 @@ def _ensure_backup_dir(backup_dir: Path) -> None:
         ) from None
 
 
-def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -> Path:
+def make_backup(
+    env_path: Path,
+    backup_dir: Path,
+    now: datetime | None = None,
+    expect: bytes | None = None,
+    command: str = "fix",
+) -> Path:
     """Copy ``env_path`` (a symlink's target content) to a new file in ``backup_dir``.
 
     Named ``<env name>.backup_YYYYMMDD_HHMMSS`` (``now`` defaults to the local time), then
     ``_2``, ``_3``, ... while the name is taken; an existing file is never overwritten. The backup
     has the env file's bytes, mode and (where permitted) owner, and it and its directory are
-    fsynced before this returns. ``backup_dir`` is created ``0700`` if missing.
+    fsynced before this returns. ``backup_dir`` is created ``0700`` if missing. ``expect``: the
+    bytes the caller read and merged from; if the file no longer holds them, nothing is backed
+    up and the error tells the operator to run ``envsync COMMAND`` again.
     """
     shown = _show(env_path)
     try:
@@ -469,6 +538,8 @@ def make_backup(env_path: Path, backup_dir: Path, now: datetime | None = None) -
         raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
     finally:
         os.close(src)
+    if expect is not None and data != expect:
+        raise _changed(env_path, command)
 
     _ensure_backup_dir(backup_dir)
     # the temp name tells apart env files of the same name that share a backup directory
@@ -563,14 +634,22 @@ def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
 # writing
 
 
-def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path,
+    text: str,
+    mode: int | None = None,
+    expect: bytes | None = None,
+    command: str = "fix",
+) -> None:
     """Replace the file ``path`` resolves to with ``text`` (UTF-8, no newline translation).
 
     A symlink stays a symlink: its resolved target is replaced. An existing file keeps its mode and
     (where permitted) its owner and group; a new file gets ``mode`` (default ``0o600``). The temp
     file is created next to the target (``O_EXCL``, ``0600``), fsynced, renamed over the target
     with ``os.replace`` and the directory fsynced. On failure the temp file is removed and
-    ``EnvsyncError`` says that ``path`` is unchanged.
+    ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: the bytes the caller read;
+    right before the rename the file is read again and, if another program changed it, the
+    temp file is removed and nothing is replaced (see :func:`_check_unchanged`).
     """
     shown = _show(path)
     try:
@@ -611,8 +690,16 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if expect is not None:
+            # as late as possible: the window left is the time between this read and the rename
+            _check_unchanged(target, expect, command)
         os.replace(tmp, target)
         tmp = None
+    except EnvsyncError:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        raise
     except OSError as exc:
         if tmp is not None:
             with suppress(OSError):
@@ -705,8 +792,10 @@ def restore(env_path: Path, backup: Path, backup_dir: Path) -> Path | None:
                 raise EnvsyncError(f"cannot read {_show(env_path)}: {_reason(exc)}") from None
             if current == wanted:
                 return None
-            saved: Path | None = make_backup(env_path, backup_dir)
-            atomic_write(env_path, text)
+            saved: Path | None = make_backup(
+                env_path, backup_dir, expect=current, command="restore"
+            )
+            atomic_write(env_path, text, expect=current, command="restore")
         else:
             saved = None
             backup_mode = file_mode(backup)
