@@ -18,6 +18,7 @@ from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
     from envsync_hook.files import BackupInfo
+    from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
 FORMATS = (*REPORTER_FORMATS, "auto")
@@ -30,7 +31,12 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         metavar="TEMPLATE",
         help="template(s) to compare with their env files (default: .env.example)",
     )
-    p.add_argument("--env", metavar="PATH", help="the env file (one template only)")
+    p.add_argument(
+        "--env",
+        metavar="PATH",
+        help="the env file (one template only); '-' reads it from standard input (check, "
+        "fix --dry-run/--diff)",
+    )
     p.add_argument(
         "--also",
         action="append",
@@ -44,7 +50,9 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
-    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
+    )
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", help="also write a JSON report")
     p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
@@ -83,7 +91,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
     p.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text output (auto: on a terminal, or with FORCE_COLOR / CLICOLOR_FORCE; "
+        "never with NO_COLOR)",
     )
     p.add_argument(
         "--backup-dir",
@@ -230,9 +242,17 @@ class _Out:
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
+    """``--color always``/``never`` decide. ``auto``: never with ``NO_COLOR`` (no-color.org:
+    set and not empty; it wins over the rest); always with ``FORCE_COLOR`` (force-color.org: set
+    and not empty) or ``CLICOLOR_FORCE`` (set and not ``0``); never with ``TERM=dumb``; else
+    only on a terminal."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     try:
         return stream.isatty()
@@ -264,6 +284,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
+    env_text, env_shown = _piped_env(args)
     # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
     configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
     if not configured:
@@ -295,7 +316,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        env_name = args.env or pair.get("env")
+        env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
         also_paths = expand_also(patterns)
@@ -314,6 +335,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                env_text=env_text,
             )
         )
         seen.add(os.path.abspath(t))
@@ -342,6 +364,32 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
         )
         seen.add(os.path.abspath(p))
     return jobs
+
+
+#: how reports name an env file read from standard input
+STDIN_NAME = "<stdin>"
+
+
+def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
+    (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
+
+    Read once, before any pair runs, and never written anywhere: CI can check a ``.env`` held
+    in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
+    ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
+    from envsync_hook import files
+
+    name = args.env
+    if not name or (name != "-" and not files.is_pipe(name)):
+        return None, None
+    if args.command == "fix" and not (args.dry_run or args.diff):
+        raise EnvsyncError(
+            f"--env {name}: fix cannot write an env file back to a pipe; "
+            "use check, fix --dry-run or fix --diff"
+        )
+    if name == "-":
+        return files.read_pipe(0, "env file", "from standard input"), STDIN_NAME
+    return files.read_pipe(name, "env file", name), name
 
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
@@ -389,6 +437,26 @@ def _write_file(path: str, text: str) -> None:
         raise EnvsyncError(f"cannot write report {path}: {e.strerror or e}") from None
 
 
+#: the formats whose paths are from the repository root (GitHub resolves them there)
+_ROOTED = ("github", "sarif")
+
+
+def _from_root(
+    results: list[PairResult], options: ReportOptions
+) -> tuple[list[PairResult], ReportOptions]:
+    """``results`` with paths from the repository root (``$GITHUB_WORKSPACE``, else the nearest
+    ``.git`` above), and plain options naming that root; the current directory when there is
+    none. Only the github and sarif reports use it: the text path never looks for a root."""
+    from envsync_hook.locate import Rebaser, report_root
+
+    cwd = os.getcwd()
+    root = report_root(os.environ, cwd)
+    plain = options._replace(color=False)
+    if root is None:
+        return results, plain._replace(root=os.path.realpath(cwd))
+    return Rebaser(root, cwd).results(results), plain._replace(root=root)
+
+
 def _report(
     args: argparse.Namespace, results: list[PairResult], settings: Settings, out: _Out
 ) -> None:
@@ -398,10 +466,13 @@ def _report(
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     stream = sys.stdout
-    color = False if args.output else _use_color(args.color, stream)
+    to_file = args.output not in (None, "-")  # ``--output -`` is standard output, as usual
+    color = False if to_file else _use_color(args.color, stream)
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
-    text = get_reporter(fmt)(results, options)
-    if args.output:
+    # github and sarif reports name paths from the repository root (looked up only for them)
+    rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
+    text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
+    if to_file:
         _write_file(args.output, text)
     else:
         stream.write(text)
@@ -409,14 +480,15 @@ def _report(
     plain = options._replace(color=False)
     for path, name in ((args.junit, "junit"), (args.json, "json"), (args.sarif, "sarif")):
         if path:
-            _write_file(path, get_reporter(name)(results, plain))
+            inputs = rooted if rooted and name in _ROOTED else (results, plain)
+            _write_file(path, get_reporter(name)(*inputs))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary_path:
+    if fmt == "github" and summary_path and rooted:
         from envsync_hook.reporters import step_summary
 
         try:
             with open(summary_path, "a", encoding="utf-8") as f:
-                f.write(step_summary(results, plain))
+                f.write(step_summary(*rooted))
         except OSError as e:
             out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
 

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 from envsync_hook.errors import EnvsyncError
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_writable_target",
     "env_lock",
     "file_mode",
+    "is_pipe",
     "list_backups",
     "backup_infos",
     "discard_backup",
@@ -52,6 +53,7 @@ __all__ = [
     "pick_backup",
     "refuse_read_only",
     "replace_with_backup",
+    "read_pipe",
     "read_text",
     "restore",
 ]
@@ -86,6 +88,10 @@ _FSYNC_DIR_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.EROFS, getattr(errno,
 _held_locks: dict[tuple[int, int], list[int]] = {}
 
 PathArg = Union[Path, str]
+
+#: Tests only: called with the env file's path after fix or restore has read it and just before
+#: the check that it is still what was read (a test edits the file here to show the refusal).
+before_replace: Callable[[Path], None] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,6 +144,32 @@ def _read_all(fd: int, size: int = 0) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.append(chunk)
         want = 1 << 20
+
+
+def _changed(path: PathArg, command: str) -> EnvsyncError:
+    shown = _show(path)
+    return EnvsyncError(
+        f"refusing to replace {shown}: it changed while envsync {command} ran (another program "
+        f"wrote to it); nothing was replaced; run envsync {command} again"
+    )
+
+
+def _check_unchanged(path: Path, expect: bytes, command: str) -> None:
+    """Raise unless ``path`` holds exactly ``expect``: compared by content, not by mtime (an
+    edit within the same second, or one that restores the mtime, is still seen)."""
+    if before_replace is not None:
+        before_replace(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except FileNotFoundError:
+        raise _changed(path, command) from None
+    try:
+        size = os.fstat(fd).st_size
+        current = _read_all(fd, size) if size == len(expect) else b""
+    finally:
+        os.close(fd)
+    if size != len(expect) or current != expect:
+        raise _changed(path, command)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -314,6 +346,35 @@ def _decode(data: bytes, what: str, shown: str) -> str:
     return text
 
 
+def is_pipe(path: PathArg) -> bool:
+    """Whether ``path`` is a pipe (a FIFO: ``/dev/stdin`` of a pipeline, ``<(...)``)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_pipe(source: int | PathArg, what: str, shown: str) -> str:
+    """Read a pipe to its end (``source`` a file descriptor, e.g. 0 for standard input, or the
+    path of a FIFO), with the same refusals as :func:`read_text` (invalid UTF-8, NUL bytes).
+    Nothing of it is ever written anywhere: ``--env -`` keeps a secret off the disk."""
+    try:
+        fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | _O_BINARY)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            if not isinstance(source, int):
+                os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _decode(b"".join(chunks), what, shown)
+
+
 def file_mode(path: Path) -> int | None:
     """Permission bits (``st_mode & 0o777``) of the file ``path`` resolves to; None if missing."""
     try:
@@ -459,7 +520,8 @@ def make_backup(
     env_path: Path,
     backup_dir: Path,
     now: datetime | None = None,
-    made_by: str = MADE_BY_FIX,
+    expect: bytes | None = None,
+    command: str = MADE_BY_FIX,
     restored_from: str | None = None,
 ) -> Path:
     """Copy ``env_path`` (a symlink's target content) to a new file in ``backup_dir``.
@@ -467,9 +529,11 @@ def make_backup(
     Named ``<env name>.backup_YYYYMMDD_HHMMSS`` (``now`` defaults to the local time), then
     ``_2``, ``_3``, ... while the name is taken; an existing file is never overwritten. The backup
     has the env file's bytes, mode and (where permitted) owner, and it and its directory are
-    fsynced before this returns. ``backup_dir`` is created ``0700`` if missing. Beside it,
-    ``<backup name>.meta`` (mode 0600) records ``made_by``, ``restored_from`` and which env
-    file it holds (its real path and its directory's device and inode).
+    fsynced before this returns. ``backup_dir`` is created ``0700`` if missing. ``expect``: the
+    bytes the caller read and merged from; if the file no longer holds them, nothing is backed
+    up and the error tells the operator to run ``envsync COMMAND`` again. Beside the backup,
+    ``<backup name>.meta`` (mode 0600) records what made it (``command``), ``restored_from``
+    and which env file it holds (its real path and its directory's device and inode).
     """
     shown = _show(env_path)
     try:
@@ -485,6 +549,8 @@ def make_backup(
         raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
     finally:
         os.close(src)
+    if expect is not None and data != expect:
+        raise _changed(env_path, command)
 
     _ensure_backup_dir(backup_dir)
     # the temp name tells apart env files of the same name that share a backup directory
@@ -512,7 +578,7 @@ def make_backup(
         # only a complete, synced copy ever gets a backup's name
         dest = _link_to_free_name(tmp, backup_dir, base)
         try:
-            _write_meta(dest, _meta_text(env_path, made_by, restored_from), prefix)
+            _write_meta(dest, _meta_text(env_path, command, restored_from), prefix)
         except OSError:
             with suppress(OSError):
                 os.unlink(dest)
@@ -818,14 +884,22 @@ def discard_backup(backup: Path) -> None:
 # writing
 
 
-def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path,
+    text: str,
+    mode: int | None = None,
+    expect: bytes | None = None,
+    command: str = "fix",
+) -> None:
     """Replace the file ``path`` resolves to with ``text`` (UTF-8, no newline translation).
 
     A symlink stays a symlink: its resolved target is replaced. An existing file keeps its mode and
     (where permitted) its owner and group; a new file gets ``mode`` (default ``0o600``). The temp
     file is created next to the target (``O_EXCL``, ``0600``), fsynced, renamed over the target
     with ``os.replace`` and the directory fsynced. On failure the temp file is removed and
-    ``EnvsyncError`` says that ``path`` is unchanged.
+    ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: the bytes the caller read;
+    right before the rename the file is read again and, if another program changed it, the
+    temp file is removed and nothing is replaced (see :func:`_check_unchanged`).
     """
     shown = _show(path)
     try:
@@ -866,8 +940,16 @@ def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if expect is not None:
+            # as late as possible: the window left is the time between this read and the rename
+            _check_unchanged(target, expect, command)
         os.replace(tmp, target)
         tmp = None
+    except EnvsyncError:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        raise
     except OSError as exc:
         if tmp is not None:
             with suppress(OSError):
@@ -959,17 +1041,21 @@ def replace_with_backup(
     env_path: Path,
     text: str,
     backup_dir: Path,
-    made_by: str = MADE_BY_FIX,
+    command: str = MADE_BY_FIX,
     restored_from: str | None = None,
+    expect: bytes | None = None,
 ) -> Path:
-    """Back up ``env_path``, then replace it with ``text``; the backup's path.
+    """Back up ``env_path``, then replace it with ``text``; the backup's path. ``command``
+    (what made the backup), ``expect``: as :func:`make_backup` and :func:`atomic_write`.
 
     A write that fails removes the backup it made (the env file is unchanged, so that backup
     is not a state anything replaced) and re-raises.
     """
-    backup = make_backup(env_path, backup_dir, made_by=made_by, restored_from=restored_from)
+    backup = make_backup(
+        env_path, backup_dir, expect=expect, command=command, restored_from=restored_from
+    )
     try:
-        atomic_write(env_path, text)
+        atomic_write(env_path, text, expect=expect, command=command)
     except BaseException:
         discard_backup(backup)
         raise
@@ -1001,7 +1087,9 @@ def restore(env_path: Path, backup: Path, backup_dir: Path, force: bool = False)
                 refuse_read_only(env_path)
             same_dir = os.path.realpath(backup.parent) == os.path.realpath(backup_dir)
             used = backup.name if same_dir else str(backup)
-            return replace_with_backup(env_path, text, backup_dir, MADE_BY_RESTORE, used)
+            return replace_with_backup(
+                env_path, text, backup_dir, MADE_BY_RESTORE, used, expect=current
+            )
         backup_mode = file_mode(backup)
         atomic_write(env_path, text, mode=NEW_FILE_MODE if backup_mode is None else backup_mode)
         return None
