@@ -30,6 +30,8 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
+    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``)
+    hook_ref: str | None = None
     #: the env file's text when it came from standard input or a pipe (``--env -``): nothing
     #: is read from, checked at or written to ``env`` then (check, fix --dry-run/--diff only)
     env_text: str | None = None
