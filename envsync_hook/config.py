@@ -261,6 +261,8 @@ def _models() -> type[BaseModel]:
         fail_on: Optional[FailOn] = None  # noqa: UP045
         show_values: Optional[bool] = None  # noqa: UP045
         if_missing: Optional[Literal["fail", "skip"]] = None  # noqa: UP045
+        #: find each template's set from the compose files beside it (default true)
+        discover: Optional[bool] = None  # noqa: UP045
         keep_stale: Optional[bool] = None  # noqa: UP045
         prune: Optional[bool] = None  # noqa: UP045
 

@@ -31,12 +31,12 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
+    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``):
+    #: the base, unless a sync record is newer (base.py)
+    hook_ref: str | None = None
     #: the env file's text when it came from standard input or a pipe (``--env -``): nothing
     #: is read from, checked at or written to ``env`` then (check, fix --dry-run/--diff only)
     env_text: str | None = None
-    #: the commit before a checkout or merge (upgrade-hook run): the base, unless a sync
-    #: record is newer
-    hook_ref: str | None = None
     #: ``--no-base``: two-way, whatever record or history there is
     no_base: bool = False
 
@@ -46,6 +46,8 @@ class FixOptions(NamedTuple):
     diff: bool = False
     backup_dir: str | None = None
     if_missing: str = "fail"
+    #: change an env file that is read-only for its owner (refused by default)
+    force: bool = False
 
 
 class FixOutcome(NamedTuple):
@@ -333,6 +335,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if not opts.force:
+            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             return FixOutcome(
@@ -342,8 +346,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
-        backup = files.make_backup(job.env, bdir, expect=merged_from)
-        files.atomic_write(job.env, new, expect=merged_from)
+        backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(

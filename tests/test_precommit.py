@@ -68,9 +68,20 @@ def init_repo(path: Path) -> Path:
 # --- the hook repository ----------------------------------------------------------------------
 
 
+UPGRADE_HOOK_IDS = ("envsync-upgrade", "envsync-upgrade-check")
+
+
 def test_hooks_manifest() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8"))
-    assert [h["id"] for h in hooks] == list(HOOK_IDS)
+    assert [h["id"] for h in hooks] == [*HOOK_IDS, *UPGRADE_HOOK_IDS]
+    for hook, command in zip(hooks[2:], ("fix", "check")):
+        # the upgrade hooks: after checkout and merge, always, finding their own pairs
+        assert hook["entry"] == f"envsync {command} --upgrade-hook --if-missing skip"
+        assert hook["stages"] == ["post-checkout", "post-merge"]
+        assert hook["always_run"] is True
+        assert hook["pass_filenames"] is False
+        assert hook["language"] == "python"
+    hooks = hooks[:2]
     for hook, command in zip(hooks, ("check", "fix")):
         assert hook["entry"] == f"envsync {command} --if-missing skip"
         assert hook["language"] == "python"
@@ -124,6 +135,8 @@ def test_files_pattern_matches_the_names_envsync_pairs(path: str, triggers: bool
     from envsync_hook.pairing import FILES_PATTERN, env_for
 
     for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")):
+        if "files" not in hook:
+            continue  # (the upgrade hooks run always, on no files)
         assert hook["files"] == FILES_PATTERN, hook["id"]
         assert bool(re.search(hook["files"], path)) is triggers, hook["id"]
     try:
@@ -248,7 +261,7 @@ def deployment(tmp_path: Path, hook_repo: Path) -> Path:
 
 def backups(repo: Path) -> list[Path]:
     d = repo / "env-backup"
-    return sorted(d.iterdir()) if d.is_dir() else []
+    return sorted(d.glob("*.backup_*[0-9]")) if d.is_dir() else []
 
 
 def test_try_repo_check_fails_on_a_missing_key(
