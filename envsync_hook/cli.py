@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib  # (already imported by the interpreter's start-up)
 import gc
 import os
 import sys
@@ -12,11 +13,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from envsync_hook.files import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
@@ -196,14 +199,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep old defaults the template changed (three-way)",
     )
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="change an env file even if it is read-only for its owner (refused by default)",
+    )
 
     restore = sub.add_parser(
         "restore", help="roll the env file back to a backup", formatter_class=_HelpFormatter
     )
-    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
-    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
-    restore.add_argument("--list", action="store_true", help="list backups, newest first")
-    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+    restore.add_argument(
+        "env", nargs="?", default=".env", metavar="ENV", help="the env file (default: .env)"
+    )
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="BACKUP",
+        help="the backup to restore (default: the newest one not made by restore; after a "
+        "restore, the one before the backup it used)",
+    )
+    restore.add_argument(
+        "--list",
+        action="store_true",
+        help="list the env file's backups, newest first, with time, size and what made each",
+    )
+    restore.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="backup directory (default: env-backup/ beside the env file)",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even if the env file is read-only for its owner (refused by default)",
+    )
 
     sub.add_parser(
         "schema", help="print the JSON Schema of the json report", formatter_class=_HelpFormatter
@@ -219,11 +249,12 @@ class _Out:
 
     def notice(self, msg: str) -> None:
         if msg and (not self.quiet or msg.startswith(_WARNING)):
-            print(msg, file=sys.stderr)
+            print(escape(msg), file=sys.stderr)
 
     @staticmethod
     def error(msg: str) -> None:
-        print(f"envsync: error: {msg}", file=sys.stderr)
+        # one line, whatever a path in it holds (escape: no line break, no workflow command)
+        print(f"envsync: error: {escape(msg)}", file=sys.stderr)
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -631,9 +662,9 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:
-            results.append(runner.check_pair(job, settings, if_missing, backup_dir))
+            results.append(safe_result(runner.check_pair(job, settings, if_missing, backup_dir)))
     else:
-        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing, args.force)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
         if len(jobs) > 1 and not opts.dry_run:
@@ -642,7 +673,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
                 runner.fix_pair(job, settings, rehearsal)
         for job in jobs:
             outcome = runner.fix_pair(job, settings, opts)
-            results.append(outcome.result)
+            results.append(safe_result(outcome.result))
             if outcome.diff:
                 sys.stdout.write(outcome.diff)
     _report(args, results, settings, out)
@@ -655,32 +686,95 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     return _exit_code(results, settings)
 
 
+def _backup_line(info: BackupInfo) -> str:
+    """One line of ``restore --list``: path, time, size, what made it."""
+    if info.made_by is None:
+        made = "made by an older envsync"
+        if not info.attributable:
+            made += " (not surely this env file's: restore it with --from)"
+    elif info.restored_from:
+        made = f"made by restore (the file it replaced when it put back {info.restored_from})"
+    else:
+        made = f"made by {info.made_by}"
+    return escape(f"{info.path}  {info.time}  {info.size} bytes  {made}")
+
+
 def _restore(args: argparse.Namespace, out: _Out) -> int:
     from envsync_hook import files
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
-    backups = files.list_backups(env, bdir) if bdir.is_dir() else []
     if args.list:
+        backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
         if not backups:
             out.notice(f"no backups of {env} in {bdir}")
         for b in backups:
-            print(b)
+            print(_backup_line(b))
         return 0
     if args.source:
         source = Path(args.source)
-    elif backups:
-        source = backups[0]
+        owner = files.backup_owner(source)
+        if owner is not None and not files.backup_belongs(env, source):
+            raise EnvsyncError(
+                f"refusing to restore {source}: it is a backup of another env file ({owner})"
+            )
+    elif bdir.is_dir():
+        files.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
+        source = files.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
-    made = files.restore(env, source, bdir)
+    made = files.restore(env, source, bdir, force=args.force)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")
     return 0
 
 
+#: where an unexpected error asks to be reported
+ISSUES_URL = "https://github.com/envsync-hook/envsync-hook/issues"
+
+
+def _tolerant_streams() -> None:
+    """Let stdout and stderr write any character: on a stream whose encoding cannot hold one
+    (``PYTHONIOENCODING=cp1252`` on a Windows runner, a C locale) it is written as a backslash
+    escape rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # (a closed or detached stream)
+                reconfigure(errors="backslashreplace")
+
+
+def _internal_error(e: BaseException) -> str:
+    """One line for an unexpected exception: its type and where it was raised, never its
+    message (which may hold a value), and where to report it."""
+    tb = e.__traceback__
+    where = ""
+    while tb is not None:
+        if "envsync_hook" in tb.tb_frame.f_code.co_filename:
+            name = os.path.basename(tb.tb_frame.f_code.co_filename)
+            where = f" at {name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return (
+        f"internal error ({type(e).__name__}{where}); nothing more is shown, so that no value "
+        f"leaks; please report it with the command you ran: {ISSUES_URL}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Never raises (but SystemExit from
+    argparse): an unexpected exception is one line on stderr and exit 2."""
+    _tolerant_streams()
+    try:
+        return _collected(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # noqa: BLE001 - the last resort: no traceback, no value
+        _Out.error(_internal_error(e))
+        return 2
+
+
+def _collected(argv: Sequence[str] | None) -> int:
     # A run makes a few hundred thousand small objects, none of them in a reference cycle,
     # and ends: the cycle collector would only walk them again and again (a fifth of the
     # time of a 100,000-key check). It is switched back on for callers that keep running.
