@@ -690,6 +690,10 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
+    if args.upgrade_hook and args.command == "fix":
+        # after a checkout or pull, git returns the hook's status as its own: an .env brought
+        # up to date is no failure (the hook is verbose, so what it did is shown anyway)
+        return 0
     return _exit_code(results, settings)
 
 
