@@ -19,6 +19,7 @@ from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from envsync_hook.files import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
@@ -62,6 +63,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     base.add_argument("--base", metavar="PATH", help="the previous template (three-way)")
     base.add_argument(
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
+    )
+    base.add_argument(
+        "--no-base",
+        action="store_true",
+        help="two-way: use no base (no sync record, no git history)",
     )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
     p.add_argument(
@@ -198,14 +204,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep old defaults the template changed (three-way)",
     )
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="change an env file even if it is read-only for its owner (refused by default)",
+    )
 
     restore = sub.add_parser(
         "restore", help="roll the env file back to a backup", formatter_class=_HelpFormatter
     )
-    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
-    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
-    restore.add_argument("--list", action="store_true", help="list backups, newest first")
-    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+    restore.add_argument(
+        "env", nargs="?", default=".env", metavar="ENV", help="the env file (default: .env)"
+    )
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="BACKUP",
+        help="the backup to restore (default: the newest one not made by restore; after a "
+        "restore, the one before the backup it used)",
+    )
+    restore.add_argument(
+        "--list",
+        action="store_true",
+        help="list the env file's backups, newest first, with time, size and what made each",
+    )
+    restore.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="backup directory (default: env-backup/ beside the env file)",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even if the env file is read-only for its owner (refused by default)",
+    )
 
     sub.add_parser(
         "schema", help="print the JSON Schema of the json report", formatter_class=_HelpFormatter
@@ -350,8 +383,10 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
-    if args.base or args.base_ref:
-        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    if args.no_base:
+        cli_base: tuple[object, object] | None = (None, None)
+    elif args.base or args.base_ref:
+        cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
     jobs: list[Job] = []
@@ -384,6 +419,7 @@ def _build_jobs(
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
                 env_text=env_text,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(t))
@@ -408,6 +444,7 @@ def _build_jobs(
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(p))
@@ -476,6 +513,8 @@ def _upgrade_jobs(
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs
+
+
 #: how reports name an env file read from standard input
 STDIN_NAME = "<stdin>"
 
@@ -636,7 +675,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
         for job in jobs:
             results.append(safe_result(runner.check_pair(job, settings, if_missing, backup_dir)))
     else:
-        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing, args.force)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
         if len(jobs) > 1 and not opts.dry_run:
@@ -651,7 +690,24 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
+    if args.upgrade_hook and args.command == "fix":
+        # after a checkout or pull, git returns the hook's status as its own: an .env brought
+        # up to date is no failure (the hook is verbose, so what it did is shown anyway)
+        return 0
     return _exit_code(results, settings)
+
+
+def _backup_line(info: BackupInfo) -> str:
+    """One line of ``restore --list``: path, time, size, what made it."""
+    if info.made_by is None:
+        made = "made by an older envsync"
+        if not info.attributable:
+            made += " (not surely this env file's: restore it with --from)"
+    elif info.restored_from:
+        made = f"made by restore (the file it replaced when it put back {info.restored_from})"
+    else:
+        made = f"made by {info.made_by}"
+    return escape(f"{info.path}  {info.time}  {info.size} bytes  {made}")
 
 
 def _restore(args: argparse.Namespace, out: _Out) -> int:
@@ -659,21 +715,27 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
-    backups = files.list_backups(env, bdir) if bdir.is_dir() else []
     if args.list:
+        backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
         if not backups:
             out.notice(f"no backups of {env} in {bdir}")
         for b in backups:
-            print(escape(str(b)))
+            print(_backup_line(b))
         return 0
     if args.source:
         source = Path(args.source)
-    elif backups:
-        source = backups[0]
+        owner = files.backup_owner(source)
+        if owner is not None and not files.backup_belongs(env, source):
+            raise EnvsyncError(
+                f"refusing to restore {source}: it is a backup of another env file ({owner})"
+            )
+    elif bdir.is_dir():
+        files.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
+        source = files.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
-    made = files.restore(env, source, bdir)
+    made = files.restore(env, source, bdir, force=args.force)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")
     return 0

@@ -79,6 +79,7 @@ def test_hooks_manifest() -> None:
         assert hook["entry"] == f"envsync {command} --upgrade-hook --if-missing skip"
         assert hook["stages"] == ["post-checkout", "post-merge"]
         assert hook["always_run"] is True
+        assert hook["verbose"] is True
         assert hook["pass_filenames"] is False
         assert hook["language"] == "python"
     hooks = hooks[:2]
@@ -261,7 +262,7 @@ def deployment(tmp_path: Path, hook_repo: Path) -> Path:
 
 def backups(repo: Path) -> list[Path]:
     d = repo / "env-backup"
-    return sorted(d.iterdir()) if d.is_dir() else []
+    return sorted(d.glob("*.backup_*[0-9]")) if d.is_dir() else []
 
 
 def test_try_repo_check_fails_on_a_missing_key(
