@@ -327,11 +327,12 @@ def _set_of(
     excluded = [Path(str(base))] if base else []
     tset = discovery.template_set(t, excluded)
     if tset is None:
-        if args.command != "restore" and discovery.subfolder_templates(t.parent):
+        # (only worth the look when the notice will be shown)
+        count = 0 if args.quiet else discovery.subfolder_templates(t.parent)
+        if count:
             notices.append(
-                f"{t}: no compose file beside it says which templates form its set; "
-                f"template-named files in subfolders are not checked with it (add them with "
-                f"--also GLOB)"
+                f"{t}: no compose file beside it names its template set; {count} template(s) "
+                f"in subfolders are not part of it (add them with --also GLOB)"
             )
         return []
     if tset.templates:
