@@ -19,6 +19,7 @@ from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from envsync_hook.files import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
@@ -198,14 +199,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep old defaults the template changed (three-way)",
     )
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="change an env file even if it is read-only for its owner (refused by default)",
+    )
 
     restore = sub.add_parser(
         "restore", help="roll the env file back to a backup", formatter_class=_HelpFormatter
     )
-    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
-    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
-    restore.add_argument("--list", action="store_true", help="list backups, newest first")
-    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+    restore.add_argument(
+        "env", nargs="?", default=".env", metavar="ENV", help="the env file (default: .env)"
+    )
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="BACKUP",
+        help="the backup to restore (default: the newest one not made by restore; after a "
+        "restore, the one before the backup it used)",
+    )
+    restore.add_argument(
+        "--list",
+        action="store_true",
+        help="list the env file's backups, newest first, with time, size and what made each",
+    )
+    restore.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="backup directory (default: env-backup/ beside the env file)",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even if the env file is read-only for its owner (refused by default)",
+    )
 
     sub.add_parser(
         "schema", help="print the JSON Schema of the json report", formatter_class=_HelpFormatter
@@ -638,7 +666,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
         for job in jobs:
             results.append(safe_result(runner.check_pair(job, settings, if_missing, backup_dir)))
     else:
-        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing, args.force)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
         if len(jobs) > 1 and not opts.dry_run:
@@ -656,26 +684,45 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     return _exit_code(results, settings)
 
 
+def _backup_line(info: BackupInfo) -> str:
+    """One line of ``restore --list``: path, time, size, what made it."""
+    if info.made_by is None:
+        made = "made by an older envsync"
+        if not info.attributable:
+            made += " (not surely this env file's: restore it with --from)"
+    elif info.restored_from:
+        made = f"made by restore (the file it replaced when it put back {info.restored_from})"
+    else:
+        made = f"made by {info.made_by}"
+    return escape(f"{info.path}  {info.time}  {info.size} bytes  {made}")
+
+
 def _restore(args: argparse.Namespace, out: _Out) -> int:
     from envsync_hook import files
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
-    backups = files.list_backups(env, bdir) if bdir.is_dir() else []
     if args.list:
+        backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
         if not backups:
             out.notice(f"no backups of {env} in {bdir}")
         for b in backups:
-            print(escape(str(b)))
+            print(_backup_line(b))
         return 0
     if args.source:
         source = Path(args.source)
-    elif backups:
-        source = backups[0]
+        owner = files.backup_owner(source)
+        if owner is not None and not files.backup_belongs(env, source):
+            raise EnvsyncError(
+                f"refusing to restore {source}: it is a backup of another env file ({owner})"
+            )
+    elif bdir.is_dir():
+        files.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
+        source = files.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
-    made = files.restore(env, source, bdir)
+    made = files.restore(env, source, bdir, force=args.force)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")
     return 0

@@ -42,6 +42,8 @@ class FixOptions(NamedTuple):
     diff: bool = False
     backup_dir: str | None = None
     if_missing: str = "fail"
+    #: change an env file that is read-only for its owner (refused by default)
+    force: bool = False
 
 
 class FixOutcome(NamedTuple):
@@ -335,6 +337,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if not opts.force:
+            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             return FixOutcome(
@@ -344,8 +348,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
-        backup = files.make_backup(job.env, bdir, expect=merged_from)
-        files.atomic_write(job.env, new, expect=merged_from)
+        backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(

@@ -287,14 +287,14 @@ def test_fix_changes_the_env_file_then_nothing(tmp_path: Path, workspace: Path) 
     text = (workspace / ".env").read_text("utf-8")
     assert "REDIS_HOST=redis" in text
     assert "DB_HOST=db.internal" in text and "LOCAL_DEBUG=1" in text
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
     assert "## envsync fix" in run.summary
 
     again = run_action(tmp_path, workspace, {**PY, "command": "fix"})
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.outputs["changed"] == "false"
     assert again.outputs["errors"] == "0"
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
 
 
 @pytest.mark.parametrize(

@@ -261,7 +261,7 @@ def deployment(tmp_path: Path, hook_repo: Path) -> Path:
 
 def backups(repo: Path) -> list[Path]:
     d = repo / "env-backup"
-    return sorted(d.iterdir()) if d.is_dir() else []
+    return sorted(d.glob("*.backup_*[0-9]")) if d.is_dir() else []
 
 
 def test_try_repo_check_fails_on_a_missing_key(
