@@ -378,6 +378,10 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
+    if args.base_ref is not None:
+        from envsync_hook.runner import check_rev
+
+        check_rev(args.base_ref)  # before anything is read or written
     if args.base or args.base_ref:
         cli_base: tuple[object, object] | None = (args.base, args.base_ref)
     else:

@@ -52,15 +52,48 @@ class FixOutcome(NamedTuple):
     backup: Path | None
 
 
-def read_base_ref(template: Path, rev: str) -> str:
-    """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
-    directory = template.parent if str(template.parent) else Path(".")
-    spec = f"{rev}:./{template.name}"
+def check_rev(rev: str) -> None:
+    """Refuse a ``--base-ref`` that git could read as an option (``--output=pwn``) or that
+    holds a control character; raises EnvsyncError (exit 2, before anything is read)."""
+    if not rev or rev.startswith("-") or not rev.isprintable():
+        raise EnvsyncError(
+            f"--base-ref {rev!r}: not a git revision (it must not be empty, start with '-' "
+            "or hold control characters)"
+        )
+
+
+def resolve_rev(directory: Path, rev: str) -> str:
+    """The commit ``rev`` names, as a full hash: ``git rev-parse --verify --end-of-options
+    REV^{commit}`` (so that nothing in ``rev`` reaches git as an option); raises EnvsyncError."""
+    check_rev(rev)
     import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
 
     try:
         proc = subprocess.run(
-            ["git", "-C", str(directory), "show", spec],
+            ["git", "-C", str(directory), "rev-parse", "--verify", "--quiet",
+             "--end-of-options", f"{rev}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise EnvsyncError("--base-ref needs git, which is not installed") from None
+    commit = proc.stdout.decode("ascii", "replace").strip()
+    if proc.returncode != 0 or not commit:
+        raise EnvsyncError(f"--base-ref {rev!r}: no such commit in the repository")
+    return commit
+
+
+def read_base_ref(template: Path, rev: str) -> str:
+    """The template as it was at git revision ``rev`` (``git show COMMIT:./name``, with
+    ``rev`` resolved to a commit first: see :func:`resolve_rev`)."""
+    directory = template.parent if str(template.parent) else Path(".")
+    commit = resolve_rev(directory, rev)
+    spec = f"{commit}:./{template.name}"
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), "show", "--end-of-options", spec],
             capture_output=True,
             check=False,
         )
