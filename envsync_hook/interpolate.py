@@ -15,7 +15,6 @@ from typing import Callable, Optional
 Lookup = Callable[[str], Optional[str]]
 
 
-
 class TemplateError(ValueError):
     pass
 
