@@ -46,15 +46,16 @@ def valid_rev(rev: str) -> str:
     return rev
 
 
-def resolve_rev(directory: Path, rev: str) -> str:
+def resolve_rev(directory: Path, rev: str, template: Path) -> str:
     """The commit ``rev`` names, as a full hash: ``git rev-parse --verify --end-of-options
-    REV^{commit}`` (nothing in ``rev`` reaches git as an option); raises EnvsyncError."""
+    REV^{commit}`` (nothing in ``rev`` reaches git as an option); raises EnvsyncError naming
+    ``template``."""
     valid_rev(rev)
     import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
 
     try:
         proc = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "--verify", "--quiet",
+            ["git", "-C", str(directory), "rev-parse", "--verify",
              "--end-of-options", f"{rev}^{{commit}}"],
             capture_output=True,
             check=False,
@@ -63,7 +64,9 @@ def resolve_rev(directory: Path, rev: str) -> str:
         raise EnvsyncError("--base-ref needs git, which is not installed") from None
     commit = proc.stdout.decode("ascii", "replace").strip()
     if proc.returncode != 0 or not commit:
-        raise EnvsyncError(f"invalid git revision {rev!r}: no such commit in the repository")
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = reason[0] if reason else "no such commit"
+        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
     return commit
 
 
@@ -71,7 +74,7 @@ def read_base_ref(template: Path, rev: str) -> str:
     """The template as it was at git revision ``rev`` (``git show COMMIT:./name``, ``rev``
     resolved to a commit first: :func:`resolve_rev`)."""
     directory = template.parent if str(template.parent) else Path(".")
-    spec = f"{resolve_rev(directory, rev)}:./{template.name}"
+    spec = f"{resolve_rev(directory, rev, template)}:./{template.name}"
     import subprocess
 
     try:
