@@ -384,6 +384,10 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
+    if args.base_ref is not None:
+        from envsync_hook.base import valid_rev
+
+        valid_rev(args.base_ref)  # before anything is read or written
     if args.no_base:
         cli_base: tuple[object, object] | None = (None, None)
     elif args.base or args.base_ref:
