@@ -11,6 +11,7 @@ from typing import Any, get_args
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
+from envsync_hook import base
 from envsync_hook.findings import (
     ANALYSIS_KINDS,
     FAIL_ON_CHOICES,
@@ -63,6 +64,8 @@ PAIR = PairResult(
     (MISSING, CHANGED, STALE, EXTRA, SYNTAX),
     keys=KEYS,
     duration=0.5,
+    base_source="record",
+    base_detail="docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
 )
 MISSING_ENV = PairResult("other/.env.example", "other/.env", (NO_FILE,))
 SKIPPED = PairResult(
@@ -138,10 +141,10 @@ def test_importing_the_text_path_stays_light() -> None:
 def test_text_finding_line(finding: Finding, line: str) -> None:
     assert text.format_finding(finding) == line
     out = render("text", [PairResult("t", "e", (finding,))], verbosity=1)
-    assert out.splitlines() == [line, out.splitlines()[-1]]
+    assert out.splitlines() == ["t -> e: no base (two-way)", line, out.splitlines()[-1]]
     # the default screenful: the pair's header, the finding (no group of one), the summary
     out = render("text", [PairResult("t", "e", (finding,))])
-    assert out.splitlines()[:2] == ["t -> e", line]
+    assert out.splitlines()[:2] == ["t -> e: no base (two-way)", line]
 
 
 @pytest.mark.parametrize(
@@ -169,14 +172,18 @@ def test_text_summary_line(results: list[PairResult], fail_on: str, summary: str
 
 def test_text_whole_report() -> None:
     assert render("text", ALL, verbosity=1).splitlines() == [
+        "docker/.env.example -> docker/.env: base from sync record: "
+        "docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
         "docker/.env.example:3: ENV001 missing-key DB_HOST: not set in docker/.env",
         "docker/.env.example:5: ENV003 changed-default WORKERS: "
         "differs from the template default (numeric-increase)",
         "docker/.env.example:5: ENV004 stale-default WORKERS: holds the old default",
         "docker/.env:9: ENV002 extra-key LEGACY_FLAG: no template defines it",
         "docker/.env:12: ENV007 syntax-error: unterminated double quote",
+        "other/.env.example -> other/.env: no base (two-way)",
         "other/.env: ENV012 missing-env-file: does not exist",
         "ci/.env does not exist: skipped",
+        "ok/.env.example -> ok/.env: no base (two-way)",
         "upgrade: 1 stale default (fix takes the new default)",
         "3 errors, 2 warnings, 1 info in 4 pairs, 1 skipped (fail-on: error)",
     ]
@@ -292,6 +299,10 @@ def test_json_whole_report() -> None:
     first, second = data["pairs"]
     assert first["template"] == "docker/.env.example"
     assert first["env"] == "docker/.env"
+    assert first["base"] == {
+        "source": "record",
+        "detail": "docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
+    }
     assert [f["code"] for f in first["findings"]] == [
         "ENV001",
         "ENV003",
@@ -315,6 +326,7 @@ def test_json_whole_report() -> None:
         "skipped": True,
         "changed": False,
         "notice": "ci/.env does not exist: skipped",
+        "base": {"source": "none", "detail": ""},
         "findings": [],
     }
 
@@ -323,6 +335,7 @@ def test_json_literals_match_the_findings_module() -> None:
     assert get_args(json_report.Severity) == SEVERITIES
     assert get_args(json_report.FailOn) == FAIL_ON_CHOICES
     assert get_args(json_report.Analysis) == ANALYSIS_KINDS
+    assert get_args(json_report.BaseSource) == base.SOURCES
 
 
 def test_json_schema_is_a_2020_12_schema() -> None:
@@ -372,16 +385,33 @@ def test_junit_one_testcase_per_key(pair: PairResult, names: list[str]) -> None:
     assert suite.tests == len(names)
 
 
-def test_junit_testcase_attributes() -> None:
+def test_junit_testcase_identity_is_template_and_key() -> None:
+    """classname = the template path, whatever the key's findings; no file/line attributes
+    (junit-10.xsd has none): the location is in the failure text."""
     (suite,) = _junit([PAIR])
-    got = {c.name: (c.classname, c._elem.get("file"), c._elem.get("line")) for c in suite}
+    got = {c.name: (c.classname, sorted(c._elem.attrib)) for c in suite}
+    attrs = ["classname", "name", "time"]
     assert got == {
-        "DB_HOST": ("envsync.missing-key", "docker/.env.example", "3"),
-        # ENV004 (warning) outranks ENV003 (info)
-        "WORKERS": ("envsync.stale-default", "docker/.env.example", "5"),
-        "LOG_LEVEL": ("envsync.ok", "docker/.env.example", "7"),
-        "LEGACY_FLAG": ("envsync.extra-key", "docker/.env", "9"),
-        "syntax-error docker/.env:12": ("envsync.syntax-error", "docker/.env", "12"),
+        name: ("docker/.env.example", attrs)
+        for name in (
+            "DB_HOST",
+            "WORKERS",
+            "LOG_LEVEL",
+            "LEGACY_FLAG",
+            "syntax-error docker/.env:12",
+        )
+    }
+    (db_host,) = [c for c in suite if c.name == "DB_HOST"]
+    assert db_host.result[0].text == "docker/.env.example:3: ENV001 missing-key DB_HOST: " + (
+        "not set in docker/.env"
+    )
+
+
+def test_junit_suite_properties_name_the_pair() -> None:
+    (suite,) = _junit([PAIR])
+    assert {p.name: p.value for p in suite.properties()} == {
+        "template": "docker/.env.example",
+        "env": "docker/.env",
     }
 
 
@@ -466,6 +496,28 @@ def test_junit_time_is_the_pair_duration_shared_out() -> None:
     (suite,) = _junit([PAIR])
     assert [c.time for c in suite] == pytest.approx([0.1] * 5)
     assert suite.time == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("duration", "suite_time", "case_time"),
+    [
+        (3.0176999985087605e-05, "0.000", "0.000"),
+        (1.23456, "1.235", "0.247"),
+        (0.0, "0.000", "0.000"),
+    ],
+)
+def test_junit_times_are_milliseconds(duration: float, suite_time: str, case_time: str) -> None:
+    root = ET.fromstring(render("junit", [PAIR._replace(duration=duration)]))
+    assert root.attrib["time"] == suite_time
+    assert root.find("testsuite").attrib["time"] == suite_time  # type: ignore[union-attr]
+    assert {c.attrib["time"] for c in root.iter("testcase")} == {case_time}
+
+
+def test_junit_control_characters_stay_readable_xml() -> None:
+    bell = make_finding("ENV001", "K\x07EY", "a\x1bb/.env.example", 1, "m\x00")
+    pair = PairResult("a\x1bb/.env.example", "a\x1bb/.env", (bell,), keys=(("K\x07EY", "t", 1),))
+    root = ET.fromstring(render("junit", [pair]))
+    assert [c.attrib["name"] for c in root.iter("testcase")] == ["K\\x07EY"]
 
 
 # --- github ---------------------------------------------------------------------------------
@@ -734,7 +786,7 @@ def _strings(node: Any) -> Iterator[str]:
 def _finding_strings(results: Sequence[PairResult]) -> set[str]:
     allowed: set[str] = set()
     for p in results:
-        allowed |= {p.template, p.env, p.notice}
+        allowed |= {p.template, p.env, p.notice, p.base_source, p.base_detail}
         for f in p.findings:
             allowed |= {f.file, f.code, f.slug, f.severity, f.key, f.message}
             allowed |= {f"{f.key}: {f.message}", f.analysis or ""}
@@ -795,13 +847,13 @@ def test_sarif_strings_are_finding_fields_rules_or_constants() -> None:
 def test_junit_text_is_finding_fields_and_keys() -> None:
     root = ET.fromstring(render("junit", ALL))
     allowed = _finding_strings(ALL) | {k for p in ALL for key in p.keys for k in key[:2]}
-    allowed |= {f"envsync.{r.slug}" for r in RULES} | {"envsync.ok", "envsync.skipped"}
+    allowed |= {"envsync check", "template", "env"} | {p.env for p in ALL}
     allowed |= {f"{f.code} {f.slug}: {f.message}" for p in ALL for f in p.findings}
     allowed |= {text.format_finding(f) for p in ALL for f in p.findings}
     allowed |= {"syntax-error docker/.env:12", "missing-env-file other/.env", "skipped"}
     for element in root.iter():
         for name, value in element.attrib.items():
-            if name in ("time", "tests", "failures", "errors", "skipped", "disabled", "line"):
+            if name in ("time", "tests", "failures", "errors", "skipped"):
                 float(value)  # numbers only
             else:
                 assert value in allowed, (element.tag, name, value)

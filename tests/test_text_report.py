@@ -41,7 +41,7 @@ def changed(key: str, line: int) -> Any:
 def test_small_groups_are_finding_lines_under_a_counted_header() -> None:
     pair = PairResult("t", "e", (missing("A", 1), missing("B", 2), extra("X", 9)))
     assert render([pair]) == [
-        "t -> e",
+        "t -> e: no base (two-way)",
         "ENV001 missing-key: 2 errors: missing from the env file; fix adds it",
         "t:1: ENV001 missing-key A: missing from the env file; fix adds it",
         "t:2: ENV001 missing-key B: missing from the env file; fix adds it",
@@ -91,7 +91,7 @@ def test_info_is_one_count_line_per_code_and_v_names_it() -> None:
     assert lines[-2] == "  envsync check -v  # every finding, one a line"
     assert lines[-1] == "0 errors, 0 warnings, 3 info in 1 pair (fail-on: error)"
     verbose = render([pair], verbosity=1)
-    assert verbose == [text.format_finding(f) for f in pair.findings] + [lines[-1]]
+    assert verbose == [lines[0]] + [text.format_finding(f) for f in pair.findings] + [lines[-1]]
 
 
 def test_quiet_prints_errors_and_the_summary_only() -> None:
@@ -104,7 +104,7 @@ def test_quiet_prints_errors_and_the_summary_only() -> None:
 
 def test_a_pair_in_sync_says_so_in_its_header() -> None:
     assert render([PairResult("t", "e", ())]) == [
-        "t -> e: in sync",
+        "t -> e: no base (two-way); in sync",
         "0 errors, 0 warnings, 0 info in 1 pair (fail-on: error)",
     ]
 
@@ -281,7 +281,7 @@ FIX_RUNS = [
         [],
         1,
         [
-            ".env.example -> .env",
+            ".env.example -> .env: no base (two-way)",
             ".env: updated (backup: env-backup/.env.backup_*)",
             "  added 2 missing keys with the template default: B, C",
             "  kept 1 value that differs from the template default",
@@ -294,7 +294,7 @@ FIX_RUNS = [
         ["--dry-run"],
         1,
         [
-            ".env.example -> .env",
+            ".env.example -> .env: no base (two-way)",
             ".env: would change (dry run, nothing written)",
             "  would add 2 missing keys with the template default: B, C",
             "  would keep 1 value that differs from the template default",
@@ -335,7 +335,7 @@ def test_a_second_fix_is_in_sync_and_exits_0(tmp_path: Path) -> None:
     second = run(tmp_path, "fix")
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines()[:2] == [
-        ".env.example -> .env",
+        ".env.example -> .env: no base (two-way)",
         ".env: in sync: nothing changed",
     ]
     assert ", 1 changed" not in second.stdout.splitlines()[-1]
@@ -345,7 +345,7 @@ def test_verbose_fix_lists_the_remaining_findings(tmp_path: Path) -> None:
     write(tmp_path / ".env.example", TEMPLATE)
     write(tmp_path / ".env", ENV)
     proc = run(tmp_path, "fix", "-v", "--dry-run")
-    codes = [line.split(" ")[1] for line in proc.stdout.splitlines()[:-1]]
+    codes = [line.split(" ")[1] for line in proc.stdout.splitlines()[1:-1]]
     assert codes == ["ENV002", "ENV003"]  # (by file: .env first)
 
 
@@ -390,8 +390,10 @@ def test_dify_upgrade_fits_a_screen_and_lists_every_error(
     lines = default.stdout.splitlines()
     assert len(lines) <= budget, len(lines)
     listed = _findings_from_json(work, *args)
-    # -v: every finding, one a line, as the machine formats hold them, then the summary
-    assert verbose.stdout.splitlines()[:-1] == listed
+    # -v: the pair's header, every finding, one a line, as the machine formats hold them, then
+    # the summary
+    assert verbose.stdout.splitlines()[0] == lines[0]
+    assert verbose.stdout.splitlines()[1:-1] == listed
     assert verbose.stdout.splitlines()[-1] == lines[-1]
     # every error and warning is named in the screenful (packed as KEY (line))
     errors = [f for f in listed if re.search(r": ENV00[12] ", f)]

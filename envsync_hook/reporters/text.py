@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from envsync_hook.escaping import escape
 from envsync_hook.findings import RULES_BY_CODE, SEVERITY_RANK, Finding, FixActions, PairResult
 from envsync_hook.reporters.summary import (
     Counts,
+    base_line,
     count,
     plural,
     skip_notice,
@@ -32,17 +34,11 @@ _DIM = "\x1b[2m"
 _SEVERITY_COLOR = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _GREEN = "\x1b[32m"
 
-#: control characters shown escaped, so that a finding stays on one line and a path or key
-#: cannot send escape sequences to the terminal
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c != 0x09}
-_CONTROLS.update({0x0A: "\\n", 0x0D: "\\r"})
-
 
 def one_line(s: str) -> str:
-    """``s`` with control characters (except tab) escaped: ``a\\nb`` for a line break."""
-    if s.isprintable():  # (no control character is printable): the usual case, without a copy
-        return s
-    return s.translate(_CONTROLS)
+    """``s`` made safe for a terminal (:func:`envsync_hook.escaping.escape`): control
+    characters escaped (``a\\nb`` for a line break), no workflow command."""
+    return escape(s)
 
 
 def location(file: str, line: int) -> str:
@@ -104,6 +100,8 @@ def render_list(results: Sequence[PairResult], options: ReportOptions) -> str:
     for pair in results:
         if pair.skipped:
             lines.append(_dim(one_line(skip_notice(pair)), options.color))
+            continue
+        lines.append(pair_header(pair, options.color, listed=True))
         lines.extend(format_finding(f, options.color) for f in pair.findings)
     upgrade = upgrade_line(results, options.command)
     if upgrade:
@@ -130,27 +128,15 @@ def _summary(counts: Counts, options: ReportOptions) -> str:
     return summary
 
 
-def pair_header(pair: PairResult, color: bool = False) -> str:
-    """``TEMPLATE -> ENV (template set: 34 files; base: ...)``, ``: in sync`` when nothing found.
-
-    The set size and the base's source come from the pair when the run knows them.
-    """
-    details = []
-    set_size = getattr(pair, "set_size", 1)
-    if set_size > 1:
-        details.append(f"template set: {set_size} files")
-    source = getattr(pair, "base_source", None)
-    if source is not None:
-        detail = getattr(pair, "base_detail", "")
-        if source == "none":
-            details.append("base: none")
-        else:
-            details.append(f"base: {source}" + (f" ({detail})" if detail else ""))
-    text = f"{one_line(pair.template)} -> {one_line(pair.env)}"
-    if details:
-        text += f" ({one_line('; '.join(details))})"
-    if not pair.findings and pair.fixed is None:
-        text += ": in sync"
+def pair_header(pair: PairResult, color: bool = False, listed: bool = False) -> str:
+    """``TEMPLATE -> ENV (template set: 34 files): base from ...`` (or ``no base (two-way)``),
+    and ``; in sync`` when nothing was found (not under ``-v``, ``listed``)."""
+    text = f"{pair.template} -> {base_line(pair)}"
+    if pair.set_size > 1:
+        text = text.replace(" -> ", f" ({pair.set_size} templates) -> ", 1)
+    if not pair.findings and pair.fixed is None and not listed:
+        text += "; in sync"
+    text = one_line(text)
     return f"{_BOLD}{text}{_RESET}" if color else text
 
 
@@ -363,14 +349,8 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
 
 
 def _any_base(pairs: Sequence[PairResult]) -> bool:
-    """Some pair was compared with a base (its source, else a three-way finding shows it)."""
-    for p in pairs:
-        source = getattr(p, "base_source", None)
-        if source is not None and source != "none":
-            return True
-        if any(f.code in ("ENV004", "ENV005", "ENV010") for f in p.findings):
-            return True
-    return False
+    """Some pair was compared with a base."""
+    return any(p.base_source != "none" for p in pairs)
 
 
 def _fix_would(pairs: Sequence[PairResult], command: str) -> str:
