@@ -642,3 +642,53 @@ def compose_values(text: str, environ: Mapping[str, str] | None = None) -> dict[
     if first_error is not None:
         raise DotenvSyntaxError(first_error.message, first_error.compose_line or first_error.line)
     return out
+
+
+class UnclosedQuote(NamedTuple):
+    """A quote that opens a value and is never closed where its line ends (see
+    :func:`unclosed_quote`)."""
+
+    line: int  # the line where the quote opened
+    offset: int  # the quote character's offset in the text
+    quote: str  # ``"`` or ``'``
+    error_line: int  # the line where Docker Compose then fails
+
+
+#: a line inside a quoted value that reads as a statement of its own: the quote swallowed it
+_SWALLOWED = re.compile(r"\n[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.]*[ \t]*=")
+
+
+def unclosed_quote(doc: Document) -> UnclosedQuote | None:
+    """The quote that caused ``doc``'s first syntax error, if an unclosed quote did; else None.
+
+    Docker Compose reads a quoted value on to the next matching quote, lines later. A quote
+    left open therefore either runs to the end of the file (compose reports the last line), or
+    takes the following statements into the value and pairs every later quote wrongly until a
+    line no longer parses (compose reports that line, far below the cause). The cause is the
+    first value that crosses lines and holds a line reading as a statement (``KEY=``), or the
+    unterminated value itself. Only called on the error path: the parse is not slowed down.
+    """
+    if not doc.errors:
+        return None
+    first = doc.errors[0]
+    text = doc.text
+    for vstart, vend in doc.spans:
+        if vstart >= first.offset:
+            break
+        if _SWALLOWED.search(text, vstart, vend):
+            line = doc.line_of(vstart)
+            return UnclosedQuote(line, vstart, text[vstart], first.line)
+    if first.message.startswith("unterminated quoted value"):
+        # the statement's value is the quote: find it after the key and the separator
+        m = re.compile(r"[^=:\n]*[=:][ \t]*(['\"])").match(text, first.offset)
+        if m is not None:
+            at = m.start(1)
+            return UnclosedQuote(doc.line_of(at), at, m.group(1), first.line)
+    return None
+
+
+def without_quote(text: str, quote: UnclosedQuote) -> str:
+    """``text`` without the unclosed quote: what the operator most likely meant (the value ends
+    with its line), for reporting the rest of the file as if the quote were not there. Line
+    numbers are unchanged."""
+    return text[: quote.offset] + text[quote.offset + 1 :]

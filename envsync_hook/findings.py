@@ -110,7 +110,7 @@ ANALYSIS_TEXT = {
     "boolean-toggle": "template default is the other way round",
     "url-change": "template default is a different URL",
     "path-change": "template default is a different path",
-    "text-change": "template default is a different text",
+    "text-change": "template default is a different value",
 }
 
 

@@ -25,7 +25,7 @@ from envsync_hook.compare import (
     index,
     syntax_findings,
 )
-from envsync_hook.document import Document, parse, template_errors
+from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
 from envsync_hook.settings import Settings
@@ -217,8 +217,12 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
             )
         return _missing(job, loaded, settings, started)
     etext = files.read_text(job.env, "env file")
-    env, c = _compare(job, loaded, parse(etext), settings)
-    more = _permission_findings(
+    edoc = parse(etext)
+    quoted: list[Finding] = []
+    if edoc.errors:
+        edoc, quoted = _past_unclosed_quotes(str(job.env), edoc, settings)
+    env, c = _compare(job, loaded, edoc, settings)
+    more = quoted + _permission_findings(
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
     findings = sorted(c.findings + more) if more else c.findings  # (compare sorts its own)
@@ -235,8 +239,47 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     )
 
 
+def _past_unclosed_quotes(
+    path: str, doc: Document, settings: Settings
+) -> tuple[Document, list[Finding]]:
+    """``doc`` read as if its unclosed quotes were not there, and one ENV007 for each, at the
+    line where it opened.
+
+    A quote left open makes Docker Compose read on into the following lines and fail far below
+    (or at the end of the file); the keys it swallowed would show up as missing and the text
+    after it as hundreds of follow-on errors. The operator needs the one line to edit.
+    """
+    found: list[Finding] = []
+    sev = settings.severity_of("ENV007")
+    for _ in range(20):  # (each round takes one quote away: a bound, not a limit in practice)
+        quote = unclosed_quote(doc)
+        if quote is None:
+            break
+        if sev != "off":
+            found.append(
+                make_finding(
+                    "ENV007",
+                    "",
+                    path,
+                    quote.line,
+                    f"Docker Compose rejects this file: the {quote.quote} opened on this line "
+                    f"is never closed (Compose reads on and fails at line {quote.error_line})",
+                    sev,
+                )
+            )
+        doc = parse(without_quote(doc.text, quote))
+    return doc, found
+
+
 def _refuse_syntax(path: str, doc: Document) -> None:
     issues = template_errors(doc)
+    quote = unclosed_quote(doc) if doc.errors else None
+    if quote is not None:
+        raise EnvsyncError(
+            f"refusing to fix: {path}:{quote.line}: the {quote.quote} opened on this line is "
+            f"never closed (Docker Compose reads on and fails at line {quote.error_line}); "
+            f"nothing was written"
+        )
     if issues:
         from envsync_hook.compare import syntax_message
 
