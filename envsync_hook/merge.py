@@ -148,6 +148,17 @@ def merge(
     template_name: str,
 ) -> str:
     """The new env text. ``template_name`` names the template in the trailing block's marker."""
+    return merged(template, env, comparison, template_name)[0]
+
+
+def merged(
+    template: Side,
+    env: Side,
+    comparison: Comparison,
+    template_name: str,
+) -> tuple[str, Document]:
+    """:func:`merge`, with the parse of the new text that verified it (fix compares it again
+    for the findings that remain, without parsing it twice)."""
     ttext = template.doc.text
     eol = eol_of(ttext)
     decisions = comparison.decisions
@@ -275,8 +286,8 @@ def merge(
     else:
         text = body
         del body
-    verify(text, template, env, decisions, comparison.unequal)
-    return text
+    doc = verify(text, template, env, decisions, comparison.unequal)
+    return text, doc
 
 
 def _last_commented(template: Side) -> dict[str, Commented]:
@@ -349,7 +360,7 @@ def verify(
     env: Side,
     decisions: dict[str, str],
     unequal: Iterable[str] | None = None,
-) -> None:
+) -> Document:
     doc = parse(text)
     if doc.errors:
         raise MergeError(
@@ -357,7 +368,7 @@ def verify(
             f"{doc.errors[0].line}; nothing was written"
         )
     if _reads_as_planned(doc, template, env, decisions, unequal):
-        return
+        return doc
     # not the usual shape (a bare KEY, an opt-in under its comment, a re-quoted value): key
     # by key, and where the texts differ, as the values compose reads
     got = index("merged", doc).last
@@ -377,3 +388,4 @@ def verify(
     for key, d in decisions.items():
         if d == DROP and key not in tlast and key in got:
             raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")
+    return doc

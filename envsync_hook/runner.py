@@ -413,14 +413,14 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                     None,
                 )
     files.check_writable_target(job.env, bdir)
-    from envsync_hook.merge import merge
+    from envsync_hook.merge import merged
 
     with files.env_lock(job.env):
         etext = files.read_text(job.env, "env file")
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c = _compare(job, loaded, edoc, settings)
-        new = merge(loaded.template, env, c, job.template.name)
+        new, new_doc = merged(loaded.template, env, c, job.template.name)
         changed = new != etext
         findings = tuple(c.findings)  # (sorted by compare)
         result = _with_base(
@@ -449,7 +449,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             notice = f"{job.env}: would change (dry run, nothing written)"
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
-            _, after = _compare(job, loaded, parse(new), settings)
+            _, after = _compare(job, loaded, new_doc, settings)
             remain = {(f.code, f.key) for f in after.findings}
             return FixOutcome(
                 result._replace(
@@ -461,19 +461,28 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 diff,
                 None,
             )
+        actions = fix_actions(loaded.template, env, c, settings, "", False)
+        # the old text's parse is not needed past here: its memory goes before the write (the
+        # merged text's parse is kept for the findings that remain)
+        result = result._replace(keys=())
+        del edoc, env, c, findings
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
+        del etext
         backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
-    actions = fix_actions(loaded.template, env, c, settings, str(backup), False)
-    # the findings that remain are those of the merged text, not the ones fix just resolved
-    _, after = _compare(job, loaded, parse(new), settings)
+        del merged_from
+    actions = actions._replace(backup=str(backup))
+    # the findings that remain are those of the merged text (parsed once, by the merge's own
+    # check), not the ones fix just resolved
+    _, after = _compare(job, loaded, new_doc, settings)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(
         result._replace(
             findings=tuple(after.findings),
+            keys=after.keys,
             duration=time.perf_counter() - started,
             notice=notice,
             fixed=actions,
