@@ -267,12 +267,13 @@ def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]])
     if old is not None and old.copies == {rel: name for rel, (name, _) in wanted.items()}:
         return False
     directory = record_dir(env, backup_dir)
-    for d in (backup_dir, directory):
+    # (the backup directory may be a symlink that fix accepted; the record directory may not)
+    for d, stat_of in ((backup_dir, os.stat), (directory, os.lstat)):
         try:
             os.mkdir(d, _DIR_MODE)
             os.chmod(d, _DIR_MODE)  # exactly 0700 whatever the umask
         except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(d).st_mode):
+            if not stat.S_ISDIR(stat_of(d).st_mode):
                 raise EnvsyncError(
                     f"cannot write the sync record in {d}: not a directory"
                 ) from None
@@ -500,7 +501,14 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
             best = (score, i, text)
     total = len(scorer.env.values)
     current_matched = scorer.matched(template.doc.text)
-    if best is None or best[0] <= current or best[2] == template.doc.text:
+    # used only when it explains the env file better than the current template does, and more
+    # of its values (fewer keys alone, say, explains no value)
+    if (
+        best is None
+        or best[0] <= current
+        or scorer.matched(best[2]) <= current_matched
+        or best[2] == template.doc.text
+    ):
         return BaseChoice(
             None,
             "none",

@@ -77,16 +77,24 @@ def load_templates(job: Job) -> Loaded:
     return Loaded(template, also, None, BaseChoice(None, "none"))
 
 
-def _record(job: Job, loaded: Loaded, bdir: Path) -> None:
-    """Write the sync record: the template set the env file is now in sync with (base.py)."""
+def _record(job: Job, loaded: Loaded, bdir: Path) -> str:
+    """Write the sync record: the template set the env file is now in sync with (base.py).
+
+    The env file is already written: a record that cannot be written is a notice (returned),
+    not a failure; the next run falls back to the next source of a base."""
     texts = [(job.template, loaded.template.doc.text)]
     texts += [(p, side.doc.text) for p, side in zip(job.also, loaded.also)]
-    write_record(job.env, bdir, texts)
+    try:
+        write_record(job.env, bdir, texts)
+    except (EnvsyncError, OSError) as e:
+        return f"{job.env}: sync record not written ({e})"
+    return ""
 
 
 def _with_base(result: PairResult, loaded: Loaded) -> PairResult:
     """``result`` with the base's source and detail and the set's size filled in."""
     return result._replace(
+        notice=result.notice or loaded.choice.notice,
         base_source=loaded.choice.source,
         base_detail=loaded.choice.detail,
         set_size=1 + len(loaded.also),
@@ -311,8 +319,9 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         with files.env_lock(job.env):
             if not os.path.lexists(job.env):
                 files.atomic_write(job.env, loaded.template.doc.text, mode=0o600)
-                _record(job, loaded, bdir)
+                recorded = _record(job, loaded, bdir)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
+                notice += f"\n{recorded}" if recorded else ""
                 return FixOutcome(result._replace(changed=True, notice=notice), "", None)
     files.check_writable_target(job.env, bdir)
     from envsync_hook.merge import merge
@@ -337,10 +346,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         )
         diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
-            if not (opts.dry_run or opts.diff):
-                _record(job, loaded, bdir)  # (in sync: what it is in sync with)
+            # (in sync: the record says what with)
+            recorded = "" if opts.dry_run or opts.diff else _record(job, loaded, bdir)
             return FixOutcome(
-                result._replace(duration=time.perf_counter() - started, notice=""), diff, None
+                result._replace(duration=time.perf_counter() - started, notice=recorded),
+                diff,
+                None,
             )
         summary = _summary_notice(c)
         if not opts.force:
@@ -355,9 +366,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
         backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
-        _record(job, loaded, bdir)  # after the env file is replaced: what it now syncs with
+        recorded = _record(job, loaded, bdir)  # after the replace: what it now syncs with
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
+    notice += f"\n{recorded}" if recorded else ""
     return FixOutcome(
         result._replace(duration=time.perf_counter() - started, notice=notice), diff, backup
     )
