@@ -485,7 +485,8 @@ def compare(
         )
 
     _rename_hints(ctx, template, env, missing, base, extra)
-    odd = odd_keys(template.doc) | odd_keys(env.doc)
+    # (a key the template defines on a line of its own is a name, wherever the env file has it)
+    odd = odd_keys(template.doc) | (odd_keys(env.doc) - template.last.keys())
     findings = hide_odd_keys(ctx.out, odd)
     findings.sort()
     return Comparison(
