@@ -199,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the template default for KEY (fnmatch pattern); repeatable",
     )
     fix.add_argument(
+        "--generate-secrets",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
+        "current one, from Python's secrets module (a backup first); repeatable",
+    )
+    fix.add_argument(
         "--keep-stale",
         action="store_true",
         default=None,
@@ -585,6 +593,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
         keep_stale=flag("keep_stale"),
         prune=flag("prune"),
         take_template=tuple(getattr(args, "take_template", [])),
+        generate_secrets=tuple(getattr(args, "generate_secrets", None) or ()),
     )
 
 
