@@ -40,10 +40,38 @@ class BaseChoice(NamedTuple):
 
 
 def valid_rev(rev: str) -> str:
-    """``rev``, refused (EnvsyncError) when git could read it as an option or it is no name."""
-    if not rev or rev.startswith("-") or any(c in rev for c in "\x00\n\r"):
-        raise EnvsyncError(f"invalid git revision {rev!r}")
+    """``rev``, refused (EnvsyncError) when git could read it as an option (``--output=pwn``)
+    or it is no name (empty, control characters)."""
+    if not rev or rev.startswith("-") or not rev.isprintable():
+        raise EnvsyncError(
+            f"invalid git revision {rev!r} (it must not be empty, start with '-' "
+            "or hold control characters)"
+        )
     return rev
+
+
+def resolve_rev(directory: Path, rev: str, template: Path) -> str:
+    """The commit ``rev`` names, as a full hash: ``git rev-parse --verify --end-of-options
+    REV^{commit}`` (nothing in ``rev`` reaches git as an option); raises EnvsyncError naming
+    ``template``."""
+    valid_rev(rev)
+    import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
+
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--verify",
+             "--end-of-options", f"{rev}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise EnvsyncError("--base-ref needs git, which is not installed") from None
+    commit = proc.stdout.decode("ascii", "replace").strip()
+    if proc.returncode != 0 or not commit:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = reason[0] if reason else "no such commit"
+        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
+    return commit
 
 
 def _git(directory: Path, args: list[str], stdin: bytes | None = None) -> tuple[int, bytes, str]:
@@ -102,11 +130,12 @@ def template_at(template: Path, rev: str) -> AtRev:
     """The template as it was at git revision ``rev``, and the commit's time; one git process.
 
     An unknown revision (or no repository) is an EnvsyncError; a template that does not exist
-    at ``rev`` is ``text`` None (a new template)."""
+    at ``rev`` is ``text`` None (a new template). Two git processes: ``rev-parse`` (the commit)
+    and ``cat-file --batch`` (its time and the template)."""
     directory = template.parent if str(template.parent) else Path(".")
-    valid_rev(rev)
+    full = resolve_rev(directory, rev, template)  # (a hash: nothing of ``rev`` reaches a path)
     try:
-        commit, blob = _cat_file(directory, [f"{rev}^{{commit}}", f"{rev}:./{template.name}"])
+        commit, blob = _cat_file(directory, [full, f"{full}:./{template.name}"])
     except EnvsyncError as e:
         raise EnvsyncError(f"cannot read {template} at {rev}: {e}") from None
     if commit is None:
