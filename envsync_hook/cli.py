@@ -504,6 +504,8 @@ def _upgrade_jobs(
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs
+
+
 #: how reports name an env file read from standard input
 STDIN_NAME = "<stdin>"
 
