@@ -64,6 +64,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     base.add_argument(
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
+    base.add_argument(
+        "--no-base",
+        action="store_true",
+        help="two-way: use no base (no sync record, no git history)",
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
     p.add_argument(
         "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
@@ -378,8 +383,10 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
-    if args.base or args.base_ref:
-        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    if args.no_base:
+        cli_base: tuple[object, object] | None = (None, None)
+    elif args.base or args.base_ref:
+        cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
     jobs: list[Job] = []
@@ -412,6 +419,7 @@ def _build_jobs(
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
                 env_text=env_text,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(t))
@@ -436,6 +444,7 @@ def _build_jobs(
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(p))
@@ -681,6 +690,10 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
+    if args.upgrade_hook and args.command == "fix":
+        # after a checkout or pull, git returns the hook's status as its own: an .env brought
+        # up to date is no failure (the hook is verbose, so what it did is shown anyway)
+        return 0
     return _exit_code(results, settings)
 
 
