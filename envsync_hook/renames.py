@@ -30,7 +30,7 @@ shared by more than a few keys is not looked through (it is ambiguous whatever t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 __all__ = ["Rename", "looks_renamed", "rename_pairs"]
@@ -107,7 +107,8 @@ class Rename(NamedTuple):
 
 
 def _words(key: str) -> tuple[str, ...]:
-    return tuple(w for w in key.upper().split("_") if w)
+    words = key.upper().split("_")
+    return tuple(words) if "" not in words else tuple(w for w in words if w)
 
 
 def informative(value: str) -> bool:
@@ -187,17 +188,18 @@ def looks_renamed(old: str, new: str, same_value: bool = False) -> bool:
     return m is not None and m.strong
 
 
-def _stems(words: tuple[str, ...]) -> Iterable[tuple[str, ...]]:
-    """Index entries of a name: itself; itself with one block of up to two words cut out (an
-    affix or inserted word: equals the other name); and with that block marked ``*`` (a
-    replaced block: equals the other name's). Two names related as above share an entry."""
-    yield words
-    n = len(words)
-    for i in range(n):
-        for j in (i + 1, i + 2):
-            if j <= n and j - i < n:
-                yield words[:i] + words[j:]
-                yield (*words[:i], "*", *words[j:])
+_BLOCKS: dict[int, list[tuple[int, int]]] = {}
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """The blocks (start, end) of up to two words of an ``n``-word name whose removal leaves at
+    least one word (computed once per length: the loops below run once per key)."""
+    found = _BLOCKS.get(n)
+    if found is None:
+        found = _BLOCKS[n] = [
+            (i, j) for i in range(n) for j in (i + 1, i + 2) if j <= n and j - i < n
+        ]
+    return found
 
 
 def rename_pairs(
@@ -207,11 +209,23 @@ def rename_pairs(
     and ``arrived`` (key, template default), in ``departed`` order."""
     if not departed or not arrived:
         return []
+    # Candidates come from indexes, not from comparing every pair (5,000 x 5,000 at 100,000
+    # keys). Two names related as above share an entry: one name equals the other with a block
+    # cut out (looked up from both sides in the other side's index of whole names), or both
+    # equal with a block marked "*" (a replaced block).
+    words_old = [_words(k) for k, _ in departed]
     words_new = [_words(k) for k, _ in arrived]
-    by_stem: dict[tuple[str, ...], list[int]] = {}
+    whole_new: dict[tuple[str, ...], int] = {w: at for at, w in enumerate(words_new)}
+    whole_old: dict[tuple[str, ...], int] = {w: di for di, w in enumerate(words_old)}
+    marked: dict[tuple[str, ...], list[int]] = {}
+    candidates: list[set[int]] = [set() for _ in departed]
     for at, w in enumerate(words_new):
-        for stem in _stems(w):
-            bucket = by_stem.setdefault(stem, [])
+        for i, j in _blocks(len(w)):
+            head, tail = w[:i], w[j:]
+            di = whole_old.get(head + tail)
+            if di is not None:
+                candidates[di].add(at)  # words added to a departed name
+            bucket = marked.setdefault((*head, "*", *tail), [])
             if len(bucket) <= _BUCKET:
                 bucket.append(at)
     # every value indexed; whether it is informative is asked only of values that match (few)
@@ -222,21 +236,29 @@ def rename_pairs(
     for _, values in departed:
         for v in set(values):
             departed_values[v] = departed_values.get(v, 0) + 1
+    for di, w in enumerate(words_old):
+        found = candidates[di]
+        for i, j in _blocks(len(w)):
+            head, tail = w[:i], w[j:]
+            hit = whole_new.get(head + tail)
+            if hit is not None:
+                found.add(hit)  # words dropped from a departed name
+            shared = marked.get((*head, "*", *tail))
+            if shared and len(shared) <= _BUCKET:
+                found.update(shared)  # (a stem many keys share is no evidence for one)
+        for v in departed[di][1]:
+            if v in by_value and informative(v):
+                found.update(by_value[v][:_BUCKET])
 
     chosen: list[tuple[int, int, _Match]] = []  # (departed index, arrived index, match)
     weak: dict[int, list[tuple[int, _Match]]] = {}
     for di, (_, values) in enumerate(departed):
-        w = _words(departed[di][0])
+        if not candidates[di]:
+            continue
+        w = words_old[di]
         values_set = {v for v in values if v in by_value and informative(v)}
-        candidates: set[int] = set()
-        for stem in _stems(w):
-            found = by_stem.get(stem)
-            if found:
-                candidates.update(found[:_BUCKET])
-        for v in values_set:
-            candidates.update(by_value.get(v, ())[:_BUCKET])
         best: list[tuple[tuple[int, int, int], int, _Match]] = []
-        for at in candidates:
+        for at in candidates[di]:
             same = arrived[at][1] in values_set
             m = _relate(w, words_new[at], same)
             if m is None:
