@@ -36,17 +36,46 @@ class BaseChoice(NamedTuple):
 
 
 def valid_rev(rev: str) -> str:
-    """``rev``, refused (EnvsyncError) when git could read it as an option or it is no name."""
-    if not rev or rev.startswith("-") or any(c in rev for c in "\x00\n\r"):
-        raise EnvsyncError(f"invalid git revision {rev!r}")
+    """``rev``, refused (EnvsyncError) when git could read it as an option (``--output=pwn``)
+    or it is no name (empty, control characters)."""
+    if not rev or rev.startswith("-") or not rev.isprintable():
+        raise EnvsyncError(
+            f"invalid git revision {rev!r} (it must not be empty, start with '-' "
+            "or hold control characters)"
+        )
     return rev
 
 
-def read_base_ref(template: Path, rev: str) -> str:
-    """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
-    directory = template.parent if str(template.parent) else Path(".")
-    spec = f"{valid_rev(rev)}:./{template.name}"
+def resolve_rev(directory: Path, rev: str, template: Path) -> str:
+    """The commit ``rev`` names, as a full hash: ``git rev-parse --verify --end-of-options
+    REV^{commit}`` (nothing in ``rev`` reaches git as an option); raises EnvsyncError naming
+    ``template``."""
+    valid_rev(rev)
     import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
+
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--verify",
+             "--end-of-options", f"{rev}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise EnvsyncError("--base-ref needs git, which is not installed") from None
+    commit = proc.stdout.decode("ascii", "replace").strip()
+    if proc.returncode != 0 or not commit:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = reason[0] if reason else "no such commit"
+        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
+    return commit
+
+
+def read_base_ref(template: Path, rev: str) -> str:
+    """The template as it was at git revision ``rev`` (``git show COMMIT:./name``, ``rev``
+    resolved to a commit first: :func:`resolve_rev`)."""
+    directory = template.parent if str(template.parent) else Path(".")
+    spec = f"{resolve_rev(directory, rev, template)}:./{template.name}"
+    import subprocess
 
     try:
         proc = subprocess.run(

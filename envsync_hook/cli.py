@@ -199,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the template default for KEY (fnmatch pattern); repeatable",
     )
     fix.add_argument(
+        "--generate-secrets",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
+        "current one, from Python's secrets module (a backup first); repeatable",
+    )
+    fix.add_argument(
         "--keep-stale",
         action="store_true",
         default=None,
@@ -332,11 +340,12 @@ def _set_of(
     excluded = [Path(str(base))] if base else []
     tset = discovery.template_set(t, excluded)
     if tset is None:
-        if args.command != "restore" and discovery.subfolder_templates(t.parent):
+        # (only worth the look when the notice will be shown)
+        count = 0 if args.quiet else discovery.subfolder_templates(t.parent)
+        if count:
             notices.append(
-                f"{t}: no compose file beside it says which templates form its set; "
-                f"template-named files in subfolders are not checked with it (add them with "
-                f"--also GLOB)"
+                f"{t}: no compose file beside it names its template set; {count} template(s) "
+                f"in subfolders are not part of it (add them with --also GLOB)"
             )
         return []
     if tset.templates:
@@ -383,6 +392,10 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
+    if args.base_ref is not None:
+        from envsync_hook.base import valid_rev
+
+        valid_rev(args.base_ref)  # before anything is read or written
     if args.no_base:
         cli_base: tuple[object, object] | None = (None, None)
     elif args.base or args.base_ref:
@@ -392,13 +405,14 @@ def _build_jobs(
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
+    # shallowest first: a set's primary (its compose files beside it) before the members in
+    # its subfolders, whichever order pre-commit or the operator named them in
+    selected.sort(key=lambda item: len(Path(os.path.normpath(item[0])).parts))
     for t, pair in selected:
         if not t.exists():
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        if getattr(args, "found_templates", None) and any(same_file(t, p) for p in set_paths):
-            continue  # found as a member of an earlier template's set: a pair of that set
         env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
@@ -408,7 +422,13 @@ def _build_jobs(
             base, base_ref = pair.get("base"), pair.get("base_ref")
         else:
             base, base_ref = cfg.get("base"), cfg.get("base_ref")
-        also_paths = _set_of(args, cfg, t, patterns, base, notices)
+        member = any(same_file(t, p) for p in set_paths)
+        if member and not patterns:
+            # a member of an earlier template's set (pre-commit passes every staged template):
+            # checked within that set, so keys its other templates define are not extra
+            also_paths = [q for q in set_paths if not same_file(q, t)] + [j.template for j in jobs]
+        else:
+            also_paths = _set_of(args, cfg, t, patterns, base, notices)
         backup_dir = args.backup_dir or setting(pair, "backup_dir")
         jobs.append(
             Job(
@@ -423,7 +443,8 @@ def _build_jobs(
             )
         )
         seen.add(os.path.abspath(t))
-        set_paths.extend(p for p in also_paths if p not in set_paths)
+        if not member:
+            set_paths.extend(p for p in also_paths if p not in set_paths)
     # each template of the set whose env file exists is its own pair too
     templates = tuple(t for t, _ in selected)
     backup_dir = args.backup_dir or cfg.get("backup_dir")
@@ -515,10 +536,6 @@ def _upgrade_jobs(
     return jobs
 
 
-#: how reports name an env file read from standard input
-STDIN_NAME = "<stdin>"
-
-
 def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
     (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
@@ -527,6 +544,7 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
     in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
     ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
     from envsync_hook import files
+    from envsync_hook.locate import STDIN_NAME
 
     name = args.env
     if not name or (name != "-" and not files.is_pipe(name)):
@@ -575,6 +593,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
         keep_stale=flag("keep_stale"),
         prune=flag("prune"),
         take_template=tuple(getattr(args, "take_template", [])),
+        generate_secrets=tuple(getattr(args, "generate_secrets", None) or ()),
     )
 
 

@@ -39,8 +39,8 @@ _MAX_COMPOSE_BYTES = 8 * 1024 * 1024
 #: subfolders not looked into for the "use --also" hint
 _SKIP_DIRS = frozenset({"node_modules", "vendor", "venv", "env-backup", "__pycache__"})
 #: how deep, and how many folders at most, the hint looks (it must stay cheap)
-_HINT_DEPTH = 3
-_HINT_MAX_DIRS = 200
+_HINT_DEPTH = 2
+_HINT_MAX_DIRS = 64
 #: git's name of "no commit" (post-checkout after a clone passes it as the previous HEAD)
 NULL_REF = "0" * 40
 
@@ -431,8 +431,8 @@ def template_set(primary: Path, exclude: Iterable[Path] = ()) -> TemplateSet | N
 
 
 def subfolder_templates(folder: Path) -> int:
-    """How many template-named files lie in subfolders of ``folder`` (a bounded look: a few
-    levels, a few hundred folders; hidden and dependency folders skipped). Feeds the hint that
+    """How many template-named files lie in subfolders of ``folder`` (a bounded look: two
+    levels, 64 folders at most; hidden and dependency folders skipped). Feeds the hint that
     ``--also`` can add them when no compose file says which belong together."""
     count = 0
     start = str(folder) if str(folder) else "."

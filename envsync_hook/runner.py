@@ -235,6 +235,16 @@ def _refuse_syntax(path: str, doc: Document) -> None:
         )
 
 
+def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
+    """``text`` with fresh random values for the keys of ``--generate-secrets`` (and those
+    keys), or ``text`` as it is."""
+    if not settings.generate_secrets:
+        return text, []
+    from envsync_hook.generate import generate_secrets
+
+    return generate_secrets(text, settings.generate_secrets)
+
+
 def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
     """The unified diff fix makes (values masked unless ``--show-values``)."""
     from envsync_hook.diffing import masked_diff
@@ -259,7 +269,7 @@ def _preview_piped(
     edoc = parse(etext)
     _refuse_syntax(str(job.env), edoc)
     env, c = _compare(job, loaded, edoc, settings)
-    new = merge(loaded.template, env, c, job.template.name)
+    new, _generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
     changed = new != etext
     notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
     result = _with_base(
@@ -305,7 +315,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             )
         with files.env_lock(job.env):
             if not os.path.lexists(job.env):
-                files.atomic_write(job.env, loaded.template.doc.text, mode=0o600)
+                created, _generated = _generate(settings, loaded.template.doc.text)
+                files.atomic_write(job.env, created, mode=0o600)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
                 return FixOutcome(result._replace(changed=True, notice=notice), "", None)
     files.check_writable_target(job.env, bdir)
@@ -316,9 +327,14 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c = _compare(job, loaded, edoc, settings)
-        new = merge(loaded.template, env, c, job.template.name)
+        new, generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
         changed = new != etext
         findings = tuple(c.findings)  # (sorted by compare)
+        if generated:  # a published default that was just replaced is no longer one
+            fresh_keys = set(generated)
+            findings = tuple(
+                f for f in findings if not (f.code == "ENV013" and f.key in fresh_keys)
+            )
         result = _with_base(
             PairResult(
                 loaded.template.path,
@@ -335,6 +351,9 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if generated:
+            fresh = f"fresh random value(s) for {', '.join(generated)}"
+            summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
             files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:

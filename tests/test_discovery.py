@@ -466,3 +466,22 @@ def test_upgrade_hook_runs_when_a_template_of_the_set_changed(repo: Path) -> Non
     assert fix.returncode == 0, fix.stderr  # brought up to date: no failure for git
     assert "NEW=n" in (repo / "docker" / "envs" / "a.env").read_text("utf-8")
     assert list((repo / "docker" / "envs" / "env-backup").iterdir())
+
+
+def test_a_named_member_is_checked_within_its_set(repo: Path) -> None:
+    """pre-commit passes every staged template, members first or not: a member of another named
+    template's set is checked within that set (its keys of other templates are relocated)."""
+    for order in (
+        ("docker/envs/a.env.example", "docker/.env.example"),
+        ("docker/.env.example", "docker/envs/a.env.example"),
+    ):
+        proc = run(repo, "check", "--format", "json", *order)
+        report = json.loads(proc.stdout)
+        pairs = {
+            p["env"]: {f["key"]: f["code"] for f in p["findings"] if f["key"]}
+            for p in report["pairs"]
+        }
+        assert pairs == {
+            "docker/.env": {"MOVED": "ENV008"},
+            "docker/envs/a.env": {"SHARED": "ENV008"},
+        }, (order, pairs)
