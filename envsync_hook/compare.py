@@ -602,8 +602,8 @@ def _rename_hints(
     (:mod:`envsync_hook.renames` decides). With a base, a key left only if the base had it
     (an operator's own key was never the template's), and arrived only if the base lacked it;
     the base's default counts as the departed key's value too."""
-    if not extra:
-        return
+    if not extra or ctx.settings.severity_of("ENV009") == "off":
+        return  # (nothing to hint, or hints switched off: the analysis is skipped)
     arrived = missing if base is None else [k for k in missing if k not in base.last]
     if not arrived:
         return
