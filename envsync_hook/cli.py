@@ -259,6 +259,8 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
         cli_base: tuple[object, object] | None = (args.base, args.base_ref)
     else:
         cli_base = None
+    # files named on the command line may lead anywhere; found or configured ones may not
+    named = frozenset(os.path.abspath(n) for n in (*args.templates, args.env, args.base) if n)
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
@@ -286,6 +288,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                explicit=named,
             )
         )
         seen.add(os.path.abspath(t))
@@ -310,6 +313,7 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                explicit=named,
             )
         )
         seen.add(os.path.abspath(p))
@@ -354,11 +358,18 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
 
 
 def _write_file(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-    except OSError as e:
-        raise EnvsyncError(f"cannot write report {path}: {e.strerror or e}") from None
+    from envsync_hook import files
+
+    files.write_report(path, text)
+
+
+def _check_report_paths(args: argparse.Namespace) -> None:
+    """Refuse a report path that is a symlink (or hard link) before anything is written."""
+    from envsync_hook import files
+
+    for path in (args.output, args.junit, args.json, args.sarif):
+        if path:
+            files.check_report_path(path)
 
 
 def _report(
@@ -410,6 +421,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     configured_dir = args.backup_dir or cfg.get("backup_dir")
     backup_dir = str(configured_dir) if configured_dir else None
     jobs = _build_jobs(args, cfg)
+    _check_report_paths(args)
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:
@@ -438,6 +450,7 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
+    files.check_confined(env, bdir)  # (before listing: a planted folder symlink leads out)
     backups = files.list_backups(env, bdir) if bdir.is_dir() else []
     if args.list:
         if not backups:
@@ -451,7 +464,8 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
         source = backups[0]
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
-    files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
+    # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)
+    files.read_backup(source)
     made = files.restore(env, source, bdir)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")

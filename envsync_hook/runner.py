@@ -30,6 +30,9 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
+    #: absolute paths of the files named on the command line (template, ``--env``, ``--base``):
+    #: only those are read through a symlink leading out of the current directory
+    explicit: frozenset[str] = frozenset()
 
 
 class FixOptions(NamedTuple):
@@ -84,19 +87,25 @@ def _display(path: Path) -> str:
     return str(path)
 
 
+def _read(job: Job, path: Path, what: str) -> str:
+    """Read a file of the job; one not named on the command line must not lead out of the
+    folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
+    return files.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
+
+
 def load_templates(job: Job) -> Loaded:
     """Read the template, the rest of its set and its base; raises EnvsyncError."""
-    ttext = files.read_text(job.template, "template")
+    ttext = _read(job, job.template, "template")
     template = index(_display(job.template), parse(ttext))
     if not template.last and not template.doc.errors:
         # an empty (or comment-only) template is a truncated or wrong file, not "no keys"
         raise EnvsyncError(
             f"refusing to use template {job.template}: it is empty (it assigns no keys)"
         )
-    also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
+    also = tuple(index(_display(p), parse(_read(job, p, "template"))) for p in job.also)
     base: Side | None = None
     if job.base is not None:
-        base = index(_display(job.base), parse(files.read_text(job.base, "base template")))
+        base = index(_display(job.base), parse(_read(job, job.base, "base template")))
     elif job.base_ref is not None:
         base = index(
             f"{job.template}@{job.base_ref}", parse(read_base_ref(job.template, job.base_ref))
@@ -199,7 +208,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
                 job, loaded, started, "--if-missing skip" if not job.optional else "optional"
             )
         return _missing(job, loaded, settings, started)
-    etext = files.read_text(job.env, "env file")
+    etext = _read(job, job.env, "env file")
     env, c = _compare(job, loaded, parse(etext), settings)
     more = _permission_findings(
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
@@ -256,7 +265,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     from envsync_hook.merge import merge
 
     with files.env_lock(job.env):
-        etext = files.read_text(job.env, "env file")
+        etext = files.read_env(job.env)  # (no symlink followed out of its folder, even now)
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c = _compare(job, loaded, edoc, settings)
