@@ -30,6 +30,11 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
+    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``)
+    hook_ref: str | None = None
+    #: the env file's text when it came from standard input or a pipe (``--env -``): nothing
+    #: is read from, checked at or written to ``env`` then (check, fix --dry-run/--diff only)
+    env_text: str | None = None
     #: absolute paths of the files named on the command line (template, ``--env``, ``--base``):
     #: only those are read through a symlink leading out of the current directory
     explicit: frozenset[str] = frozenset()
@@ -40,6 +45,8 @@ class FixOptions(NamedTuple):
     diff: bool = False
     backup_dir: str | None = None
     if_missing: str = "fail"
+    #: change an env file that is read-only for its owner (refused by default)
+    force: bool = False
 
 
 class FixOutcome(NamedTuple):
@@ -202,6 +209,15 @@ def _summary_notice(c: Comparison) -> str:
 def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | None) -> PairResult:
     started = time.perf_counter()
     loaded = load_templates(job)
+    if job.env_text is not None:  # from a pipe: no file, so no mode to check
+        env, c = _compare(job, loaded, parse(job.env_text), settings)
+        return PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(c.findings),
+            c.keys,
+            duration=time.perf_counter() - started,
+        )
     if not os.path.lexists(job.env):
         if if_missing == "skip" or job.optional:
             return _skipped(
@@ -236,11 +252,56 @@ def _refuse_syntax(path: str, doc: Document) -> None:
         )
 
 
+def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
+    """The unified diff fix makes (values masked unless ``--show-values``)."""
+    from envsync_hook.diffing import masked_diff
+
+    return masked_diff(
+        old,
+        new,
+        f"{env} (current)",
+        f"{env} (after fix)",
+        settings.show_values,
+        settings.secret_patterns,
+    )
+
+
+def _preview_piped(
+    job: Job, loaded: Loaded, settings: Settings, diff: bool, started: float
+) -> FixOutcome:
+    """``fix --dry-run``/``--diff`` of an env file read from a pipe: the merge, never written."""
+    from envsync_hook.merge import merge
+
+    etext = job.env_text or ""
+    edoc = parse(etext)
+    _refuse_syntax(str(job.env), edoc)
+    env, c = _compare(job, loaded, edoc, settings)
+    new = merge(loaded.template, env, c, job.template.name)
+    changed = new != etext
+    notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
+    result = PairResult(
+        loaded.template.path,
+        str(job.env),
+        tuple(c.findings),
+        c.keys,
+        changed=changed,
+        duration=time.perf_counter() - started,
+        notice=notice,
+    )
+    return FixOutcome(
+        result, _diff(settings, job.env, etext, new) if changed and diff else "", None
+    )
+
+
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     """Merge the template into the env file (or create it), with a backup first."""
     started = time.perf_counter()
     loaded = load_templates(job)
     _refuse_syntax(loaded.template.path, loaded.template.doc)
+    if job.env_text is not None:
+        if not (opts.dry_run or opts.diff):  # (the CLI refuses this first, as a usage error)
+            raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
+        return _preview_piped(job, loaded, settings, opts.diff, started)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
@@ -279,30 +340,24 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             c.keys,
             changed=changed,
         )
-        diff = ""
-        if changed and opts.diff:
-            from envsync_hook.diffing import masked_diff
-
-            diff = masked_diff(
-                etext,
-                new,
-                f"{job.env} (current)",
-                f"{job.env} (after fix)",
-                settings.show_values,
-                settings.secret_patterns,
-            )
+        diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
             return FixOutcome(
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if not opts.force:
+            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             return FixOutcome(
                 result._replace(duration=time.perf_counter() - started, notice=notice), diff, None
             )
-        backup = files.make_backup(job.env, bdir)
-        files.atomic_write(job.env, new)
+        # the backup is the text merged from, and the env file is replaced only if it still
+        # holds it: an edit made meanwhile by another program (which does not take our lock)
+        # is refused, not silently reverted
+        merged_from = etext.encode("utf-8")
+        backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(

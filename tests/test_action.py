@@ -170,6 +170,7 @@ def run_action(
         GITHUB_ACTIONS="true",
         GITHUB_ACTION_PATH=str(action_path),
         GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_WORKSPACE=str(workspace),
         RUNNER_TEMP=str(runner),
     )
     if skip_install:
@@ -286,14 +287,14 @@ def test_fix_changes_the_env_file_then_nothing(tmp_path: Path, workspace: Path) 
     text = (workspace / ".env").read_text("utf-8")
     assert "REDIS_HOST=redis" in text
     assert "DB_HOST=db.internal" in text and "LOCAL_DEBUG=1" in text
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
     assert "## envsync fix" in run.summary
 
     again = run_action(tmp_path, workspace, {**PY, "command": "fix"})
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.outputs["changed"] == "false"
     assert again.outputs["errors"] == "0"
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
 
 
 @pytest.mark.parametrize(
@@ -342,6 +343,61 @@ def test_templates_also_args_and_working_directory(tmp_path: Path) -> None:
     assert run.outputs["warnings"] == "1"  # MOVED: relocated, raised to warning; LOCAL_* ignored
     assert run.outputs["total"] == "1"
     assert "title=ENV008 relocated-key::MOVED" in run.stdout
+
+
+def _annotation_files(stdout: str) -> list[str]:
+    files = []
+    for line in stdout.splitlines():
+        m = re.match(r"::(?:error|warning|notice) (?:[a-z]+=[^,:]*,)*?file=([^,:]*)", line)
+        if m:
+            files.append(m.group(1).replace("%2C", ",").replace("%3A", ":").replace("%25", "%"))
+    return files
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_paths_are_from_the_repository_root_in_a_working_directory(
+    tmp_path: Path, command: str
+) -> None:
+    """``working-directory: docker`` (the README's example): every annotation's ``file=``, every
+    summary row and every SARIF URI is a path from ``$GITHUB_WORKSPACE`` that exists there."""
+    ws = tmp_path / "ws"
+    docker = ws / "docker"
+    (docker / "envs").mkdir(parents=True)
+    (docker / ".env.example").write_text(TEMPLATE, encoding="utf-8")
+    (docker / "envs" / "db.env.example").write_text("DB_POOL=5\n", encoding="utf-8")
+    write_env(docker / ".env", ENV + "DB_POOL=5\nDB_POOL=6\n")  # + a duplicate, in .env
+    write_env(docker / "envs" / "db.env", "DB_POOL=5\nDB_EXTRA=1\n")
+    (ws / ".env.example").unlink(missing_ok=True)  # no root template to attach to by mistake
+    run = run_action(
+        tmp_path,
+        ws,
+        {
+            **PY,
+            "command": command,
+            "working-directory": "docker",
+            "also": "envs/*.env.example",
+            "sarif": "envsync.sarif",
+            "fail-on": "never",
+        },
+    )
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    files = _annotation_files(run.stdout)
+    assert len(files) >= 4, run.stdout
+    assert set(files) == {"docker/.env.example", "docker/envs/db.env.example"}
+    for name in files:
+        assert (ws / name).is_file(), name
+    rows = [ln.split(" | ")[0][2:] for ln in run.summary.splitlines() if "| ENV0" in ln]
+    assert rows and all((ws / r.replace("\\", "")).is_file() for r in rows), rows
+    sarif = json.loads((docker / "envsync.sarif").read_text("utf-8"))
+    (sarif_run,) = sarif["runs"]
+    base = sarif_run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert base == ws.resolve().as_uri() + "/"
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in sarif_run["results"]]
+    assert len(uris) >= 4
+    for loc in uris:
+        assert loc["uriBaseId"] == "%SRCROOT%"
+        assert loc["uri"].startswith("docker/"), loc
+        assert (ws / loc["uri"]).is_file(), loc
 
 
 def test_a_refusal_keeps_exit_code_2_and_writes_no_counts(tmp_path: Path, workspace: Path) -> None:
@@ -442,7 +498,7 @@ def test_install_step_installs_the_action_into_a_virtualenv(
     tmp_path: Path, workspace: Path
 ) -> None:
     if not pypi_reachable():
-        pytest.skip("pypi.org is unreachable: the install step needs pydantic and junit-xml")
+        pytest.skip("pypi.org is unreachable: the install step needs pydantic")
     action_path = copy_package(tmp_path / "action")
     run = run_action(tmp_path, workspace, {}, action_path=action_path, skip_install=False)
     python = run.steps["install"]["python"]

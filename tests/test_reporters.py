@@ -369,16 +369,33 @@ def test_junit_one_testcase_per_key(pair: PairResult, names: list[str]) -> None:
     assert suite.tests == len(names)
 
 
-def test_junit_testcase_attributes() -> None:
+def test_junit_testcase_identity_is_template_and_key() -> None:
+    """classname = the template path, whatever the key's findings; no file/line attributes
+    (junit-10.xsd has none): the location is in the failure text."""
     (suite,) = _junit([PAIR])
-    got = {c.name: (c.classname, c._elem.get("file"), c._elem.get("line")) for c in suite}
+    got = {c.name: (c.classname, sorted(c._elem.attrib)) for c in suite}
+    attrs = ["classname", "name", "time"]
     assert got == {
-        "DB_HOST": ("envsync.missing-key", "docker/.env.example", "3"),
-        # ENV004 (warning) outranks ENV003 (info)
-        "WORKERS": ("envsync.stale-default", "docker/.env.example", "5"),
-        "LOG_LEVEL": ("envsync.ok", "docker/.env.example", "7"),
-        "LEGACY_FLAG": ("envsync.extra-key", "docker/.env", "9"),
-        "syntax-error docker/.env:12": ("envsync.syntax-error", "docker/.env", "12"),
+        name: ("docker/.env.example", attrs)
+        for name in (
+            "DB_HOST",
+            "WORKERS",
+            "LOG_LEVEL",
+            "LEGACY_FLAG",
+            "syntax-error docker/.env:12",
+        )
+    }
+    (db_host,) = [c for c in suite if c.name == "DB_HOST"]
+    assert db_host.result[0].text == "docker/.env.example:3: ENV001 missing-key DB_HOST: " + (
+        "not set in docker/.env"
+    )
+
+
+def test_junit_suite_properties_name_the_pair() -> None:
+    (suite,) = _junit([PAIR])
+    assert {p.name: p.value for p in suite.properties()} == {
+        "template": "docker/.env.example",
+        "env": "docker/.env",
     }
 
 
@@ -463,6 +480,28 @@ def test_junit_time_is_the_pair_duration_shared_out() -> None:
     (suite,) = _junit([PAIR])
     assert [c.time for c in suite] == pytest.approx([0.1] * 5)
     assert suite.time == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("duration", "suite_time", "case_time"),
+    [
+        (3.0176999985087605e-05, "0.000", "0.000"),
+        (1.23456, "1.235", "0.247"),
+        (0.0, "0.000", "0.000"),
+    ],
+)
+def test_junit_times_are_milliseconds(duration: float, suite_time: str, case_time: str) -> None:
+    root = ET.fromstring(render("junit", [PAIR._replace(duration=duration)]))
+    assert root.attrib["time"] == suite_time
+    assert root.find("testsuite").attrib["time"] == suite_time  # type: ignore[union-attr]
+    assert {c.attrib["time"] for c in root.iter("testcase")} == {case_time}
+
+
+def test_junit_control_characters_stay_readable_xml() -> None:
+    bell = make_finding("ENV001", "K\x07EY", "a\x1bb/.env.example", 1, "m\x00")
+    pair = PairResult("a\x1bb/.env.example", "a\x1bb/.env", (bell,), keys=(("K\x07EY", "t", 1),))
+    root = ET.fromstring(render("junit", [pair]))
+    assert [c.attrib["name"] for c in root.iter("testcase")] == ["K\\x07EY"]
 
 
 # --- github ---------------------------------------------------------------------------------
@@ -792,13 +831,13 @@ def test_sarif_strings_are_finding_fields_rules_or_constants() -> None:
 def test_junit_text_is_finding_fields_and_keys() -> None:
     root = ET.fromstring(render("junit", ALL))
     allowed = _finding_strings(ALL) | {k for p in ALL for key in p.keys for k in key[:2]}
-    allowed |= {f"envsync.{r.slug}" for r in RULES} | {"envsync.ok", "envsync.skipped"}
+    allowed |= {"envsync check", "template", "env"} | {p.env for p in ALL}
     allowed |= {f"{f.code} {f.slug}: {f.message}" for p in ALL for f in p.findings}
     allowed |= {text.format_finding(f) for p in ALL for f in p.findings}
     allowed |= {"syntax-error docker/.env:12", "missing-env-file other/.env", "skipped"}
     for element in root.iter():
         for name, value in element.attrib.items():
-            if name in ("time", "tests", "failures", "errors", "skipped", "disabled", "line"):
+            if name in ("time", "tests", "failures", "errors", "skipped"):
                 float(value)  # numbers only
             else:
                 assert value in allowed, (element.tag, name, value)

@@ -5,7 +5,7 @@ one newline, for the CLI to write to stdout or a file. Reporters print nothing, 
 see only :class:`~envsync_hook.findings.PairResult` values, which hold no values of either file.
 
 Each format lives in its own module and is imported on first use, so importing this package
-(and the ``text`` path) never imports pydantic, junit-xml or json machinery.
+(and the ``text`` path) never imports pydantic, XML or JSON machinery.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class ReportOptions(NamedTuple):
     color: bool  # ANSI colour (text only); the CLI decides from the TTY, NO_COLOR, --color
     version: str  # envsync-hook's version, for reports that name the tool
     command: str = "check"  # "check" or "fix"
+    #: absolute path of the directory the report's relative paths start from (the repository
+    #: root for ``github`` and ``sarif``, see locate.py); "" when unknown
+    root: str = ""
 
 
 #: format name -> module holding its ``render``

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from envsync_hook.escaping import escape_controls
 from envsync_hook.findings import Finding, PairResult
 from envsync_hook.reporters.summary import count, skip_notice, summary_line
 
@@ -23,7 +24,10 @@ COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def escape_data(s: str) -> str:
-    """Escape a command's message (``escapeData`` in ``@actions/core``)."""
+    """Escape a command's message (``escapeData`` in ``@actions/core``), after escaping every
+    other control character (:func:`~envsync_hook.escaping.escape_controls`): the log shows no
+    raw escape sequence."""
+    s = escape_controls(s, keep="\r\n")
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -76,8 +80,9 @@ _MARKDOWN_ESCAPES = str.maketrans(
 
 
 def escape_cell(s: str) -> str:
-    """Text for a Markdown table cell: ``|`` and inline markup escaped, one line."""
-    return s.translate(_MARKDOWN_ESCAPES)
+    """Text for a Markdown table cell: ``|`` and inline markup escaped, one line, no control
+    character."""
+    return escape_controls(s, keep="\r\n").translate(_MARKDOWN_ESCAPES)
 
 
 def step_summary(results: Sequence[PairResult], options: ReportOptions) -> str:

@@ -1,8 +1,8 @@
 """The ``sarif`` report: SARIF 2.1.0, one run, one rule per code of ``findings.RULES``.
 
-Rule ids are the codes (stable across releases), rule names the slugs. Locations are the
-paths as given, as relative URIs against ``%SRCROOT%`` (the repository root for GitHub code
-scanning). Built with stdlib ``json`` only.
+Rule ids are the codes (stable across releases), rule names the slugs. Locations are relative
+URIs against ``%SRCROOT%``, the repository root (the CLI gives the paths from there, see
+locate.py), which ``originalUriBaseIds`` names as a ``file:`` URI. Built with stdlib ``json``.
 """
 
 from __future__ import annotations
@@ -63,28 +63,27 @@ def _result(f: Finding) -> dict[str, Any]:
 
 
 def build(results: Sequence[PairResult], options: ReportOptions) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": options.version,
+                "informationUri": INFORMATION_URI,
+                "rules": [_rule(rule) for rule in RULES],
+            }
+        },
+    }
+    if options.root:
+        # a directory's URI ends in "/" (SARIF 3.14.14), so that relative URIs resolve in it
+        uri = PurePath(options.root).as_uri().rstrip("/") + "/"
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": uri}}
     notices = [{"level": "note", "message": {"text": skip_notice(p)}} for p in results if p.skipped]
     invocation: dict[str, Any] = {"executionSuccessful": True}
     if notices:
         invocation["toolExecutionNotifications"] = notices
-    return {
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": TOOL_NAME,
-                        "version": options.version,
-                        "informationUri": INFORMATION_URI,
-                        "rules": [_rule(rule) for rule in RULES],
-                    }
-                },
-                "invocations": [invocation],
-                "results": [_result(f) for p in results for f in p.findings],
-            }
-        ],
-    }
+    run["invocations"] = [invocation]
+    run["results"] = [_result(f) for p in results for f in p.findings]
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
 def render(results: Sequence[PairResult], options: ReportOptions) -> str:
