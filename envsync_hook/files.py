@@ -1273,9 +1273,14 @@ def _replace_in(
     try:
         directory.fsync()
     except OSError as exc:
-        raise EnvsyncError(
+        raise _ReplacedNotSynced(
             f"wrote {shown} but could not sync directory {_show(directory.path)}: {_reason(exc)}"
         ) from None
+
+
+class _ReplacedNotSynced(EnvsyncError):
+    """The env file was replaced (the rename happened) but its directory could not be synced:
+    the new content is in place, so the backup of the old one must stay."""
 
 
 def check_report_path(path: PathArg) -> None:
@@ -1421,6 +1426,8 @@ def replace_with_backup(
     )
     try:
         atomic_write(env_path, text, expect=expect, command=command)
+    except _ReplacedNotSynced:
+        raise  # the env file is the new one: its backup is the only copy of the old
     except BaseException:
         discard_backup(backup)
         raise
