@@ -384,6 +384,8 @@ def _build_jobs(
         cli_base = None
     # files named on the command line may lead anywhere; found or configured ones may not
     named = frozenset(os.path.abspath(n) for n in (*args.templates, args.env, args.base) if n)
+    if args.config:
+        named |= frozenset(os.path.abspath(n) for n in _paths_of(cfg))
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
@@ -414,7 +416,7 @@ def _build_jobs(
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
                 env_text=env_text,
-                explicit=named,
+                explicit=named | _named_by_operator(args, t, env, base, also_paths),
             )
         )
         seen.add(os.path.abspath(t))
@@ -479,6 +481,31 @@ def _config_present(args: argparse.Namespace) -> bool:
         if os.path.lexists(directory / ".git"):
             break
     return False
+
+
+def _paths_of(cfg: dict[str, object]) -> list[str]:
+    """Every file path a configuration names (top level and pairs; globs not expanded)."""
+    from typing import cast
+
+    pairs = cast("Sequence[dict[str, object]]", cfg.get("pairs") or ())
+    out: list[str] = []
+    for table in [cfg, *pairs]:
+        for key in ("template", "env", "base"):
+            if table.get(key):
+                out.append(str(table[key]))
+        out.extend(str(t) for t in cast("Sequence[object]", table.get("templates") or ()))
+    return out
+
+
+def _named_by_operator(
+    args: argparse.Namespace, template: Path, env: Path, base: object, also: list[Path]
+) -> frozenset[str]:
+    """The files of a pair the operator chose: all of them with ``--config FILE`` (a file
+    named on the command line), the matches of ``--also`` globs given on the command line."""
+    chosen: list[object] = list(also) if args.also else []
+    if args.config:
+        chosen += [template, env, base, *also]
+    return frozenset(os.path.abspath(str(p)) for p in chosen if p)
 
 
 def _upgrade_jobs(

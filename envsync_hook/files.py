@@ -53,6 +53,7 @@ __all__ = [
     "atomic_write",
     "backup_dir_for",
     "check_confined",
+    "check_inside_cwd",
     "check_report_path",
     "check_writable_target",
     "env_lock",
@@ -450,17 +451,18 @@ def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     Refuses, with a one-line :class:`EnvsyncError` naming the file: a missing file, a directory or
     other non-regular file, a file we may not read, invalid UTF-8 and NUL bytes (with the byte
     offset and line of the first bad byte). ``confine``: the file was not named on the command
-    line (a default name, a configuration file, a glob), so it must not lead out of its anchor
-    (:func:`_anchor`) through a symlink, and is opened without following one after that check.
+    line (a default name, a configuration file, a glob), so it must lie in the current
+    directory (the repository or deployment folder), symlinks resolved, and is opened without
+    following one after that check.
     """
     shown = _show(path)
     if confine:
         real = _real(path)
-        anchor = _real(_anchor(path))
-        if not _inside(real, anchor):
+        home = _real(os.getcwd())
+        if not _inside(real, home):
             raise EnvsyncError(
-                f"refusing to read {what} {shown}: it leads through a symlink to {_show(real)}, "
-                f"outside {_show(anchor)}; name it on the command line to use it"
+                f"refusing to read {what} {shown}: it leads to {_show(real)}, outside the "
+                f"current directory {_show(home)}; name it on the command line to use it"
             )
         folder, name = os.path.split(real)
         return _read_in(folder, name, what, shown)
@@ -473,6 +475,16 @@ def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     except OSError as exc:
         raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
     return _read_fd(fd, what, shown)
+
+
+def check_inside_cwd(path: Path, what: str) -> None:
+    """Refuse (one line) a file not named on the command line that lies, as written, outside
+    the current directory: a planted configuration must not make fix write elsewhere."""
+    if not _inside(os.path.abspath(path), os.getcwd()):
+        raise EnvsyncError(
+            f"refusing to write {what} {_show(path)}: it is outside the current directory "
+            f"{_show(os.getcwd())}; name it on the command line (--env) to use it"
+        )
 
 
 def read_env(path: Path) -> str:

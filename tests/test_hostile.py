@@ -294,6 +294,18 @@ def _template_symlink(d: Path, with_env: bool) -> None:
         _env_only(d / "app")
 
 
+def _config_outside(key: str, value: str) -> Callable[[Path], None]:
+    """attack (5), without a symlink: a planted configuration names a file outside the folder"""
+
+    def setup(d: Path) -> None:
+        _pair()(d / "app")
+        _outside(d, "x.env.example")
+        _outside(d, ".env")
+        _w(d / "app" / ".envsync.toml", f'{key} = {value}\nshow_values = true\n', 0o644)
+
+    return setup
+
+
 def _verify_named_template(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]) -> None:
     # named on the command line: read, so its key is reported (check) or added (fix)
     if command == "check":
@@ -612,6 +624,28 @@ ROWS = [
         names=".env.example",
     ),
     Row(
+        "config-template-outside",
+        _config_outside("templates", '["../elsewhere/x.env.example"]\nenv = ".env"'),
+        refuse("outside"),
+        refuse("outside"),
+        names="elsewhere/x.env.example",
+    ),
+    Row(
+        "config-template-outside-named-config",
+        _config_outside("templates", '["../elsewhere/x.env.example"]\nenv = ".env"'),
+        WORKS,
+        WORKS,
+        args=("--config", ".envsync.toml"),  # a configuration named on the command line
+        verify=_verify_named_template,
+    ),
+    Row(
+        "config-env-outside",
+        _config_outside("env", '"../elsewhere/.env"'),
+        refuse("outside"),
+        refuse("outside"),
+        names="elsewhere/.env",
+    ),
+    Row(
         "template-symlink-outside-named",
         lambda d: _template_symlink(d, with_env=True),
         WORKS,
@@ -656,6 +690,7 @@ import envsync_hook.cli, envsync_hook.compare, envsync_hook.config, envsync_hook
 import envsync_hook.document, envsync_hook.files, envsync_hook.merge, envsync_hook.pairing
 import envsync_hook.runner, envsync_hook.reporters, envsync_hook.reporters.text
 import envsync_hook.reporters.summary, fcntl, difflib, shutil, gettext, textwrap, glob, json
+import zlib, datetime  # (what a fix that writes imports lazily)
 envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups([])
@@ -855,6 +890,32 @@ def test_fix_keeps_the_owner(tmp_path: Path) -> None:
     [backup] = (d / "env-backup").glob("*.backup_*[0-9]")
     for p in (d / ".env", backup):
         assert (os.stat(p).st_uid, os.stat(p).st_gid) == (uid, gid)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="running as another user needs root")
+def test_fix_as_another_user_keeps_the_owner_only_where_permitted() -> None:
+    """The README's claim, exactly: the owner is kept where permitted. Run as another user who
+    may write the folder (not root, not the owner), the new .env and its backup are that user's;
+    the mode is kept."""
+    try:
+        uid, gid = _nobody_ids()
+    except KeyError:
+        pytest.skip("no 'nobody' user to run as")
+    base = Path(tempfile.mkdtemp(prefix="envsync-owner-"))
+    try:
+        os.chmod(base, 0o755)
+        d = base / "d"
+        _pair()(d)
+        os.chown(d, uid, gid)  # the folder is the other user's; .env stays root's
+        os.chmod(d / ".env", 0o666)
+        proc = _run(["fix"], d, as_nobody=True)
+        assert proc.returncode == 1, proc.stderr.decode()
+        [backup] = (d / "env-backup").glob(".env.backup_*[0-9]")
+        for p in (d / ".env", backup):
+            st = os.stat(p)
+            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (uid, gid, 0o666), p
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_restore_keeps_the_mode(tmp_path: Path) -> None:
