@@ -563,9 +563,14 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
     """Configuration from ``--config``, ``.envsync.toml`` or ``[tool.envsync]`` ({} if none)."""
-    from envsync_hook.config import find_and_load
+    from envsync_hook import files
+    from envsync_hook.config import FOLDER, find_and_load
 
-    return find_and_load(args.config)
+    cfg = find_and_load(args.config)
+    # a file found in or above the current directory sets the project folder; one named with
+    # --config does not (every path it names counts as named on the command line)
+    files.confine_to(None if args.config or FOLDER not in cfg else str(cfg[FOLDER]))
+    return cfg
 
 
 def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:

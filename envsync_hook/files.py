@@ -11,7 +11,8 @@ file operation names one entry of that open directory (``openat``, ``renameat``,
 ``mkdirat`` with ``O_NOFOLLOW``). A component or file swapped for a symlink after the check makes
 the operation fail (``ELOOP``/``ENOTDIR``), never lead elsewhere; ``rename`` over a planted
 symlink replaces the link, not its target. Which folder a path must stay in is its *anchor*
-(:func:`_anchor`): the current directory for a path inside it, else the folder the path names.
+(:func:`_anchor`): the project folder (:func:`confine_to`) for a path inside it, else the folder
+the path names.
 
 Guarantees (DESIGN.md section 7):
 
@@ -53,7 +54,8 @@ __all__ = [
     "atomic_write",
     "backup_dir_for",
     "check_confined",
-    "check_inside_cwd",
+    "check_inside_project",
+    "confine_to",
     "check_report_path",
     "check_writable_target",
     "env_lock",
@@ -170,15 +172,32 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+#: The project folder of this run (:func:`confine_to`); None: the current directory.
+_project: str | None = None
+
+
+def confine_to(folder: PathArg | None) -> None:
+    """Set the project folder of this run: the folder of the configuration file found (in the
+    current directory or above it), else the current directory (None)."""
+    global _project
+    _project = None if folder is None else os.path.abspath(folder)
+
+
+def project_folder() -> str:
+    """The folder files not named on the command line must stay in (:func:`confine_to`)."""
+    return _project if _project is not None else os.getcwd()
+
+
 def _anchor(path: PathArg) -> str:
-    """The folder ``path`` may not lead out of through a symlink: the current directory when the
-    path, as written, lies in it (a planted ``deploy -> ../elsewhere`` must not lead out of the
-    repository or deployment folder); else the folder the path names as its parent (a path
-    outside the current directory was named as it is)."""
-    cwd = os.getcwd()
+    """The folder ``path`` may not lead out of through a symlink: the project folder (the
+    current directory, or where the configuration file was found) when the path, as written,
+    lies in it (a planted ``deploy -> ../elsewhere`` must not lead out of the repository or
+    deployment folder); else the folder the path names as its parent (a path outside the
+    project folder was named on the command line as it is)."""
+    root = project_folder()
     absolute = os.path.abspath(path)
-    if _inside(absolute, cwd):
-        return cwd
+    if _inside(absolute, root):
+        return root
     return os.path.dirname(absolute)
 
 
@@ -451,18 +470,18 @@ def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     Refuses, with a one-line :class:`EnvsyncError` naming the file: a missing file, a directory or
     other non-regular file, a file we may not read, invalid UTF-8 and NUL bytes (with the byte
     offset and line of the first bad byte). ``confine``: the file was not named on the command
-    line (a default name, a configuration file, a glob), so it must lie in the current
-    directory (the repository or deployment folder), symlinks resolved, and is opened without
-    following one after that check.
+    line (a default name, a configuration file, a glob), so it must lie in the project folder
+    (:func:`project_folder`: the repository or deployment folder), symlinks resolved, and is
+    opened without following one after that check.
     """
     shown = _show(path)
     if confine:
         real = _real(path)
-        home = _real(os.getcwd())
+        home = _real(project_folder())
         if not _inside(real, home):
             raise EnvsyncError(
                 f"refusing to read {what} {shown}: it leads to {_show(real)}, outside the "
-                f"current directory {_show(home)}; name it on the command line to use it"
+                f"project folder {_show(home)}; name it on the command line to use it"
             )
         folder, name = os.path.split(real)
         return _read_in(folder, name, what, shown)
@@ -477,13 +496,14 @@ def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     return _read_fd(fd, what, shown)
 
 
-def check_inside_cwd(path: Path, what: str) -> None:
+def check_inside_project(path: Path, what: str) -> None:
     """Refuse (one line) a file not named on the command line that lies, as written, outside
-    the current directory: a planted configuration must not make fix write elsewhere."""
-    if not _inside(os.path.abspath(path), os.getcwd()):
+    the project folder: a planted configuration must not make fix write elsewhere."""
+    root = project_folder()
+    if not _inside(os.path.abspath(path), root):
         raise EnvsyncError(
-            f"refusing to write {what} {_show(path)}: it is outside the current directory "
-            f"{_show(os.getcwd())}; name it on the command line (--env) to use it"
+            f"refusing to write {what} {_show(path)}: it is outside the project folder "
+            f"{_show(root)}; name it on the command line (--env) to use it"
         )
 
 

@@ -304,7 +304,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         return _preview_piped(job, loaded, settings, opts.diff, started)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if os.path.abspath(job.env) not in job.explicit:
-        files.check_inside_cwd(job.env, "env file")
+        files.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"
