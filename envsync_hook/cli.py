@@ -64,6 +64,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     base.add_argument(
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
+    base.add_argument(
+        "--no-base",
+        action="store_true",
+        help="two-way: use no base (no sync record, no git history)",
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
     p.add_argument(
         "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
@@ -192,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY",
         help="take the template default for KEY (fnmatch pattern); repeatable",
+    )
+    fix.add_argument(
+        "--generate-secrets",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
+        "current one, from Python's secrets module (a backup first); repeatable",
     )
     fix.add_argument(
         "--keep-stale",
@@ -327,11 +340,12 @@ def _set_of(
     excluded = [Path(str(base))] if base else []
     tset = discovery.template_set(t, excluded)
     if tset is None:
-        if args.command != "restore" and discovery.subfolder_templates(t.parent):
+        # (only worth the look when the notice will be shown)
+        count = 0 if args.quiet else discovery.subfolder_templates(t.parent)
+        if count:
             notices.append(
-                f"{t}: no compose file beside it says which templates form its set; "
-                f"template-named files in subfolders are not checked with it (add them with "
-                f"--also GLOB)"
+                f"{t}: no compose file beside it names its template set; {count} template(s) "
+                f"in subfolders are not part of it (add them with --also GLOB)"
             )
         return []
     if tset.templates:
@@ -378,8 +392,14 @@ def _build_jobs(
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
-    if args.base or args.base_ref:
-        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    if args.base_ref is not None:
+        from envsync_hook.base import valid_rev
+
+        valid_rev(args.base_ref)  # before anything is read or written
+    if args.no_base:
+        cli_base: tuple[object, object] | None = (None, None)
+    elif args.base or args.base_ref:
+        cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
     # files named on the command line may lead anywhere; found or configured ones may not
@@ -389,13 +409,14 @@ def _build_jobs(
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
+    # shallowest first: a set's primary (its compose files beside it) before the members in
+    # its subfolders, whichever order pre-commit or the operator named them in
+    selected.sort(key=lambda item: len(Path(os.path.normpath(item[0])).parts))
     for t, pair in selected:
         if not t.exists():
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        if getattr(args, "found_templates", None) and any(same_file(t, p) for p in set_paths):
-            continue  # found as a member of an earlier template's set: a pair of that set
         env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
@@ -405,7 +426,13 @@ def _build_jobs(
             base, base_ref = pair.get("base"), pair.get("base_ref")
         else:
             base, base_ref = cfg.get("base"), cfg.get("base_ref")
-        also_paths = _set_of(args, cfg, t, patterns, base, notices)
+        member = any(same_file(t, p) for p in set_paths)
+        if member and not patterns:
+            # a member of an earlier template's set (pre-commit passes every staged template):
+            # checked within that set, so keys its other templates define are not extra
+            also_paths = [q for q in set_paths if not same_file(q, t)] + [j.template for j in jobs]
+        else:
+            also_paths = _set_of(args, cfg, t, patterns, base, notices)
         backup_dir = args.backup_dir or setting(pair, "backup_dir")
         jobs.append(
             Job(
@@ -416,11 +443,13 @@ def _build_jobs(
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
                 env_text=env_text,
+                no_base=args.no_base,
                 explicit=named | _named_by_operator(args, t, env, base, also_paths),
             )
         )
         seen.add(os.path.abspath(t))
-        set_paths.extend(p for p in also_paths if p not in set_paths)
+        if not member:
+            set_paths.extend(p for p in also_paths if p not in set_paths)
     # each template of the set whose env file exists is its own pair too
     templates = tuple(t for t, _ in selected)
     backup_dir = args.backup_dir or cfg.get("backup_dir")
@@ -441,6 +470,7 @@ def _build_jobs(
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
                 explicit=named,
             )
         )
@@ -535,6 +565,8 @@ def _upgrade_jobs(
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs
+
+
 #: how reports name an env file read from standard input
 STDIN_NAME = "<stdin>"
 
@@ -600,6 +632,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
         keep_stale=flag("keep_stale"),
         prune=flag("prune"),
         take_template=tuple(getattr(args, "take_template", [])),
+        generate_secrets=tuple(getattr(args, "generate_secrets", None) or ()),
     )
 
 
@@ -723,6 +756,10 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
+    if args.upgrade_hook and args.command == "fix":
+        # after a checkout or pull, git returns the hook's status as its own: an .env brought
+        # up to date is no failure (the hook is verbose, so what it did is shown anyway)
+        return 0
     return _exit_code(results, settings)
 
 

@@ -485,12 +485,83 @@ def compare(
         )
 
     _rename_hints(ctx, template, env, missing, base, extra)
-    odd = odd_keys(template.doc) | odd_keys(env.doc)
+    if ctx.settings.severity_of("ENV013") != "off":
+        _default_secrets(ctx, template, env, base, also)
+    # (a key the template defines on a line of its own is a name, wherever the env file has it)
+    odd = odd_keys(template.doc) | (odd_keys(env.doc) - template.last.keys())
     findings = hide_odd_keys(ctx.out, odd)
     findings.sort()
     return Comparison(
         findings, KeyList(template, env, odd), decisions, relocated, stale, conflicts, unequal
     )
+
+
+#: values that are no secret even under a secret-looking name (a switch, a placeholder number)
+_NOT_A_SECRET = re.compile(r"(?i)(?:|true|false|yes|no|on|off|none|null|[01])")
+
+
+def _published(sides: Iterable[Side | None], keys: set[str]) -> dict[str, set[str]]:
+    """For each of ``keys``: the non-empty defaults the ``sides`` publish for it (assigned, or
+    offered in a commented-out ``# KEY=value``), in comparison form."""
+    out: dict[str, set[str]] = {}
+    for side in sides:
+        if side is None:
+            continue
+        kinds, templates = side.doc.kinds, side.doc.templates
+        for key in keys.intersection(side.last):
+            i = side.last[key]
+            if kinds[i] != BARE and templates[i]:
+                out.setdefault(key, set()).add(canonical(templates[i]))
+        for c in side.doc.commented:
+            if c.key in keys and c.template:
+                out.setdefault(c.key, set()).add(canonical(c.template))
+    return out
+
+
+def _default_secrets(
+    ctx: _Ctx, template: Side, env: Side, base: Side | None, also: tuple[Side, ...]
+) -> None:
+    """ENV013: a secret-looking key of the env file whose value is a non-empty default that the
+    template, another template of the set or the base publishes (the base is whatever the run
+    chose: ``--base``, the sync record, the hook's commit, the git history). Fix never changes
+    it on its own: a database password cannot change without the database."""
+    from envsync_hook.secrets import is_secret_key, secret_name_search
+
+    patterns = ctx.settings.secret_patterns
+    # (a C-level pass picks the few names worth the full test)
+    search = secret_name_search(patterns)
+    ekinds, etemplates, elines = env.doc.kinds, env.doc.templates, env.doc.lines
+    candidates = {
+        k
+        for k in filter(search, env.last)
+        if ekinds[env.last[k]] != BARE and is_secret_key(k, patterns)
+    }
+    if not candidates:
+        return
+    published = _published((template, *also, base), candidates)
+    tlines = template.doc.lines
+    for key in sorted(published, key=env.last.__getitem__):
+        ei = env.last[key]
+        value = canonical(etemplates[ei])
+        if "${" in value or _NOT_A_SECRET.fullmatch(value.strip()):
+            continue  # a reference or a switch is no secret
+        if value not in published[key]:
+            continue
+        if key in template.last:
+            path, line = template.path, tlines[template.last[key]]
+        else:
+            path, line = env.path, elines[ei]
+        _emit(
+            ctx,
+            "ENV013",
+            key,
+            path,
+            line,
+            "holds a default published in the template or its previous version, which anyone "
+            "can read; set a fresh value (envsync fix --generate-secrets KEY makes one; a "
+            "database password must be changed in the database too); fix does not change it "
+            "on its own",
+        )
 
 
 def odd_keys(doc: Document) -> frozenset[str]:

@@ -73,13 +73,50 @@ def _upward() -> list[Path]:
     return [Path(*([".."] * up)) if up else Path(".") for up in range(len(here.parents) + 1)]
 
 
+#: the largest configuration file read (a real one is a few hundred bytes)
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_bytes(path: Path) -> bytes:
+    """The bytes of a configuration file, which must be a regular file of at most
+    :data:`MAX_CONFIG_BYTES`: a FIFO would block the run forever and ``/dev/zero`` fill the
+    memory. Opened without blocking and checked on the open descriptor (no race with a swap)."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        return path.read_bytes()
+        fd = os.open(path, flags)
     except IsADirectoryError:
         raise EnvsyncError(f"cannot read configuration file {path}: is a directory") from None
     except OSError as e:
         raise EnvsyncError(f"cannot read configuration file {path}: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise EnvsyncError(f"cannot read configuration file {path}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise EnvsyncError(f"refusing configuration file {path}: not a regular file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise EnvsyncError(
+                f"refusing configuration file {path}: larger than {MAX_CONFIG_BYTES} bytes"
+            )
+        chunks = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:  # (grew since fstat)
+                raise EnvsyncError(
+                    f"refusing configuration file {path}: larger than {MAX_CONFIG_BYTES} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise EnvsyncError(f"cannot read configuration file {path}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
 
 
 def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from envsync_hook.errors import EnvsyncError
 
 #: compose file names Docker Compose reads by default, and their variants in the same folder
 #: (``docker-compose.middleware.yaml``, ``compose.override.yml``)
-_COMPOSE_NAME = re.compile(r"\A(?:docker-)?compose(?:\.[^/\\]+)?\.ya?ml\Z")
+_COMPOSE_PREFIXES = ("compose.", "docker-compose.")
+_COMPOSE_SUFFIXES = (".yaml", ".yml")
 #: template suffixes tried after an env file's name (pairing.env_for decides which count)
 _TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist")
 #: a compose file larger than this is not scanned (no real one comes near it)
@@ -38,8 +39,8 @@ _MAX_COMPOSE_BYTES = 8 * 1024 * 1024
 #: subfolders not looked into for the "use --also" hint
 _SKIP_DIRS = frozenset({"node_modules", "vendor", "venv", "env-backup", "__pycache__"})
 #: how deep, and how many folders at most, the hint looks (it must stay cheap)
-_HINT_DEPTH = 3
-_HINT_MAX_DIRS = 200
+_HINT_DEPTH = 2
+_HINT_MAX_DIRS = 64
 #: git's name of "no commit" (post-checkout after a clone passes it as the previous HEAD)
 NULL_REF = "0" * 40
 
@@ -68,16 +69,40 @@ def compose_files(folder: Path) -> list[Path]:
         names = os.listdir(folder if str(folder) else ".")
     except OSError:
         return []
-    return [folder / n for n in sorted(names) if _COMPOSE_NAME.match(n)]
+    return [folder / n for n in sorted(names) if _is_compose_name(n)]
 
 
-_ENV_FILE_KEY = re.compile(
+def _is_compose_name(name: str) -> bool:
+    """``compose.yaml``, ``docker-compose.yml``, ``docker-compose.middleware.yaml``, ..."""
+    if not name.startswith(_COMPOSE_PREFIXES) or not name.endswith(_COMPOSE_SUFFIXES):
+        return False
+    stem = name.rsplit(".", 1)[0]
+    return stem in ("compose", "docker-compose") or stem.startswith(_COMPOSE_PREFIXES)
+
+
+class _Lazy:
+    """A regular expression compiled on first use: a plain run whose template folder holds no
+    compose file never pays for compiling the scanner's patterns."""
+
+    __slots__ = ("_compiled", "_pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def get(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern)
+        return self._compiled
+
+
+_ENV_FILE_KEY = _Lazy(
     r"""\A(?P<indent>[ \t]*)(?P<dash>-[ \t]+)?(?P<q>["']?)env_file(?P=q)"""
     r"""[ \t]*:(?:[ \t]+(?P<rest>.*))?\Z"""
 )
-_BLOCK_SCALAR = re.compile(r"(?:\A|[:\-][ \t]+)[|>][-+0-9]*\Z")
-_PATH_KEY = re.compile(r"""\A(?P<q>["']?)path(?P=q)[ \t]*:(?:[ \t]+(?P<rest>.*))?\Z""")
-_OTHER_KEY = re.compile(r"""\A(?:"[^"]*"|'[^']*'|[^\s'"{\[#][^:#]*?)[ \t]*:(?:[ \t]|\Z)""")
+_BLOCK_SCALAR = _Lazy(r"(?:\A|[:\-][ \t]+)[|>][-+0-9]*\Z")
+_PATH_KEY = _Lazy(r"""\A(?P<q>["']?)path(?P=q)[ \t]*:(?:[ \t]+(?P<rest>.*))?\Z""")
+_OTHER_KEY = _Lazy(r"""\A(?:"[^"]*"|'[^']*'|[^\s'"{\[#][^:#]*?)[ \t]*:(?:[ \t]|\Z)""")
 
 
 def _strip_comment(line: str) -> str:
@@ -151,7 +176,7 @@ def _flow_map_path(text: str) -> str | None:
     if not (inner.startswith("{") and inner.endswith("}")):
         return None
     for item in _split_flow(inner[1:-1]):
-        m = _PATH_KEY.match(item)
+        m = _PATH_KEY.get().match(item)
         if m:
             return _scalar(m.group("rest") or "")
     return None
@@ -178,21 +203,21 @@ def _balanced(text: str) -> bool:
     return depth <= 0
 
 
-_VALUE_START = re.compile(
+_VALUE_START = _Lazy(
     r"""\A[ \t]*(?:-[ \t]+)*(?:(?:"[^"]*"|'[^']*'|[^\s'"{\[#][^:#]*?)[ \t]*:[ \t]+)?[\[{]"""
 )
-_FLOW_KEY = re.compile(r"""[{,][ \t]*(["']?)env_file\1[ \t]*:[ \t]*""")
+_FLOW_KEY = _Lazy(r"""[{,][ \t]*(["']?)env_file\1[ \t]*:[ \t]*""")
 
 
 def _opens_flow(line: str) -> bool:
     """Whether the value on ``line`` (after ``key:`` or ``-``) starts a flow collection."""
-    return ("{" in line or "[" in line) and _VALUE_START.match(line) is not None
+    return ("{" in line or "[" in line) and _VALUE_START.get().match(line) is not None
 
 
 def _flow_env_files(text: str) -> list[str]:
     """The ``env_file`` values inside flow mappings of ``text`` (one logical line)."""
     out: list[str] = []
-    for m in _FLOW_KEY.finditer(text):
+    for m in _FLOW_KEY.get().finditer(text):
         rest = text[m.end() :]
         if rest.startswith("["):
             end = _closing(rest)
@@ -246,7 +271,7 @@ def env_file_entries(text: str) -> list[str]:
             if ind > block_indent:
                 continue
             block_indent = -1
-        if _BLOCK_SCALAR.search(line):
+        if _BLOCK_SCALAR.get().search(line):
             block_indent = ind
             continue
         if _opens_flow(line):
@@ -254,7 +279,7 @@ def env_file_entries(text: str) -> list[str]:
             while not _balanced(line) and i < len(lines):
                 line += " " + lines[i].strip()
                 i += 1
-        m = _ENV_FILE_KEY.match(line)
+        m = _ENV_FILE_KEY.get().match(line)
         if m is None:
             if "env_file" in line:
                 out.extend(_flow_env_files(line))
@@ -309,19 +334,19 @@ def _block_list(lines: list[str], i: int, keycol: int, out: list[str]) -> int:
                 if path:
                     out.append(path)
             else:
-                pm = _PATH_KEY.match(item)
+                pm = _PATH_KEY.get().match(item)
                 if pm:
                     path = _scalar(pm.group("rest") or "")
                     if path:
                         out.append(path)
-                elif _OTHER_KEY.match(item):
+                elif _OTHER_KEY.get().match(item):
                     pending = True
                 else:
                     path = _scalar(item)
                     if path:
                         out.append(path)
         elif ind > item_col and pending:
-            pm = _PATH_KEY.match(body)
+            pm = _PATH_KEY.get().match(body)
             if pm:
                 path = _scalar(pm.group("rest") or "")
                 if path:
@@ -406,8 +431,8 @@ def template_set(primary: Path, exclude: Iterable[Path] = ()) -> TemplateSet | N
 
 
 def subfolder_templates(folder: Path) -> int:
-    """How many template-named files lie in subfolders of ``folder`` (a bounded look: a few
-    levels, a few hundred folders; hidden and dependency folders skipped). Feeds the hint that
+    """How many template-named files lie in subfolders of ``folder`` (a bounded look: two
+    levels, 64 folders at most; hidden and dependency folders skipped). Feeds the hint that
     ``--also`` can add them when no compose file says which belong together."""
     count = 0
     start = str(folder) if str(folder) else "."

@@ -82,6 +82,13 @@ RULES: tuple[Rule, ...] = (
         "The env file or a backup is readable or writable by group or others.",
     ),
     Rule("ENV012", "missing-env-file", "error", "The pair's env file does not exist."),
+    Rule(
+        "ENV013",
+        "default-secret",
+        "warning",
+        "A secret-looking key holds a default published by the template or the base: anyone "
+        "who can read the template knows it.",
+    ),
 )
 
 RULES_BY_CODE = {r.code: r for r in RULES}
@@ -189,3 +196,9 @@ class PairResult(NamedTuple):
     changed: bool = False  # fix rewrote (or would rewrite) the env file
     duration: float = 0.0  # seconds spent on this pair
     notice: str = ""  # one-line notice for the user (skipped pair, backup made, ...)
+    #: where the three-way base came from: option | record | hook | git-history | none
+    base_source: str = "none"
+    #: human text about the base: which file or commit, how many keys matched
+    base_detail: str = ""
+    #: how many templates the pair's set holds (the template and its ``--also`` templates)
+    set_size: int = 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from envsync_hook import files
+from envsync_hook.base import BaseChoice, choose_base
 from envsync_hook.compare import Comparison, KeyList, Side, compare, index, syntax_findings
 from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
@@ -30,11 +31,14 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
-    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``)
+    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``):
+    #: the base, unless a sync record is newer (base.py)
     hook_ref: str | None = None
     #: the env file's text when it came from standard input or a pipe (``--env -``): nothing
     #: is read from, checked at or written to ``env`` then (check, fix --dry-run/--diff only)
     env_text: str | None = None
+    #: ``--no-base``: two-way, whatever record or history there is
+    no_base: bool = False
     #: absolute paths of the files named on the command line (template, ``--env``, ``--base``):
     #: only those are read through a symlink leading out of the current directory
     explicit: frozenset[str] = frozenset()
@@ -55,39 +59,12 @@ class FixOutcome(NamedTuple):
     backup: Path | None
 
 
-def read_base_ref(template: Path, rev: str) -> str:
-    """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
-    directory = template.parent if str(template.parent) else Path(".")
-    spec = f"{rev}:./{template.name}"
-    import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
-
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(directory), "show", spec],
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise EnvsyncError("--base-ref needs git, which is not installed") from None
-    if proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = reason[0] if reason else f"git exited {proc.returncode}"
-        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
-    data = proc.stdout
-    if b"\x00" in data:
-        raise EnvsyncError(f"cannot read {template} at {rev}: contains NUL bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise EnvsyncError(
-            f"cannot read {template} at {rev}: invalid UTF-8 at byte {e.start}"
-        ) from None
-
-
 class Loaded(NamedTuple):
     template: Side
     also: tuple[Side, ...]
     base: Side | None
+    #: where the base came from (base.py), for the report
+    choice: BaseChoice
 
 
 def _display(path: Path) -> str:
@@ -110,14 +87,17 @@ def load_templates(job: Job) -> Loaded:
             f"refusing to use template {job.template}: it is empty (it assigns no keys)"
         )
     also = tuple(index(_display(p), parse(_read(job, p, "template"))) for p in job.also)
-    base: Side | None = None
-    if job.base is not None:
-        base = index(_display(job.base), parse(_read(job, job.base, "base template")))
-    elif job.base_ref is not None:
-        base = index(
-            f"{job.template}@{job.base_ref}", parse(read_base_ref(job.template, job.base_ref))
-        )
-    return Loaded(template, also, base)
+    choice = choose_base(job, template)
+    return Loaded(template, also, choice.side, choice)
+
+
+def _with_base(result: PairResult, loaded: Loaded) -> PairResult:
+    """``result`` with the base's source and detail and the set's size filled in."""
+    return result._replace(
+        base_source=loaded.choice.source,
+        base_detail=loaded.choice.detail,
+        set_size=1 + len(loaded.also),
+    )
 
 
 def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> list[Finding]:
@@ -170,23 +150,29 @@ def _missing(job: Job, loaded: Loaded, settings: Settings, started: float) -> Pa
                 sev,
             )
         )
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        tuple(sorted(findings)),
-        KeyList(loaded.template),
-        duration=time.perf_counter() - started,
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(sorted(findings)),
+            KeyList(loaded.template),
+            duration=time.perf_counter() - started,
+        ),
+        loaded,
     )
 
 
 def _skipped(job: Job, loaded: Loaded, started: float, why: str) -> PairResult:
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        (),
-        skipped=True,
-        duration=time.perf_counter() - started,
-        notice=f"{job.env}: does not exist; skipped ({why})",
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            (),
+            skipped=True,
+            duration=time.perf_counter() - started,
+            notice=f"{job.env}: does not exist; skipped ({why})",
+        ),
+        loaded,
     )
 
 
@@ -211,12 +197,15 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     loaded = load_templates(job)
     if job.env_text is not None:  # from a pipe: no file, so no mode to check
         env, c = _compare(job, loaded, parse(job.env_text), settings)
-        return PairResult(
-            loaded.template.path,
-            str(job.env),
-            tuple(c.findings),
-            c.keys,
-            duration=time.perf_counter() - started,
+        return _with_base(
+            PairResult(
+                loaded.template.path,
+                str(job.env),
+                tuple(c.findings),
+                c.keys,
+                duration=time.perf_counter() - started,
+            ),
+            loaded,
         )
     if not os.path.lexists(job.env):
         if if_missing == "skip" or job.optional:
@@ -230,12 +219,15 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
     findings = sorted(c.findings + more) if more else c.findings  # (compare sorts its own)
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        tuple(findings),
-        c.keys,
-        duration=time.perf_counter() - started,
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(findings),
+            c.keys,
+            duration=time.perf_counter() - started,
+        ),
+        loaded,
     )
 
 
@@ -250,6 +242,16 @@ def _refuse_syntax(path: str, doc: Document) -> None:
             f"refusing to fix: {path}:{first.line}: {syntax_message(first.message)}{more}; "
             f"nothing was written"
         )
+
+
+def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
+    """``text`` with fresh random values for the keys of ``--generate-secrets`` (and those
+    keys), or ``text`` as it is."""
+    if not settings.generate_secrets:
+        return text, []
+    from envsync_hook.generate import generate_secrets
+
+    return generate_secrets(text, settings.generate_secrets)
 
 
 def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
@@ -276,17 +278,20 @@ def _preview_piped(
     edoc = parse(etext)
     _refuse_syntax(str(job.env), edoc)
     env, c = _compare(job, loaded, edoc, settings)
-    new = merge(loaded.template, env, c, job.template.name)
+    new, _generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
     changed = new != etext
     notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
-    result = PairResult(
-        loaded.template.path,
-        str(job.env),
-        tuple(c.findings),
-        c.keys,
-        changed=changed,
-        duration=time.perf_counter() - started,
-        notice=notice,
+    result = _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(c.findings),
+            c.keys,
+            changed=changed,
+            duration=time.perf_counter() - started,
+            notice=notice,
+        ),
+        loaded,
     )
     return FixOutcome(
         result, _diff(settings, job.env, etext, new) if changed and diff else "", None
@@ -321,7 +326,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             )
         with files.env_lock(job.env):
             if not os.path.lexists(job.env):
-                files.atomic_write(job.env, loaded.template.doc.text, mode=0o600)
+                created, _generated = _generate(settings, loaded.template.doc.text)
+                files.atomic_write(job.env, created, mode=0o600)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
                 return FixOutcome(result._replace(changed=True, notice=notice), "", None)
     files.check_writable_target(job.env, bdir)
@@ -332,15 +338,23 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c = _compare(job, loaded, edoc, settings)
-        new = merge(loaded.template, env, c, job.template.name)
+        new, generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
         changed = new != etext
         findings = tuple(c.findings)  # (sorted by compare)
-        result = PairResult(
-            loaded.template.path,
-            str(job.env),
-            findings,
-            c.keys,
-            changed=changed,
+        if generated:  # a published default that was just replaced is no longer one
+            fresh_keys = set(generated)
+            findings = tuple(
+                f for f in findings if not (f.code == "ENV013" and f.key in fresh_keys)
+            )
+        result = _with_base(
+            PairResult(
+                loaded.template.path,
+                str(job.env),
+                findings,
+                c.keys,
+                changed=changed,
+            ),
+            loaded,
         )
         diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
@@ -348,6 +362,9 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if generated:
+            fresh = f"fresh random value(s) for {', '.join(generated)}"
+            summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
             files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:

@@ -496,7 +496,11 @@ def test_text_lines_and_summary(tmp_path: Path, with_base: bool) -> None:
     run = envsync("check", *(WITH_BASE if with_base else []), cwd=tmp_path)
     assert run.rc == 1
     text = parse_text(run.out)
-    assert text.other == []
+    # one header line says which base the pair was compared with, and where it came from
+    based = (
+        f".env: base from option: --base {BASE_FILE}" if with_base else ".env: no base (two-way)"
+    )
+    assert text.other == [based]
     got = [(f["file"], int(f["line"]), f["code"], f["slug"], f["key"]) for f in text.findings]
     # ENV010 only with a base: the template gained the commented-out OPT (DESIGN 4)
     optional = [(".env.example", 6, "ENV010", "new-optional-key", "OPT")] if with_base else []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +360,128 @@ def test_base_relocated_old_default_dropped(app: Path) -> None:
     write(app / ".env", "A=1\nDB_HOST=mine\n")
     run(app, "fix", "--base", "base.env.example")
     assert "DB_HOST=mine" in (app / ".env").read_text("utf-8")
+
+
+# --- --upgrade-hook: pairs found, nothing to do when no template changed ----------------------
+
+
+def hook_run(
+    cwd: Path, *args: str, refs: tuple[str, str] | None = None, checkout_type: str = "1"
+) -> subprocess.CompletedProcess[str]:
+    """``envsync ARGS --upgrade-hook`` as pre-commit's post-checkout runs it (``refs``: the
+    commits before and after), or by hand (no refs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+    env["NO_COLOR"] = "1"
+    if refs is not None:
+        env.update(
+            PRE_COMMIT_CHECKOUT_TYPE=checkout_type,
+            PRE_COMMIT_FROM_REF=refs[0],
+            PRE_COMMIT_TO_REF=refs[1],
+        )
+    return subprocess.run(
+        [sys.executable, "-m", "envsync_hook", *args, "--upgrade-hook"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository: docker/ with a compose file naming envs/a.env, a template elsewhere whose
+    env file does not exist, and the operator's env files (git-ignored)."""
+    from test_precommit import git, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    write(repo / ".gitignore", "*.env\n.env\nenv-backup/\n")
+    write(repo / "docker" / ".env.example", "A=1\nSHARED=s\n")
+    write(repo / "docker" / "envs" / "a.env.example", "A_ONLY=1\nMOVED=m\n")
+    write(repo / "docker" / "compose.yaml", "services:\n  a:\n    env_file: [envs/a.env, .env]\n")
+    write(repo / "other" / ".env.example", "O=1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one")
+    write(repo / "docker" / ".env", "A=1\nSHARED=s\nMOVED=mine\n")
+    write(repo / "docker" / "envs" / "a.env", "A_ONLY=1\nMOVED=m\nSHARED=s\n")
+    return repo
+
+
+def head(repo: Path) -> str:
+    from test_precommit import git
+
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def commit(repo: Path, path: str, text: str) -> str:
+    from test_precommit import git
+
+    write(repo / path, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"change {path}")
+    return head(repo)
+
+
+def test_upgrade_hook_finds_the_pairs(repo: Path) -> None:
+    """By hand (no refs): every tracked template whose env file exists, a set's member as a pair
+    of that set (its keys of other templates are relocated, not extra), none without env."""
+    proc = hook_run(repo, "check", "--format", "json")
+    report = json.loads(proc.stdout)
+    pairs = {
+        p["env"]: {f["key"]: f["code"] for f in p["findings"] if f["key"]} for p in report["pairs"]
+    }
+    assert pairs == {
+        "docker/.env": {"MOVED": "ENV008"},
+        "docker/envs/a.env": {"SHARED": "ENV008"},
+    }, pairs
+
+
+def test_upgrade_hook_does_nothing_when_no_template_changed(repo: Path) -> None:
+    before = head(repo)
+    after = commit(repo, "README.md", "docs\n")
+    for refs, kind in (((before, after), "1"), ((after, after), "0")):
+        proc = hook_run(repo, "fix", refs=refs, checkout_type=kind)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc
+    # a template of no pair of ours changed (other/ has no env file): still nothing to do
+    later = commit(repo, "other/.env.example", "O=2\n")
+    proc = hook_run(repo, "check", refs=(after, later))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc
+    assert not (repo / "docker" / "env-backup").exists()
+
+
+def test_upgrade_hook_runs_when_a_template_of_the_set_changed(repo: Path) -> None:
+    before = head(repo)
+    after = commit(repo, "docker/envs/a.env.example", "A_ONLY=1\nMOVED=m\nNEW=n\n")
+    proc = hook_run(repo, "check", "--format", "json", refs=(before, after))
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    missing = {
+        (p["env"], f["key"])
+        for p in report["pairs"]
+        for f in p["findings"]
+        if f["code"] == "ENV001"
+    }
+    assert missing == {("docker/envs/a.env", "NEW")}
+    fix = hook_run(repo, "fix", refs=(before, after))
+    assert fix.returncode == 0, fix.stderr  # brought up to date: no failure for git
+    assert "NEW=n" in (repo / "docker" / "envs" / "a.env").read_text("utf-8")
+    assert list((repo / "docker" / "envs" / "env-backup").iterdir())
+
+
+def test_a_named_member_is_checked_within_its_set(repo: Path) -> None:
+    """pre-commit passes every staged template, members first or not: a member of another named
+    template's set is checked within that set (its keys of other templates are relocated)."""
+    for order in (
+        ("docker/envs/a.env.example", "docker/.env.example"),
+        ("docker/.env.example", "docker/envs/a.env.example"),
+    ):
+        proc = run(repo, "check", "--format", "json", *order)
+        report = json.loads(proc.stdout)
+        pairs = {
+            p["env"]: {f["key"]: f["code"] for f in p["findings"] if f["key"]}
+            for p in report["pairs"]
+        }
+        assert pairs == {
+            "docker/.env": {"MOVED": "ENV008"},
+            "docker/envs/a.env": {"SHARED": "ENV008"},
+        }, (order, pairs)

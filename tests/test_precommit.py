@@ -79,6 +79,7 @@ def test_hooks_manifest() -> None:
         assert hook["entry"] == f"envsync {command} --upgrade-hook --if-missing skip"
         assert hook["stages"] == ["post-checkout", "post-merge"]
         assert hook["always_run"] is True
+        assert hook["verbose"] is True
         assert hook["pass_filenames"] is False
         assert hook["language"] == "python"
     hooks = hooks[:2]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape_controls
 from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line
+from envsync_hook.reporters.summary import base_line, count, skip_notice, summary_line
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -95,6 +95,10 @@ def step_summary(results: Sequence[PairResult], options: ReportOptions) -> str:
         summary_line(counts, options.fail_on),
         "",
     ]
+    bases = [escape_cell(base_line(p)) for p in results if not p.skipped]
+    if bases:
+        out.extend(f"- {line}" for line in bases)
+        out.append("")
     skipped = [escape_cell(skip_notice(p)) for p in results if p.skipped]
     if skipped:
         out.extend(f"- skipped: {notice}" for notice in skipped)

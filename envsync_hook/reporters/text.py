@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape
 from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line, upgrade_line
+from envsync_hook.reporters.summary import (
+    base_line,
+    count,
+    skip_notice,
+    summary_line,
+    upgrade_line,
+)
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -51,6 +57,9 @@ def render(results: Sequence[PairResult], options: ReportOptions) -> str:
     """The text report: findings in the order given, skipped pairs' notices, a summary."""
     lines: list[str] = []
     for pair in results:
+        based = base_line(pair)  # (header: which base the pair was compared with)
+        if based:
+            lines.append(one_line(based))
         if pair.skipped:
             notice = one_line(skip_notice(pair))
             lines.append(f"{_DIM}{notice}{_RESET}" if options.color else notice)
