@@ -530,9 +530,12 @@ def _paths_of(cfg: dict[str, object]) -> list[str]:
 def _named_by_operator(
     args: argparse.Namespace, template: Path, env: Path, base: object, also: list[Path]
 ) -> frozenset[str]:
-    """The files of a pair the operator chose: all of them with ``--config FILE`` (a file
-    named on the command line), the matches of ``--also`` globs given on the command line."""
+    """The files of a pair the operator chose: the env file of a template named on the command
+    line (it lies beside it), all of them with ``--config FILE`` (a file named on the command
+    line), the matches of ``--also`` globs given on the command line."""
     chosen: list[object] = list(also) if args.also else []
+    if any(os.path.abspath(t) == os.path.abspath(template) for t in args.templates):
+        chosen.append(env)
     if args.config:
         chosen += [template, env, base, *also]
     return frozenset(os.path.abspath(str(p)) for p in chosen if p)
