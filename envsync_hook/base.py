@@ -164,8 +164,8 @@ def _from_option(job: Job) -> BaseChoice | None:
     if job.base is not None:
         # (from a configuration file it must not lead out of the project folder)
         confine = os.path.abspath(job.base) not in job.explicit
-        text = files.read_text(job.base, "base template", confine=confine)
-        side = index(str(job.base), parse(text))
+        base_text = files.read_text(job.base, "base template", confine=confine)
+        side = index(str(job.base), parse(base_text))
         return BaseChoice(side, "option", f"--base {job.base}")
     if job.base_ref is not None:
         detail = f"--base-ref {job.base_ref}"

@@ -692,7 +692,7 @@ import envsync_hook.cli, envsync_hook.compare, envsync_hook.config, envsync_hook
 import envsync_hook.document, envsync_hook.files, envsync_hook.merge, envsync_hook.pairing
 import envsync_hook.runner, envsync_hook.reporters, envsync_hook.reporters.text
 import envsync_hook.reporters.summary, fcntl, difflib, shutil, gettext, textwrap, glob, json
-import zlib, datetime  # (what a fix that writes imports lazily)
+import zlib, datetime, hashlib  # (what a fix that writes imports lazily)
 envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups([])
