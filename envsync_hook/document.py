@@ -163,8 +163,10 @@ class Document:
         self.spans: list[tuple[int, int]] = []
         self._commented: list[Commented] | None = None
         self._issues: list[SyntaxIssue] | None = None
-        #: indexes of bindings whose line goes on after the value (a trailing comment, spaces)
-        self.tails: list[int] = []
+        #: (index, text) of the bindings whose line goes on after the value with a ``#`` (a
+        #: trailing comment): the text from the end of the value (or from `` #``) to the end
+        #: of the line, as written
+        self.tails: list[tuple[int, str]] = []
         #: indexes of bindings that may start with ``export`` (check ``text.startswith``): the
         #: scanner notes the prefix before it knows whether the statement is valid
         self.exports: list[int] = []
@@ -359,8 +361,9 @@ def parse(text: str) -> Document:
                 if val is None:  # a quoted value, taken whole by the regex
                     i = len(keys)
                     content = single if double is None else double
-                    if fm.end() != kstart + len(key) + len(lead) + len(content) + 3:
-                        tails_append(i)  # something after the closing quote
+                    closed = kstart + len(key) + len(lead) + len(content) + 3
+                    if fm.end() != closed and "#" in text[closed : fm.end()]:
+                        tails_append((i, text[closed : fm.end()]))  # a comment after the quote
                     if lead or (double is None and "$" in content):
                         # not the usual offsets for its template (see Document.value_span)
                         vstart = kstart + len(key) + 1 + len(lead)
@@ -387,7 +390,7 @@ def parse(text: str) -> Document:
                     # spaces before an unquoted value
                     cut = val.find(" #")
                     if cut >= 0:
-                        tails_append(len(keys))
+                        tails_append((len(keys), val[cut:]))
                         val = val[:cut]
                     val = val.rstrip(go_space)
                     vstart = kstart + len(key) + 1
@@ -398,8 +401,9 @@ def parse(text: str) -> Document:
                     fpos = fm.end()
                     continue
                 if " #" in val:
-                    tails_append(len(keys))
-                    val = val[: val.find(" #")]
+                    cut = val.find(" #")
+                    tails_append((len(keys), val[cut:]))
+                    val = val[:cut]
                 fline += gap_lines + 1
                 keys_append(key)
                 lines_append(fline)
@@ -429,7 +433,7 @@ def parse(text: str) -> Document:
                 vstart = m.start(4)
                 cut = raw.find(" #")
                 if cut >= 0:
-                    tails_append(len(keys))
+                    tails_append((len(keys), raw[cut:]))
                     raw = raw[:cut]
                 raw = raw.rstrip(_GO_SPACE_CHARS)
                 if not raw:
@@ -525,8 +529,9 @@ def parse(text: str) -> Document:
                 content = content.replace("\\" + q, q)
             add(key, line, start, vstart, qm.end(), _KIND_OF_QUOTE[q], _quoted_template(content, q))
             nl = text.find("\n", qm.end())
-            if "#" in text[qm.end() : n if nl < 0 else nl]:
-                tails_append(len(keys) - 1)
+            rest = text[qm.end() : n if nl < 0 else nl]
+            if "#" in rest:
+                tails_append((len(keys) - 1, rest))
             crossed = count("\n", vstart, qm.end())
             if crossed:
                 line += crossed
@@ -538,7 +543,7 @@ def parse(text: str) -> Document:
         raw = text[vstart:eol]
         cut = raw.find(" #")
         if cut >= 0:
-            tails_append(len(keys))
+            tails_append((len(keys), raw[cut:]))
             raw = raw[:cut]
         raw = raw.rstrip(_GO_SPACE_CHARS)
         if not raw:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from operator import eq
+from typing import NamedTuple
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import (
@@ -21,7 +23,7 @@ from envsync_hook.document import (
     parse,
 )
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.references import first_changed, place, referencing_keys, unsure
+from envsync_hook.references import EMPTY, first_changed, place, referencing_keys, unsure
 
 MARKER_PREFIX = "# envsync:"
 
@@ -173,7 +175,7 @@ def merge(
     tdoc, edoc = template.doc, env.doc
     tkinds, ttemplates, ekinds, etemplates = tdoc.kinds, tdoc.templates, edoc.kinds, edoc.templates
     tlast, elast, ebare = template.last, env.last, env.bare_after
-    comments, exported = _operator_text(env, decisions)
+    comments, exported = _operator_text(template, env, decisions)
     visit: Iterable[str] = tlast
     if comparison.unequal is not None and BARE not in tkinds and BARE not in ekinds:
         # the other keys hold the template's text on an ordinary line: nothing to splice
@@ -298,28 +300,62 @@ def merge(
         del body
     doc = parse(text)
     kept = referencing_keys(env, decisions)
-    if kept and unsure(env, index("merged", doc), decisions, {}, kept):
-        # a kept value's reference would not resolve as in the env file: move lines
-        placed = place(text, doc, env, decisions, kept, block_header, eol)
-        if placed != text:
-            text, doc = placed, parse(placed)
-    verify(text, template, env, decisions, comparison.unequal, doc)
+    checked: _Checked | None = None
+    if kept:
+        result = _result_side(doc, template, trail)
+        doubts = unsure(env, result, decisions, EMPTY, kept)
+        if doubts:
+            # a kept value's reference would not resolve as in the env file: move lines
+            placed = place(text, doc, env, decisions, kept, block_header, eol)
+            if placed != text:
+                text, doc = placed, parse(placed)
+                result = index("merged", doc)
+                doubts = unsure(env, result, decisions, EMPTY, kept)
+        checked = _Checked(result, kept, doubts)
+    verify(text, template, env, decisions, comparison.unequal, doc, checked)
     return text
 
 
-def _operator_text(env: Side, decisions: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+def _result_side(doc: Document, template: Side, trail: list[str]) -> Side:
+    """The merged document indexed. In the usual layout (the template's statements, then the
+    trailing block's ``trail``) a copy of the template's index, extended, serves: cheaper than
+    indexing every statement anew."""
+    tkeys, keys = template.doc.keys, doc.keys
+    nt = len(tkeys)
+    if len(keys) == nt + len(trail) and keys[nt:] == trail and all(map(eq, keys, tkeys)):
+        last = template.last.copy()
+        last.update(zip(trail, range(nt, nt + len(trail))))
+        return Side("merged", doc, last, template.dups)
+    return index("merged", doc)
+
+
+class _Checked(NamedTuple):
+    """What merge already worked out for the check by references (``verify`` reuses it)."""
+
+    result: Side
+    kept: list[str]
+    empty_doubts: list[str]
+
+
+def _operator_text(
+    template: Side, env: Side, decisions: dict[str, str]
+) -> tuple[dict[str, str], set[str]]:
     """The kept keys whose env line carries the operator's own text beyond the value: a
-    trailing comment (key -> the comment) and an ``export`` prefix. Only the lines the parser
-    noted are looked at (most have neither)."""
+    trailing comment unlike the template's (key -> the comment) and an ``export`` prefix.
+    Only the lines the parser noted are looked at (most have neither), and a comment written
+    as on the template's line is passed over at the cost of one dict look-up."""
     doc = env.doc
     text, keys, elast = doc.text, doc.keys, env.last
+    tkeys = template.doc.keys
+    theirs = {tkeys[i]: tail for i, tail in template.doc.tails}
     comments: dict[str, str] = {}
-    for i in doc.tails:
+    for i, tail in doc.tails:
         key = keys[i]
-        if elast.get(key) == i and decisions.get(key) == KEEP and doc.kinds[i] != BARE:
-            comment = _comment_after(text, doc.value_span(i)[1])
-            if comment is not None:
-                comments[key] = comment
+        if theirs.get(key) == tail or elast.get(key) != i or decisions.get(key) != KEEP:
+            continue
+        comment = _comment_after(text, doc.value_span(i)[1])
+        if comment is not None:
+            comments[key] = comment
     exported = {
         keys[i]
         for i in doc.exports
@@ -409,11 +445,12 @@ def verify(
     decisions: dict[str, str],
     unequal: Iterable[str] | None = None,
     doc: Document | None = None,
+    checked: _Checked | None = None,
 ) -> None:
     """Refuse (:class:`MergeError`) a merged ``text`` that would not read as decided: first
     the text of every key (the operator's, the template's, none), then what Compose reads
     where values reference other keys (:func:`references.first_changed`). ``doc``: ``text``
-    parsed, when the caller has it."""
+    parsed, and ``checked``, when the caller has them."""
     if doc is None:
         doc = parse(text)
     if doc.errors:
@@ -422,7 +459,7 @@ def verify(
             f"{doc.errors[0].line}; nothing was written"
         )
     if _reads_as_planned(doc, template, env, decisions, unequal):
-        _check_references(doc, env, decisions)
+        _check_references(doc, env, decisions, checked)
         return
     # not the usual shape (a bare KEY, an opt-in under its comment, a re-quoted value): key
     # by key, and where the texts differ, as the values compose reads
@@ -443,15 +480,20 @@ def verify(
     for key, d in decisions.items():
         if d == DROP and key not in tlast and key in got:
             raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")
-    _check_references(doc, env, decisions)
+    _check_references(doc, env, decisions, checked)
 
 
-def _check_references(doc: Document, env: Side, decisions: dict[str, str]) -> None:
+def _check_references(
+    doc: Document, env: Side, decisions: dict[str, str], checked: _Checked | None = None
+) -> None:
     """The texts are right; now what Compose reads from them (values with references)."""
-    kept = referencing_keys(env, decisions)
-    if not kept:
-        return
-    key = first_changed(env, index("merged", doc), decisions, kept)
+    if checked is None:
+        kept = referencing_keys(env, decisions)
+        if not kept:
+            return
+        result = index("merged", doc)
+        checked = _Checked(result, kept, unsure(env, result, decisions, EMPTY, kept))
+    key = first_changed(env, checked.result, decisions, checked.kept, checked.empty_doubts)
     if key is not None:
         raise MergeError(
             f"refusing to fix {env.path}: Docker Compose would read {key} differently after "

@@ -13,23 +13,24 @@ find another one. This module
   a kept value that must not see a line goes up to before that line.
 
 What "the decisions say", per environment: a kept key (the operator's value, wherever it
-stands) reads what the env file gave it, with two exceptions that follow from the decisions: a
-key whose decision takes the template's value reads, wherever the env file's lines reference
-it, what the merged file gives it; a key that is not in the env file stays unset for the env
-file's lines. A key taking the template's value must hold the template's text (checked by
-``merge.verify``); what its references give is the merged file's reading.
+stands) reads what the env file gave it, except where it references a key that takes the
+template's value (a new key, a stale default, ``--take-template``): that reference reads what
+the merged file gives it there (the change the operator agreed to reaches the values built on
+it, as the template's author meant: ``COMPOSE_PROFILES=${DB_TYPE:-postgresql}`` follows a
+``DB_TYPE`` the template adds). A key taking the template's value must hold the template's
+text (checked by ``merge.verify``); what its references give is the merged file's reading.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress, repeat
 from operator import contains
-from typing import NamedTuple, Union
+from typing import Callable, NamedTuple, Union
 
-from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Side
+from envsync_hook.compare import KEEP, TAKE, TRAIL, UNDER, Side
 from envsync_hook.document import BARE, SINGLE, Document
 from envsync_hook.interpolate import TemplateError, substitute
 
@@ -60,31 +61,39 @@ def names(kind: int, template: str) -> list[str]:
 def readings(
     doc: Document,
     environ: Mapping[str, str],
-    last: Mapping[str, int] | None = None,
-    given: Mapping[str, Reading | None] | None = None,
+    resolve: Callable[[str, int], tuple[bool, str | None]] | None = None,
+    given: Mapping[int, Reading | None] | None = None,
 ) -> dict[str, Reading]:
     """Key -> what Compose reads from ``doc`` in ``environ``, as ``compose_values`` does, but
     an interpolation error is recorded for its key instead of raised (so that two files can be
-    compared key by key). ``given``: keys whose final binding (``last``) reads the given value
-    instead of its own (None: unset), as the merged file gives it."""
+    compared key by key). ``resolve(name, i)``: (True, value) to decide what a reference of
+    binding ``i`` gets for a name the environment does not set, (False, None) for the usual
+    (the file's lines above). ``given``: bindings that read the given value (None: unset)
+    instead of their own."""
     out: dict[str, Reading] = {}
+    at = 0
 
     def lookup(name: str) -> str | None:
         v = environ.get(name)
-        if v is None:
-            got = out.get(name)
-            v = got if isinstance(got, str) else None
-        return v
+        if v is not None:
+            return v
+        if resolve is not None:
+            decided, value = resolve(name, at)
+            if decided:
+                return value
+        got = out.get(name)
+        return got if isinstance(got, str) else None
 
     kinds, templates = doc.kinds, doc.templates
     for i, key in enumerate(doc.keys):
-        if given is not None and last is not None and key in given and last.get(key) == i:
-            value = given[key]
+        if given is not None and i in given:
+            value = given[i]
             if value is None:
                 out.pop(key, None)
             else:
                 out[key] = value
             continue
+        at = i
         kind = kinds[i]
         template = templates[i]
         if kind == BARE:
@@ -98,22 +107,67 @@ def readings(
             out[key] = substitute(template, lookup)
         except TemplateError as e:
             out[key] = ReadError(str(e))
+        except _Unknown:
+            out[key] = ReadError("not known")
     return out
 
 
-def probe_environ(docs: Iterable[Document]) -> dict[str, str]:
-    """An environment that sets every name the documents reference (and every bare ``KEY``),
-    each to a value of its own that no file holds."""
-    found: dict[str, str] = {}
-    for doc in docs:
-        kinds, templates, keys = doc.kinds, doc.templates, doc.keys
-        for i, template in enumerate(templates):
-            if kinds[i] == BARE:
-                found.setdefault(keys[i], "")
-            elif "$" in template:
-                for name in names(kinds[i], template):
-                    found.setdefault(name, "")
-    return {name: f"<envsync probe {name}>" for name in found}
+class _Unknown(Exception):
+    """A reference whose planned value this check cannot tell (an earlier duplicate of a key
+    in the merged file): the key counts as changed, and fix refuses."""
+
+
+def _planned(
+    env: Side,
+    result: Side,
+    decisions: Mapping[str, str],
+    environ: Mapping[str, str],
+    got: Mapping[str, Reading],
+) -> dict[str, Reading]:
+    """What the decisions say each key of the env file reads: the env file read in its own
+    order, but a key taking the template's value reads what the merged file gives it, and a
+    reference to such a key (or to a key only the template has) reads what the merged file
+    gives it at the referencing key's place there."""
+    rv = _Visible(result.doc, result.last, result.dups)
+    elast, rlast = env.last, result.last
+    ekeys = env.doc.keys
+
+    def resolve(name: str, i: int) -> tuple[bool, str | None]:
+        key = ekeys[i]
+        if (name in elast and decisions.get(name) != TAKE) or elast.get(key) != i:
+            return False, None
+        ri = rlast.get(key)
+        j = rv.before(name, ri) if ri is not None else None
+        if j is None:
+            return True, None
+        if j != rlast.get(name):
+            raise _Unknown
+        value = got.get(name)
+        return True, value if isinstance(value, str) else None
+
+    taken = {i: got.get(k) for k, i in elast.items() if decisions.get(k) == TAKE}
+    return readings(env.doc, environ, resolve, taken)
+
+
+class EveryName(Mapping[str, str]):
+    """A process environment that sets every variable (each to a value of its own that no
+    file holds): in it every reference resolves from the environment."""
+
+    def __getitem__(self, name: str) -> str:
+        return f"<envsync probe {name}>"
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+EMPTY: Mapping[str, str] = {}
+ENVIRONMENTS: tuple[Mapping[str, str], ...] = (EMPTY, EveryName())
 
 
 class _Visible:
@@ -157,35 +211,47 @@ def unsure(
     """The kept keys among ``keys`` whose reading the references alone do not prove unchanged.
 
     A shortcut that spares interpolating every value with a ``$`` (10,000 of them in the
-    100,000-key benchmark): a value whose text is the same in both files (``verify`` checks the
-    text) reads the same when every name it references resolves to the same thing in both: the
-    environment, nothing, or the key's own final binding in each file (whose reading is
+    100,000-key benchmark, where interpolating them would cost more than the rest of the
+    verification): a value whose text is the same in both files (``verify`` checks the text)
+    reads the same when every name it references resolves to the same thing in both: the
+    environment, nothing, or the name's own final binding in each file (whose reading is
     compared on its own). Only the keys left over are interpolated."""
-    ev = _Visible(env.doc, env.last, env.dups)
-    rv = _Visible(result.doc, result.last, result.dups)
-    ekinds, etemplates = env.doc.kinds, env.doc.templates
     elast, rlast = env.last, result.last
+    if isinstance(environ, EveryName):
+        # every reference resolves from the environment: the same text reads the same
+        return [k for k in keys if k not in rlast]
+    ekinds, etemplates = env.doc.kinds, env.doc.templates
+    rkinds = result.doc.kinds
+    # a name assigned more than once, or bare, needs the slow look (_Visible)
+    plain = not env.dups and not result.dups and BARE not in ekinds and BARE not in rkinds
+    ev = rv = None
+    if not plain:
+        ev = _Visible(env.doc, elast, env.dups)
+        rv = _Visible(result.doc, rlast, result.dups)
     out: list[str] = []
+    findall = _NAME.findall
     for key in keys:
         ei = elast[key]
         ri = rlast.get(key)
         if ri is None:
             out.append(key)
             continue
-        for name in names(ekinds[ei], etemplates[ei]):
-            if name in environ:
+        # (``keys`` hold references: no single-quoted or bare value among them)
+        for name in findall(etemplates[ei]):
+            if name in environ or name not in elast or decisions.get(name) == TAKE:
+                continue  # the environment's, or by decision the merged file's
+            if ev is None or rv is None:
+                e = elast[name]
+                r = rlast.get(name)
+                if (e < ei) == (r is not None and r < ri):
+                    continue  # both see the name's final binding, or neither sees it
+                out.append(key)
+                break
+            e2 = ev.before(name, ei)
+            r2 = rv.before(name, ri)
+            if e2 is None and r2 is None:
                 continue
-            e = ev.before(name, ei)
-            r = rv.before(name, ri)
-            if e is None and r is None:
-                continue
-            if (
-                e is None
-                or r is None
-                or e != elast[name]
-                or r != rlast.get(name)
-                or decisions.get(name) == DROP
-            ):
+            if e2 is None or r2 is None or e2 != elast[name] or r2 != rlast.get(name):
                 out.append(key)
                 break
     return out
@@ -206,25 +272,30 @@ def referencing_keys(env: Side, decisions: Mapping[str, str]) -> list[str]:
 
 
 def first_changed(
-    env: Side, result: Side, decisions: Mapping[str, str], kept: list[str]
+    env: Side,
+    result: Side,
+    decisions: Mapping[str, str],
+    kept: list[str],
+    empty_doubts: list[str] | None = None,
 ) -> str | None:
     """The first key (in the merged file's order) whose reading by Compose differs from what
     the decisions say, in an empty environment or in one that sets every referenced name; None
     when every key reads as decided. Plain values (no ``$``) read as their text, which
     ``verify`` compares: only values with references are looked at here. ``kept``: the kept
-    keys whose env value has references (:func:`referencing_keys`)."""
+    keys whose env value has references (:func:`referencing_keys`); ``empty_doubts``: what
+    :func:`unsure` gave for the empty environment, when the caller has it."""
     if not kept:
         return None
     changed: set[str] = set()
-    for environ in ({}, probe_environ((env.doc, result.doc))):
-        doubtful = unsure(env, result, decisions, environ, kept)
+    for environ in ENVIRONMENTS:
+        if environ is EMPTY and empty_doubts is not None:
+            doubtful = empty_doubts
+        else:
+            doubtful = unsure(env, result, decisions, environ, kept)
         if not doubtful:
             continue
         got = readings(result.doc, environ)
-        taken: dict[str, Reading | None] = {
-            k: got.get(k) for k, d in decisions.items() if d == TAKE and k in env.last
-        }
-        want = readings(env.doc, environ, env.last, taken)
+        want = _planned(env, result, decisions, environ, got)
         changed.update(k for k in doubtful if got.get(k) != want.get(k))
     if not changed:
         return None
@@ -234,6 +305,9 @@ def first_changed(
 
 # --------------------------------------------------------------------------------------------
 # placement
+
+
+_MAX_MOVES = 500
 
 
 class _Item:
@@ -251,7 +325,9 @@ class _Item:
         self.stmt = stmt  # a statement (``key`` None: one that does not move, a duplicate)
 
 
-def _constraints(env: Side, kept: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _constraints(
+    env: Side, decisions: Mapping[str, str], kept: list[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """For each kept key with references: the names that must stand before it (they resolved
     from a line above it in the env file) and those that must not (they did not)."""
     ev = _Visible(env.doc, env.last, env.dups)
@@ -261,8 +337,8 @@ def _constraints(env: Side, kept: list[str]) -> tuple[dict[str, list[str]], dict
     for key in kept:
         ei = env.last[key]
         for name in names(kinds[ei], templates[ei]):
-            if name == key:
-                continue
+            if name == key or name not in env.last or decisions.get(name) == TAKE:
+                continue  # (a key taking the template's value: read where it stands)
             if ev.before(name, ei) is not None:
                 before.setdefault(key, []).append(name)
             else:
@@ -329,7 +405,7 @@ def place(
     file, or ``text`` itself when none needs to move (or when its shape is not one this can
     move: then the verification that follows decides). ``block``: the trailing block's header
     (start, end offsets), removed if every statement under it moved up."""
-    before, not_before = _constraints(env, kept)
+    before, not_before = _constraints(env, decisions, kept)
     if not before and not not_before:
         return text
     ends_in_newline = text.endswith("\n")
@@ -337,7 +413,9 @@ def place(
     if items is None:
         return text
     moved = False
-    limit = 4 * (len(before) + len(not_before)) + 16
+    # each move costs a pass over the file: a bound keeps a pathological file from taking
+    # minutes (what is left unplaced, the verification that follows refuses)
+    limit = min(4 * (len(before) + len(not_before)) + 16, _MAX_MOVES)
     for _ in range(limit):
         pos = {it.key: n for n, it in enumerate(items) if it.stmt and it.key is not None}
         move = _first_violation(pos, before, not_before)
