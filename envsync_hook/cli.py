@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib  # (already imported by the interpreter's start-up)
 import gc
 import os
 import sys
@@ -12,11 +13,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from envsync_hook.files import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
@@ -30,21 +33,46 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         metavar="TEMPLATE",
         help="template(s) to compare with their env files (default: .env.example)",
     )
-    p.add_argument("--env", metavar="PATH", help="the env file (one template only)")
+    p.add_argument(
+        "--env",
+        metavar="PATH",
+        help="the env file (one template only); '-' reads it from standard input (check, "
+        "fix --dry-run/--diff)",
+    )
     p.add_argument(
         "--also",
         action="append",
         default=[],
         metavar="GLOB",
-        help="further templates of the same set ('**' recurses); repeatable",
+        help="further templates of the same set, relative to the template's folder "
+        "('**' recurses); repeatable",
+    )
+    p.add_argument(
+        "--no-discover",
+        action="store_true",
+        default=None,
+        help="do not find the template set from the compose files beside the template",
+    )
+    p.add_argument(
+        "--upgrade-hook",
+        action="store_true",
+        help="run as the post-checkout/post-merge hook: find the pairs, do nothing unless a "
+        "template changed, take the commit before as the base",
     )
     base = p.add_mutually_exclusive_group()
     base.add_argument("--base", metavar="PATH", help="the previous template (three-way)")
     base.add_argument(
         "--base-ref", metavar="REV", help="read the previous template from git revision REV"
     )
+    base.add_argument(
+        "--no-base",
+        action="store_true",
+        help="two-way: use no base (no sync record, no git history)",
+    )
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
-    p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
+    )
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", help="also write a JSON report")
     p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
@@ -83,7 +111,11 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no notices on stderr")
     p.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text output (auto: on a terminal, or with FORCE_COLOR / CLICOLOR_FORCE; "
+        "never with NO_COLOR)",
     )
     p.add_argument(
         "--backup-dir",
@@ -172,14 +204,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep old defaults the template changed (three-way)",
     )
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="change an env file even if it is read-only for its owner (refused by default)",
+    )
 
     restore = sub.add_parser(
         "restore", help="roll the env file back to a backup", formatter_class=_HelpFormatter
     )
-    restore.add_argument("env", nargs="?", default=".env", metavar="ENV")
-    restore.add_argument("--from", dest="source", metavar="BACKUP", help="the backup to restore")
-    restore.add_argument("--list", action="store_true", help="list backups, newest first")
-    restore.add_argument("--backup-dir", metavar="DIR", default=None)
+    restore.add_argument(
+        "env", nargs="?", default=".env", metavar="ENV", help="the env file (default: .env)"
+    )
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="BACKUP",
+        help="the backup to restore (default: the newest one not made by restore; after a "
+        "restore, the one before the backup it used)",
+    )
+    restore.add_argument(
+        "--list",
+        action="store_true",
+        help="list the env file's backups, newest first, with time, size and what made each",
+    )
+    restore.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        default=None,
+        help="backup directory (default: env-backup/ beside the env file)",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even if the env file is read-only for its owner (refused by default)",
+    )
 
     sub.add_parser(
         "schema", help="print the JSON Schema of the json report", formatter_class=_HelpFormatter
@@ -194,18 +253,27 @@ class _Out:
         self.quiet = quiet
 
     def notice(self, msg: str) -> None:
-        if not self.quiet and msg:
-            print(msg, file=sys.stderr)
+        if msg and (not self.quiet or msg.startswith(_WARNING)):
+            print(escape(msg), file=sys.stderr)
 
     @staticmethod
     def error(msg: str) -> None:
-        print(f"envsync: error: {msg}", file=sys.stderr)
+        # one line, whatever a path in it holds (escape: no line break, no workflow command)
+        print(f"envsync: error: {escape(msg)}", file=sys.stderr)
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
+    """``--color always``/``never`` decide. ``auto``: never with ``NO_COLOR`` (no-color.org:
+    set and not empty; it wins over the rest); always with ``FORCE_COLOR`` (force-color.org: set
+    and not empty) or ``CLICOLOR_FORCE`` (set and not ``0``); never with ``TERM=dumb``; else
+    only on a terminal."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     try:
         return stream.isatty()
@@ -227,23 +295,83 @@ def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
+#: a notice that starts with this is a warning: printed even under --quiet
+_WARNING = "envsync: warning: "
+
+
+def _set_of(
+    args: argparse.Namespace,
+    cfg: dict[str, object],
+    t: Path,
+    patterns: list[str],
+    base: object,
+    notices: list[str],
+) -> list[Path]:
+    """The other templates of ``t``'s set: ``--also`` globs (relative to the template's folder;
+    the configuration's are already relative to its own), else found from the compose files
+    beside it (see discovery.py), unless discovery is off."""
+    from envsync_hook.pairing import expand_also
+
+    if patterns:
+        root = None if not args.also else t.parent
+        found: list[Path] = []
+        for pat in patterns:
+            matched = expand_also([pat], root)
+            if not matched and root is not None and not os.path.isabs(pat):
+                # a glob written relative to the current directory, as before 0.2
+                matched = expand_also([pat])
+            if not matched:
+                notices.append(f"{_WARNING}--also {pat!r} matches no file")
+            found.extend(p for p in matched if p not in found)
+        return found
+    discover = not (args.no_discover or cfg.get("discover") is False)
+    if not discover:
+        return []
+    from envsync_hook import discovery
+
+    excluded = [Path(str(base))] if base else []
+    tset = discovery.template_set(t, excluded)
+    if tset is None:
+        # (only worth the look when the notice will be shown)
+        count = 0 if args.quiet else discovery.subfolder_templates(t.parent)
+        if count:
+            notices.append(
+                f"{t}: no compose file beside it names its template set; {count} template(s) "
+                f"in subfolders are not part of it (add them with --also GLOB)"
+            )
+        return []
+    if tset.templates:
+        notices.append(tset.notice(t))
+    return list(tset.templates)
+
+
+def _build_jobs(
+    args: argparse.Namespace, cfg: dict[str, object], notices: list[str] | None = None
+) -> list[Job]:
     """The pairs to process. Command-line options override the configuration file: templates
     named on the command line are processed (taking env, also, base and backup dir from a
     configured pair of the same template, if any); ``--env``, ``--also``, ``--base``/``--base-ref``
-    and ``--backup-dir`` override a pair's settings, which override the file's top-level ones."""
-    from envsync_hook.pairing import env_for, expand_also, same_file
+    and ``--backup-dir`` override a pair's settings, which override the file's top-level ones.
+    Without ``--also`` (or ``also`` in the configuration), a template's set is found from the
+    compose files beside it. ``notices`` collects what the operator should read about that."""
+    from envsync_hook.pairing import env_for, same_file
     from envsync_hook.runner import Job
+
+    notices = notices if notices is not None else []
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
+    env_text, env_shown = _piped_env(args)
     # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
     configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
     if not configured:
         names = cfg.get("templates") or (".env.example",)
         configured = [{"template": str(n), "env": cfg.get("env")} for n in names]  # type: ignore[attr-defined]
     selected: list[tuple[Path, dict[str, object]]] = []
-    if args.templates:
+    if getattr(args, "found_templates", None):
+        # an upgrade-hook run found these (tracked templates whose env file exists)
+        selected = [(Path(name), {}) for name in args.found_templates]
+    elif args.templates:
         for name in args.templates:
             t = Path(name)
             match = next((p for p in configured if same_file(Path(str(p["template"])), t)), {})
@@ -256,28 +384,43 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
     def setting(pair: dict[str, object], key: str) -> object:
         return pair.get(key) or cfg.get(key)
 
-    if args.base or args.base_ref:
-        cli_base: tuple[object, object] | None = (args.base, args.base_ref)
+    if args.base_ref is not None:
+        from envsync_hook.base import valid_rev
+
+        valid_rev(args.base_ref)  # before anything is read or written
+    if args.no_base:
+        cli_base: tuple[object, object] | None = (None, None)
+    elif args.base or args.base_ref:
+        cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
+    # shallowest first: a set's primary (its compose files beside it) before the members in
+    # its subfolders, whichever order pre-commit or the operator named them in
+    selected.sort(key=lambda item: len(Path(os.path.normpath(item[0])).parts))
     for t, pair in selected:
         if not t.exists():
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        env_name = args.env or pair.get("env")
+        env_name = env_shown or args.env or pair.get("env")
         env = Path(str(env_name)) if env_name else env_for(t)
         patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
-        also_paths = expand_also(patterns)
         if cli_base is not None:
             base, base_ref = cli_base
         elif pair.get("base") or pair.get("base_ref"):
             base, base_ref = pair.get("base"), pair.get("base_ref")
         else:
             base, base_ref = cfg.get("base"), cfg.get("base_ref")
+        member = any(same_file(t, p) for p in set_paths)
+        if member and not patterns:
+            # a member of an earlier template's set (pre-commit passes every staged template):
+            # checked within that set, so keys its other templates define are not extra
+            also_paths = [q for q in set_paths if not same_file(q, t)] + [j.template for j in jobs]
+        else:
+            also_paths = _set_of(args, cfg, t, patterns, base, notices)
         backup_dir = args.backup_dir or setting(pair, "backup_dir")
         jobs.append(
             Job(
@@ -287,10 +430,13 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 Path(str(base)) if base else None,
                 str(base_ref) if base_ref else None,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                env_text=env_text,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(t))
-        set_paths.extend(p for p in also_paths if p not in set_paths)
+        if not member:
+            set_paths.extend(p for p in also_paths if p not in set_paths)
     # each template of the set whose env file exists is its own pair too
     templates = tuple(t for t, _ in selected)
     backup_dir = args.backup_dir or cfg.get("backup_dir")
@@ -311,10 +457,101 @@ def _build_jobs(args: argparse.Namespace, cfg: dict[str, object]) -> list[Job]:
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
+                no_base=args.no_base,
             )
         )
         seen.add(os.path.abspath(p))
     return jobs
+
+
+def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
+    """Whether an upgrade-hook run can stop at once: it knows both commits, and no
+    template-named file differs between them (configured templates with other names are
+    looked at once the configuration is read). One ``git diff``, no configuration read."""
+    from envsync_hook import discovery
+
+    refs = discovery.hook_refs(os.environ)
+    args.hook_refs = refs
+    changed = discovery.changed_files(refs)
+    args.hook_changed = changed
+    if changed is None:
+        return False
+    return not discovery.templates_changed(changed) and not _config_present(args)
+
+
+def _config_present(args: argparse.Namespace) -> bool:
+    """Whether a configuration file may apply (cheap: existence only, nothing parsed)."""
+    from envsync_hook.config import CONFIG_NAME, PYPROJECT, _upward
+
+    if args.config:
+        return True
+    for directory in _upward():  # (where config.find_and_load looks)
+        if (directory / CONFIG_NAME).is_file():
+            return True
+        try:
+            with open(directory / PYPROJECT, "rb") as f:
+                if b"tool.envsync" in f.read():
+                    return True
+        except OSError:
+            pass
+        if os.path.lexists(directory / ".git"):
+            break
+    return False
+
+
+def _upgrade_jobs(
+    args: argparse.Namespace, cfg: dict[str, object], notices: list[str]
+) -> list[Job] | None:
+    """The pairs of an upgrade-hook run (None: nothing to do).
+
+    The pairs of the configuration (or the templates named on the command line), else every
+    template git tracks whose env file exists, each with its set. Nothing to do when both
+    commits are known and no template of those changed between them. Every job takes the
+    commit before as its hook base (``Job.hook_ref``)."""
+    from envsync_hook import discovery
+
+    refs: discovery.HookRefs = args.hook_refs
+    changed: list[str] | None = args.hook_changed
+    configured = bool(cfg.get("pairs") or cfg.get("templates")) or bool(args.templates)
+    if not configured:
+        found = discovery.tracked_templates()
+        if not found:
+            return None
+        args.found_templates = [str(p) for p in found]
+    jobs = _build_jobs(args, cfg, notices)
+    if changed is not None:
+        ours = {os.path.normpath(str(p)) for j in jobs for p in (j.template, *j.also)}
+        if not any(os.path.normpath(c) in ours for c in changed):
+            return None  # (template-named files of no pair of ours may have changed)
+    if refs.before is not None:
+        jobs = [j._replace(hook_ref=refs.before) for j in jobs]
+    return jobs
+
+
+#: how reports name an env file read from standard input
+STDIN_NAME = "<stdin>"
+
+
+def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
+    (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
+
+    Read once, before any pair runs, and never written anywhere: CI can check a ``.env`` held
+    in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
+    ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
+    from envsync_hook import files
+
+    name = args.env
+    if not name or (name != "-" and not files.is_pipe(name)):
+        return None, None
+    if args.command == "fix" and not (args.dry_run or args.diff):
+        raise EnvsyncError(
+            f"--env {name}: fix cannot write an env file back to a pipe; "
+            "use check, fix --dry-run or fix --diff"
+        )
+    if name == "-":
+        return files.read_pipe(0, "env file", "from standard input"), STDIN_NAME
+    return files.read_pipe(name, "env file", name), name
 
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
@@ -391,12 +628,13 @@ def _report(
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     stream = sys.stdout
-    color = False if args.output else _use_color(args.color, stream)
+    to_file = args.output not in (None, "-")  # ``--output -`` is standard output, as usual
+    color = False if to_file else _use_color(args.color, stream)
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
     # github and sarif reports name paths from the repository root (looked up only for them)
     rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
     text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
-    if args.output:
+    if to_file:
         _write_file(args.output, text)
     else:
         stream.write(text)
@@ -426,6 +664,8 @@ def _exit_code(results: list[PairResult], settings: Settings) -> int:
 
 
 def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
+    if args.upgrade_hook and _hook_nothing_to_do(args):
+        return 0  # the fast path of every checkout and pull that leaves the templates alone
     from envsync_hook import runner
 
     cfg = _load_config(args)
@@ -433,13 +673,22 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
     if_missing = args.if_missing or str(cfg.get("if_missing") or "fail")
     configured_dir = args.backup_dir or cfg.get("backup_dir")
     backup_dir = str(configured_dir) if configured_dir else None
-    jobs = _build_jobs(args, cfg)
+    notices: list[str] = []
+    if args.upgrade_hook:
+        found = _upgrade_jobs(args, cfg, notices)
+        if found is None:
+            return 0
+        jobs = found
+    else:
+        jobs = _build_jobs(args, cfg, notices)
+    for msg in notices:
+        out.notice(msg)
     results: list[PairResult] = []
     if args.command == "check":
         for job in jobs:
-            results.append(runner.check_pair(job, settings, if_missing, backup_dir))
+            results.append(safe_result(runner.check_pair(job, settings, if_missing, backup_dir)))
     else:
-        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing)
+        opts = runner.FixOptions(args.dry_run, args.diff, backup_dir, if_missing, args.force)
         # all or nothing: with several pairs, every one is validated and merged (dry run)
         # before any pair writes, so a refusal in the last leaves the first untouched
         if len(jobs) > 1 and not opts.dry_run:
@@ -448,13 +697,30 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
                 runner.fix_pair(job, settings, rehearsal)
         for job in jobs:
             outcome = runner.fix_pair(job, settings, opts)
-            results.append(outcome.result)
+            results.append(safe_result(outcome.result))
             if outcome.diff:
                 sys.stdout.write(outcome.diff)
     _report(args, results, settings, out)
     for r in results:
         out.notice(r.notice)
+    if args.upgrade_hook and args.command == "fix":
+        # after a checkout or pull, git returns the hook's status as its own: an .env brought
+        # up to date is no failure (the hook is verbose, so what it did is shown anyway)
+        return 0
     return _exit_code(results, settings)
+
+
+def _backup_line(info: BackupInfo) -> str:
+    """One line of ``restore --list``: path, time, size, what made it."""
+    if info.made_by is None:
+        made = "made by an older envsync"
+        if not info.attributable:
+            made += " (not surely this env file's: restore it with --from)"
+    elif info.restored_from:
+        made = f"made by restore (the file it replaced when it put back {info.restored_from})"
+    else:
+        made = f"made by {info.made_by}"
+    return escape(f"{info.path}  {info.time}  {info.size} bytes  {made}")
 
 
 def _restore(args: argparse.Namespace, out: _Out) -> int:
@@ -462,27 +728,77 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
-    backups = files.list_backups(env, bdir) if bdir.is_dir() else []
     if args.list:
+        backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
         if not backups:
             out.notice(f"no backups of {env} in {bdir}")
         for b in backups:
-            print(b)
+            print(_backup_line(b))
         return 0
     if args.source:
         source = Path(args.source)
-    elif backups:
-        source = backups[0]
+        owner = files.backup_owner(source)
+        if owner is not None and not files.backup_belongs(env, source):
+            raise EnvsyncError(
+                f"refusing to restore {source}: it is a backup of another env file ({owner})"
+            )
+    elif bdir.is_dir():
+        files.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
+        source = files.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
-    made = files.restore(env, source, bdir)
+    made = files.restore(env, source, bdir, force=args.force)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")
     return 0
 
 
+#: where an unexpected error asks to be reported
+ISSUES_URL = "https://github.com/envsync-hook/envsync-hook/issues"
+
+
+def _tolerant_streams() -> None:
+    """Let stdout and stderr write any character: on a stream whose encoding cannot hold one
+    (``PYTHONIOENCODING=cp1252`` on a Windows runner, a C locale) it is written as a backslash
+    escape rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # (a closed or detached stream)
+                reconfigure(errors="backslashreplace")
+
+
+def _internal_error(e: BaseException) -> str:
+    """One line for an unexpected exception: its type and where it was raised, never its
+    message (which may hold a value), and where to report it."""
+    tb = e.__traceback__
+    where = ""
+    while tb is not None:
+        if "envsync_hook" in tb.tb_frame.f_code.co_filename:
+            name = os.path.basename(tb.tb_frame.f_code.co_filename)
+            where = f" at {name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return (
+        f"internal error ({type(e).__name__}{where}); nothing more is shown, so that no value "
+        f"leaks; please report it with the command you ran: {ISSUES_URL}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Never raises (but SystemExit from
+    argparse): an unexpected exception is one line on stderr and exit 2."""
+    _tolerant_streams()
+    try:
+        return _collected(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # noqa: BLE001 - the last resort: no traceback, no value
+        _Out.error(_internal_error(e))
+        return 2
+
+
+def _collected(argv: Sequence[str] | None) -> int:
     # A run makes a few hundred thousand small objects, none of them in a reference cycle,
     # and ends: the cycle collector would only walk them again and again (a fifth of the
     # time of a 100,000-key check). It is switched back on for callers that keep running.

@@ -13,6 +13,7 @@ from operator import eq, ne, not_
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
+from envsync_hook.escaping import key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
 
@@ -122,13 +123,16 @@ class KeyList(Sequence[tuple[str, str, int]]):
     template's keys first (at their template line), then the env file's own keys (at their
     env line). Made when first read (only the JUnit report reads it)."""
 
-    __slots__ = ("_env", "_items", "_template")
+    __slots__ = ("_env", "_items", "_odd", "_template")
 
-    def __init__(self, template: Side, env: Side | None = None) -> None:
+    def __init__(
+        self, template: Side, env: Side | None = None, odd: frozenset[str] = frozenset()
+    ) -> None:
         # the indexes and line numbers only, not the documents (their text and values can go
         # before the report is written)
         self._template = (template.path, template.last, template.doc.lines)
         self._env = (env.path, env.last, env.doc.lines) if env is not None else None
+        self._odd = odd  # keys that stand mid-line (see odd_keys): shown by line
         self._items: list[tuple[str, str, int]] | None = None
 
     def _all(self) -> list[tuple[str, str, int]]:
@@ -138,7 +142,11 @@ class KeyList(Sequence[tuple[str, str, int]]):
             if self._env is not None:
                 epath, elast, elines = self._env
                 items += [(k, epath, elines[i]) for k, i in elast.items() if k not in tlast]
-            self._items = items
+            odd = self._odd
+            self._items = [
+                (k if plausible_key(k) and k not in odd else key_placeholder(line), f, line)
+                for k, f, line in items
+            ]
         return self._items
 
     def __len__(self) -> int:
@@ -410,15 +418,26 @@ def compare(
         where = also_defined.get(key)
         if where is not None:
             relocated[key] = where[0]
-            decisions[key] = DROP if settings.prune else TRAIL
-            _emit(
-                ctx,
-                "ENV008",
-                key,
-                where[0],
-                where[1],
-                f"now defined in {where[0]}; the env file's value still applies and fix keeps it",
-            )
+            # with a base, a value that is still the old default is no choice of the operator's:
+            # dropped, so the default of the template that now defines the key applies
+            old = base_vals.get(key) if base_vals is not None else None
+            if old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old:
+                decisions[key] = DROP
+                msg = (
+                    f"now defined in {where[0]}; the env file holds the previous template's "
+                    f"default, so fix drops it (the new template's default applies)"
+                )
+            elif settings.prune:
+                decisions[key] = DROP
+                msg = f"now defined in {where[0]}; fix drops it (--prune)"
+            else:
+                decisions[key] = TRAIL
+                customised = "customised; " if old is not None else ""
+                msg = (
+                    f"now defined in {where[0]}; {customised}the env file's value still applies "
+                    f"and fix keeps it"
+                )
+            _emit(ctx, "ENV008", key, where[0], where[1], msg)
             continue
         extra.append(key)
         old = base_vals.get(key) if base_vals is not None else None
@@ -469,9 +488,11 @@ def compare(
         )
 
     _rename_hints(ctx, template, env, missing, base, extra)
-    ctx.out.sort()
+    odd = odd_keys(template.doc) | odd_keys(env.doc)
+    findings = hide_odd_keys(ctx.out, odd)
+    findings.sort()
     return Comparison(
-        ctx.out, KeyList(template, env), decisions, relocated, stale, conflicts, unequal
+        findings, KeyList(template, env, odd), decisions, relocated, stale, conflicts, unequal
     )
 
 
@@ -500,6 +521,41 @@ def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
             ctx.out[n] = f._replace(
                 message=f"{f.message.split(';')[0]}; fix keeps it: {user} references it"
             )
+
+
+def odd_keys(doc: Document) -> frozenset[str]:
+    """Keys of statements that do not start their line: text after a closing quote
+    (``A="x"token``) or a second statement on a line. Docker Compose reads a key there, but
+    it is the rest of a value more often than a name: it is shown by its line, never as text.
+    """
+    lines, keys = doc.lines, doc.keys
+    if len(keys) < 2:
+        return frozenset()
+    # (C-level: a statement on the same line as the one before it)
+    out = set(compress(keys[1:], map(eq, lines[1:], lines[:-1])))
+    if doc.spans:
+        # a statement right after a quoted value that crosses lines, on its closing line
+        text, starts = doc.text, doc.starts
+        from bisect import bisect_left
+
+        for _vstart, vend in doc.spans:
+            i = bisect_left(starts, vend)
+            if i < len(keys) and "\n" not in text[vend : starts[i]]:
+                out.add(keys[i])
+    return frozenset(out)
+
+
+def hide_odd_keys(findings: list[Finding], odd: frozenset[str]) -> list[Finding]:
+    """``findings`` with each key that is no plausible variable name (or stands mid-line, see
+    :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text."""
+    out = findings
+    for n, f in enumerate(findings):
+        key = f.key
+        if key and (key in odd or not plausible_key(key)):
+            if out is findings:
+                out = list(findings)
+            out[n] = f._replace(key=key_placeholder(f.line))
+    return out
 
 
 def _rename_hints(
@@ -541,13 +597,15 @@ def _rename_hints(
         if hit < none:
             new = arrived[hit]
             why = "same value" if same_value else "similar name"
+            new_line = template.doc.lines[template.last[new]]
             _emit(
                 ctx,
                 "ENV009",
                 old,
                 template.path,
-                template.doc.lines[template.last[new]],
-                f"looks renamed to {new} ({why}); fix does not move values between keys",
+                new_line,
+                f"looks renamed to {shown_key(new, new_line)} ({why}); "
+                "fix does not move values between keys",
             )
 
 

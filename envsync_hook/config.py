@@ -1,6 +1,9 @@
 """Configuration files: ``--config FILE``, ``.envsync.toml`` or ``[tool.envsync]`` in pyproject.
 
-Looked up in the current directory only, in that order; the first found is the only one read.
+Looked up in the current directory, then in each directory above it up to the repository root
+(the first directory holding ``.git``) or the filesystem root, as ruff and yamllint look for
+theirs; in each directory ``.envsync.toml`` first, then a ``pyproject.toml`` that has a
+``[tool.envsync]`` table. The first found is the only one read.
 A file is validated by pydantic (unknown fields refused) and turned into a plain dict for the
 CLI. pydantic and the TOML parser are imported only when a configuration file exists: the
 default path (no file) stays as light as a run without this module.
@@ -33,8 +36,8 @@ _PATH_LIST_KEYS = ("templates", "also")
 def find_and_load(explicit: str | None) -> dict[str, object]:
     """The configuration to apply, as a plain dict ({} when there is no configuration file).
 
-    ``explicit`` (``--config FILE``) must exist. Otherwise ``.envsync.toml`` in the current
-    directory, else ``[tool.envsync]`` of ``./pyproject.toml``. Keys are the fields of
+    ``explicit`` (``--config FILE``) must exist. Otherwise the nearest of ``.envsync.toml`` or
+    ``[tool.envsync]`` of ``pyproject.toml`` (:func:`discover`). Keys are the fields of
     :func:`config_model` that the file sets; ``severity`` is a tuple of ``(rule, level)``
     pairs, lists are tuples, ``pairs`` a tuple of dicts (every pair key present).
 
@@ -42,26 +45,76 @@ def find_and_load(explicit: str | None) -> dict[str, object]:
     for an unreadable, malformed or invalid file.
     """
     if explicit:
-        return _load(Path(explicit), required_table=Path(explicit).name == PYPROJECT)
-    local = Path(CONFIG_NAME)
-    if local.is_file():
-        return _load(local, required_table=False)
-    pyproject = Path(PYPROJECT)
-    if pyproject.is_file():
-        data = _read_bytes(pyproject)
-        # cheap pre-check: most pyproject files have no such table; skip TOML and pydantic
-        if b"tool.envsync" in data:
-            return _load(pyproject, required_table=False, data=data, optional_table=True)
+        return _load(Path(explicit), required_table=Path(explicit).name == PYPROJECT) or {}
+    for directory in _upward():
+        local = directory / CONFIG_NAME
+        if local.is_file():
+            return _load(local, required_table=False) or {}
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file():
+            data = _read_bytes(pyproject)
+            # cheap pre-check: most pyproject files have no such table; skip TOML and pydantic
+            if b"tool.envsync" in data:
+                found = _load(pyproject, required_table=False, data=data, optional_table=True)
+                if found is not None:
+                    return found
+        if os.path.lexists(directory / ".git"):
+            break  # the repository root: a file above it belongs to another project
     return {}
 
 
+def _upward() -> list[Path]:
+    """The current directory (``.``), then ``..``, ``../..``, ... up to the filesystem root,
+    as relative paths: a file found above is named the way the user would name it, and the
+    relative paths it holds stay relative to the current directory."""
+    here = Path.cwd()
+    return [Path(*([".."] * up)) if up else Path(".") for up in range(len(here.parents) + 1)]
+
+
+#: the largest configuration file read (a real one is a few hundred bytes)
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_bytes(path: Path) -> bytes:
+    """The bytes of a configuration file, which must be a regular file of at most
+    :data:`MAX_CONFIG_BYTES`: a FIFO would block the run forever and ``/dev/zero`` fill the
+    memory. Opened without blocking and checked on the open descriptor (no race with a swap)."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        return path.read_bytes()
+        fd = os.open(path, flags)
     except IsADirectoryError:
         raise EnvsyncError(f"cannot read configuration file {path}: is a directory") from None
     except OSError as e:
         raise EnvsyncError(f"cannot read configuration file {path}: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise EnvsyncError(f"cannot read configuration file {path}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise EnvsyncError(f"refusing configuration file {path}: not a regular file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise EnvsyncError(
+                f"refusing configuration file {path}: larger than {MAX_CONFIG_BYTES} bytes"
+            )
+        chunks = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:  # (grew since fstat)
+                raise EnvsyncError(
+                    f"refusing configuration file {path}: larger than {MAX_CONFIG_BYTES} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise EnvsyncError(f"cannot read configuration file {path}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
 
 
 def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:
@@ -89,7 +142,8 @@ def _load(
     required_table: bool,
     data: bytes | None = None,
     optional_table: bool = False,
-) -> dict[str, object]:
+) -> dict[str, object] | None:
+    """The file's settings; None when ``optional_table`` and it has no ``[tool.envsync]``."""
     raw = _parse_toml(path, _read_bytes(path) if data is None else data)
     tool = raw.get(TABLE[0])
     prefix = ""
@@ -101,7 +155,7 @@ def _load(
                 f"invalid configuration in {path}: {'.'.join(TABLE)}: expected a table"
             )
     elif optional_table:
-        return {}  # the pre-check matched a comment or a string, not the table
+        return None  # the pre-check matched a comment or a string, not the table
     elif required_table:
         raise EnvsyncError(f"invalid configuration in {path}: no [{'.'.join(TABLE)}] table")
     else:
@@ -244,6 +298,8 @@ def _models() -> type[BaseModel]:
         fail_on: Optional[FailOn] = None  # noqa: UP045
         show_values: Optional[bool] = None  # noqa: UP045
         if_missing: Optional[Literal["fail", "skip"]] = None  # noqa: UP045
+        #: find each template's set from the compose files beside it (default true)
+        discover: Optional[bool] = None  # noqa: UP045
         keep_stale: Optional[bool] = None  # noqa: UP045
         prune: Optional[bool] = None  # noqa: UP045
 

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 from envsync_hook.errors import EnvsyncError
 
@@ -45,13 +45,23 @@ __all__ = [
     "check_writable_target",
     "env_lock",
     "file_mode",
+    "is_pipe",
     "list_backups",
+    "backup_infos",
+    "discard_backup",
     "make_backup",
+    "pick_backup",
+    "refuse_read_only",
+    "replace_with_backup",
+    "read_pipe",
     "read_text",
     "restore",
 ]
 
 DEFAULT_BACKUP_DIR = "env-backup"
+#: what made a backup: ``fix`` (and ``--generate-secrets``), ``restore`` (the file it replaced)
+MADE_BY_FIX = "fix"
+MADE_BY_RESTORE = "restore"
 BACKUP_DIR_MODE = 0o700
 NEW_FILE_MODE = 0o600
 
@@ -336,6 +346,35 @@ def _decode(data: bytes, what: str, shown: str) -> str:
     return text
 
 
+def is_pipe(path: PathArg) -> bool:
+    """Whether ``path`` is a pipe (a FIFO: ``/dev/stdin`` of a pipeline, ``<(...)``)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_pipe(source: int | PathArg, what: str, shown: str) -> str:
+    """Read a pipe to its end (``source`` a file descriptor, e.g. 0 for standard input, or the
+    path of a FIFO), with the same refusals as :func:`read_text` (invalid UTF-8, NUL bytes).
+    Nothing of it is ever written anywhere: ``--env -`` keeps a secret off the disk."""
+    try:
+        fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | _O_BINARY)
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            if not isinstance(source, int):
+                os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _decode(b"".join(chunks), what, shown)
+
+
 def file_mode(path: Path) -> int | None:
     """Permission bits (``st_mode & 0o777``) of the file ``path`` resolves to; None if missing."""
     try:
@@ -482,7 +521,8 @@ def make_backup(
     backup_dir: Path,
     now: datetime | None = None,
     expect: bytes | None = None,
-    command: str = "fix",
+    command: str = MADE_BY_FIX,
+    restored_from: str | None = None,
 ) -> Path:
     """Copy ``env_path`` (a symlink's target content) to a new file in ``backup_dir``.
 
@@ -491,7 +531,9 @@ def make_backup(
     has the env file's bytes, mode and (where permitted) owner, and it and its directory are
     fsynced before this returns. ``backup_dir`` is created ``0700`` if missing. ``expect``: the
     bytes the caller read and merged from; if the file no longer holds them, nothing is backed
-    up and the error tells the operator to run ``envsync COMMAND`` again.
+    up and the error tells the operator to run ``envsync COMMAND`` again. Beside the backup,
+    ``<backup name>.meta`` (mode 0600) records what made it (``command``), ``restored_from``
+    and which env file it holds (its real path and its directory's device and inode).
     """
     shown = _show(env_path)
     try:
@@ -535,6 +577,12 @@ def make_backup(
             os.close(fd)
         # only a complete, synced copy ever gets a backup's name
         dest = _link_to_free_name(tmp, backup_dir, base)
+        try:
+            _write_meta(dest, _meta_text(env_path, command, restored_from), prefix)
+        except OSError:
+            with suppress(OSError):
+                os.unlink(dest)
+            raise
     except OSError as exc:
         raise EnvsyncError(
             f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; {shown} is unchanged"
@@ -545,8 +593,7 @@ def make_backup(
     try:
         _fsync_dir(backup_dir)
     except OSError as exc:
-        with suppress(OSError):
-            os.unlink(dest)
+        discard_backup(dest)
         raise EnvsyncError(
             f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}; {shown} is unchanged"
         ) from None
@@ -597,6 +644,240 @@ def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
         found.append(((m.group(1), m.group(2), int(m.group(3) or 1)), name))
     found.sort(reverse=True)
     return [backup_dir / name for _, name in found]
+
+
+def backup_infos(env_path: Path, backup_dir: Path) -> list[BackupInfo]:
+    """The backups of ``env_path`` in ``backup_dir`` with what made them, newest first.
+
+    A backup whose metadata names another env file (the same name in another deployment that
+    shares the backup directory) is left out: same real path, or same directory (device and
+    inode: a deployment folder that was moved) is the same env file. A backup without
+    metadata (made before 0.3) is listed; it is *attributable* (plain ``restore`` may pick it)
+    only when the backup directory lies in the env file's own directory (the default
+    ``env-backup/`` or another folder of the deployment) and no backup there names another
+    env file: a directory outside, or one shared, cannot tell whose it is.
+    """
+    real, ident = _env_identity(env_path)
+    home = Path(os.path.realpath(env_path.parent))
+    bdir = Path(os.path.realpath(backup_dir))
+    own_dir = bdir == home or home in bdir.parents
+    kept: list[tuple[Path, os.stat_result, dict[str, str] | None]] = []
+    shared = False
+    for path in list_backups(env_path, backup_dir):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # a symlink planted under a backup's name is nobody's backup
+        meta = _read_meta(path)
+        if (
+            meta is not None
+            and meta.get("env") != real
+            and not (ident and meta.get("dir") == ident)
+        ):
+            shared = True
+            continue
+        kept.append((path, st, meta))
+    infos = []
+    for path, st, meta in kept:
+        m = _backup_pattern(env_path.name).fullmatch(path.name)
+        d, t = (m.group(1), m.group(2)) if m else ("00000000", "000000")
+        infos.append(
+            BackupInfo(
+                path,
+                f"{d[:4]}-{d[4:6]}-{d[6:]} {t[:2]}:{t[2:4]}:{t[4:]}",
+                st.st_size,
+                None if meta is None else meta.get("made-by", "?"),
+                None if meta is None else meta.get("restored-from") or None,
+                meta is not None or (own_dir and not shared),
+            )
+        )
+    return infos
+
+
+def backup_belongs(env_path: Path, backup: Path) -> bool:
+    """Whether ``backup``'s metadata names ``env_path`` (by real path or directory identity);
+    True for a backup without metadata (the operator named it)."""
+    meta = _read_meta(backup)
+    if meta is None:
+        return True
+    real, ident = _env_identity(env_path)
+    return meta.get("env") == real or bool(ident and meta.get("dir") == ident)
+
+
+def backup_owner(backup: Path) -> str | None:
+    """The real path of the env file ``backup``'s metadata names (None: no metadata)."""
+    meta = _read_meta(backup)
+    return None if meta is None else meta.get("env")
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() == data
+    except OSError:
+        return False
+
+
+def pick_backup(env_path: Path, backup_dir: Path) -> Path:
+    """The backup a plain ``restore`` puts back: the newest one not made by restore whose
+    bytes differ from the env file's. After a restore (the newest backup was made by it and
+    the env file still holds what it put back), the search starts below the backup that
+    restore used, so a second ``restore`` goes further back instead of undoing the first.
+    Raises :class:`EnvsyncError` (one line) when there is nothing (older) to restore."""
+    infos = [i for i in backup_infos(env_path, backup_dir) if i.attributable]
+    shown, shown_dir = _show(env_path), _show(backup_dir)
+    if not infos:
+        hidden = len(backup_infos(env_path, backup_dir))
+        if hidden:
+            raise EnvsyncError(
+                f"no backup in {shown_dir} is surely {shown}'s: {hidden} backup(s) without "
+                f"metadata in a directory outside it or shared; pick one with --from"
+            )
+        raise EnvsyncError(f"no backups of {shown} in {shown_dir}")
+    try:
+        with open(env_path, "rb") as fh:
+            current: bytes | None = fh.read()
+    except OSError:
+        current = None
+    start = 0
+    newest = infos[0]
+    if newest.made_by == MADE_BY_RESTORE and newest.restored_from and current is not None:
+        used = [n for n, i in enumerate(infos) if i.path.name == newest.restored_from]
+        if used and _same_bytes(infos[used[0]].path, current):
+            start = used[0] + 1
+    for info in infos[start:]:
+        if info.made_by == MADE_BY_RESTORE:
+            continue
+        if current is not None and _same_bytes(info.path, current):
+            continue
+        return info.path
+    if start:
+        raise EnvsyncError(
+            f"nothing older to restore: {shown} holds {_show(infos[start - 1].path.name)}, "
+            f"the oldest backup; restore --list shows all, --from picks one "
+            f"(--from {_show(newest.path)} undoes the last restore)"
+        )
+    raise EnvsyncError(
+        f"nothing to restore: every backup of {shown} in {shown_dir} holds what it holds now "
+        f"or was made by restore; restore --list shows all, --from picks one"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# backup metadata: what made a backup, and which env file it holds
+
+#: a backup's sidecar: ``<backup name>.meta`` in the backup directory (never a backup's name)
+META_SUFFIX = ".meta"
+_META_HEADER = "envsync-backup 1"
+
+
+class BackupInfo(NamedTuple):
+    """One backup of an env file, as ``restore --list`` shows it."""
+
+    path: Path
+    #: ``YYYY-MM-DD HH:MM:SS`` from the name (local time of the run that made it)
+    time: str
+    size: int
+    #: ``fix``, ``restore``, ...; None: no metadata (made by envsync before 0.3)
+    made_by: str | None
+    #: for a backup made by restore: the name of the backup that restore put back
+    restored_from: str | None
+    #: False: a backup without metadata in a directory that is not clearly this env file's
+    #: alone; listed, but only ``restore --from`` restores it
+    attributable: bool
+
+
+def _quote(text: str) -> str:
+    """``text`` as printable ASCII with no spaces (``%XX`` for other bytes): one meta line."""
+    return "".join(
+        chr(b) if 0x21 <= b < 0x7F and b != 0x25 else f"%{b:02X}" for b in os.fsencode(text)
+    )
+
+
+def _unquote(text: str) -> str:
+    return os.fsdecode(re.sub(rb"%([0-9A-F]{2})", lambda m: bytes([int(m[1], 16)]), text.encode()))
+
+
+def _env_identity(env_path: Path) -> tuple[str, str]:
+    """(realpath of the env file, ``dev:ino`` of its directory): what a backup's metadata
+    records, so that env files of the same name sharing a backup directory are told apart."""
+    target = _resolve(env_path)
+    try:
+        st = os.stat(target.parent)
+        ident = f"{st.st_dev}:{st.st_ino}"
+    except OSError:
+        ident = ""
+    return str(target), ident
+
+
+def _meta_text(env_path: Path, made_by: str, restored_from: str | None) -> str:
+    real, ident = _env_identity(env_path)
+    lines = [_META_HEADER, f"made-by {_quote(made_by)}", f"env {_quote(real)}", f"dir {ident}"]
+    if restored_from:
+        lines.append(f"restored-from {_quote(restored_from)}")
+    return "\n".join(lines) + "\n"
+
+
+def _read_meta(path: Path) -> dict[str, str] | None:
+    """A backup's metadata (``made-by``, ``env``, ``dir``, ...), or None when it has none (or
+    one that is not a regular file, or unreadable: treated as a backup of an older version)."""
+    meta = path.with_name(path.name + META_SUFFIX)
+    try:
+        fd = os.open(meta, os.O_RDONLY | _O_BINARY | _O_NONBLOCK | _O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 64 * 1024:
+            return None
+        data = _read_all(fd, st.st_size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    lines = data.decode("ascii", "replace").splitlines()
+    if not lines or lines[0] != _META_HEADER:
+        return None
+    out: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(" ")
+        out[name] = value if name == "dir" else _unquote(value)
+    return out
+
+
+def _write_meta(backup: Path, text: str, prefix: str) -> None:
+    """Write ``<backup>.meta`` like a backup: temp file (0600), fsync, hard link (or rename)."""
+    fd, tmp = _create_temp(backup.parent, prefix)
+    try:
+        try:
+            _write_all(fd, text.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dest = backup.with_name(backup.name + META_SUFFIX)
+        if os.path.lexists(dest):  # left by a backup removed by hand: it described that one
+            os.unlink(dest)
+        try:
+            os.link(tmp, dest)
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            os.replace(tmp, dest)
+    finally:
+        with suppress(OSError):
+            os.unlink(tmp)
+
+
+def discard_backup(backup: Path) -> None:
+    """Remove a backup this run just made (and its metadata): the write it guarded failed, so
+    it is not a state the env file was ever replaced from. Best effort."""
+    for path in (backup.with_name(backup.name + META_SUFFIX), backup):
+        with suppress(OSError):
+            os.unlink(path)
+    with suppress(OSError):
+        _fsync_dir(backup.parent)
 
 
 # --------------------------------------------------------------------------------------------
@@ -742,12 +1023,53 @@ def env_lock(env_path: Path) -> Iterator[None]:
 # restore
 
 
-def restore(env_path: Path, backup: Path, backup_dir: Path) -> Path | None:
+def refuse_read_only(env_path: Path) -> None:
+    """Refuse to change an env file that is read-only for its owner (no ``u+w``): whoever made
+    it so meant it not to change. ``--force`` skips this check."""
+    try:
+        mode = os.stat(env_path).st_mode
+    except OSError:
+        return  # missing: nothing to protect; other errors are reported where it is read
+    if stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
+        raise EnvsyncError(
+            f"refusing to change {_show(env_path)}: it is read-only for its owner "
+            f"(mode {stat.S_IMODE(mode):04o}); make it writable, or pass --force"
+        )
+
+
+def replace_with_backup(
+    env_path: Path,
+    text: str,
+    backup_dir: Path,
+    command: str = MADE_BY_FIX,
+    restored_from: str | None = None,
+    expect: bytes | None = None,
+) -> Path:
+    """Back up ``env_path``, then replace it with ``text``; the backup's path. ``command``
+    (what made the backup), ``expect``: as :func:`make_backup` and :func:`atomic_write`.
+
+    A write that fails removes the backup it made (the env file is unchanged, so that backup
+    is not a state anything replaced) and re-raises.
+    """
+    backup = make_backup(
+        env_path, backup_dir, expect=expect, command=command, restored_from=restored_from
+    )
+    try:
+        atomic_write(env_path, text, expect=expect, command=command)
+    except BaseException:
+        discard_backup(backup)
+        raise
+    return backup
+
+
+def restore(env_path: Path, backup: Path, backup_dir: Path, force: bool = False) -> Path | None:
     """Put the exact bytes of ``backup`` back into ``env_path``, under :func:`env_lock`.
 
-    The current env file is backed up first when it exists and differs from ``backup``; that new
-    backup's path is returned (None when no backup was needed). ``env_path`` keeps its mode, or
-    takes the backup's mode when it does not exist. Nothing is written when they are identical.
+    The current env file is backed up first (made by ``restore``, recording ``backup``'s name)
+    when it exists and differs from ``backup``; that new backup's path is returned (None when
+    no backup was needed). ``env_path`` keeps its mode, or takes the backup's mode when it does
+    not exist. Nothing is written when they are identical. A read-only env file is refused
+    unless ``force``.
     """
     with env_lock(env_path):
         text = read_text(backup, "backup")
@@ -761,12 +1083,13 @@ def restore(env_path: Path, backup: Path, backup_dir: Path) -> Path | None:
                 raise EnvsyncError(f"cannot read {_show(env_path)}: {_reason(exc)}") from None
             if current == wanted:
                 return None
-            saved: Path | None = make_backup(
-                env_path, backup_dir, expect=current, command="restore"
+            if not force:
+                refuse_read_only(env_path)
+            same_dir = os.path.realpath(backup.parent) == os.path.realpath(backup_dir)
+            used = backup.name if same_dir else str(backup)
+            return replace_with_backup(
+                env_path, text, backup_dir, MADE_BY_RESTORE, used, expect=current
             )
-            atomic_write(env_path, text, expect=current, command="restore")
-        else:
-            saved = None
-            backup_mode = file_mode(backup)
-            atomic_write(env_path, text, mode=NEW_FILE_MODE if backup_mode is None else backup_mode)
-        return saved
+        backup_mode = file_mode(backup)
+        atomic_write(env_path, text, mode=NEW_FILE_MODE if backup_mode is None else backup_mode)
+        return None

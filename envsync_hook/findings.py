@@ -189,3 +189,9 @@ class PairResult(NamedTuple):
     changed: bool = False  # fix rewrote (or would rewrite) the env file
     duration: float = 0.0  # seconds spent on this pair
     notice: str = ""  # one-line notice for the user (skipped pair, backup made, ...)
+    #: where the three-way base came from: option | record | hook | git-history | none
+    base_source: str = "none"
+    #: human text about the base: which file or commit, how many keys matched
+    base_detail: str = ""
+    #: how many templates the pair's set holds (the template and its ``--also`` templates)
+    set_size: int = 1

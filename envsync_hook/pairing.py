@@ -4,27 +4,47 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 from envsync_hook.errors import EnvsyncError
 
-_SUFFIXES = (".example", ".sample", ".template", ".dist")
+#: the words that mark a template
+MARKERS = ("example", "sample", "template", "dist")
+_MARKER = "(?:" + "|".join(MARKERS) + ")"
+
+#: template file names, the env file's name in group ``env`` (absent: ``.env``). The marker is
+#: the last part of the name: ``.env.example.orig`` or ``.env.example.bak`` (what merge tools
+#: and editors leave behind) are copies of a template, not templates.
+TEMPLATE_NAME = re.compile(
+    rf"""(?x)
+    (?P<env>
+        [^/]*\.env                       # .env.example, api.env.example
+      | \.env\.(?!{_MARKER}\.)[^./]+       # .env.production.example (a stage)
+    )\.{_MARKER}
+  | \.env-{_MARKER}                     # .env-example
+  | env\.{_MARKER}                      # env.example, env.sample
+  | (?:example|sample|template)\.env   # example.env
+    """
+)
+
+#: the same names as a path pattern (pre-commit's ``files:``); a test keeps the two in step
+FILES_PATTERN = (
+    rf"(^|/)(([^/]*\.env|\.env\.(?!{_MARKER}\.)[^./]+)\.{_MARKER}|\.env-{_MARKER}"
+    rf"|env\.{_MARKER}|(example|sample|template)\.env)$"
+)
 
 
 def env_for(template: Path) -> Path:
     """The env file a template describes, by naming convention.
 
-    ``X.env.example``/``.env.example`` -> ``X.env``/``.env`` (also ``.sample``, ``.template``,
-    ``.dist``); ``example.env`` -> ``.env``.
+    ``X.env.example``/``.env.example`` -> ``X.env``/``.env``, ``.env.<stage>.example`` ->
+    ``.env.<stage>`` (also ``.sample``, ``.template``, ``.dist``); ``.env-example``,
+    ``env.example``, ``env.sample``, ``example.env`` -> ``.env``.
     """
-    name = template.name
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            stem = name[: -len(suffix)]
-            if stem.endswith(".env") or stem == ".env":
-                return template.with_name(stem)
-    if name in ("example.env", "sample.env", "template.env", "env.example"):
-        return template.with_name(".env")
+    m = TEMPLATE_NAME.fullmatch(template.name)
+    if m:
+        return template.with_name(m.group("env") or ".env")
     raise EnvsyncError(
         f"cannot tell which env file belongs to template {template}: name it like "
         f".env.example or X.env.example, or pass --env"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from envsync_hook import files
+from envsync_hook.base import BaseChoice, choose_base
 from envsync_hook.compare import Comparison, KeyList, Side, compare, index, syntax_findings
 from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
@@ -30,6 +31,14 @@ class Job(NamedTuple):
     optional: bool = False
     #: this pair's backup directory (configuration ``pairs``); else the run's
     backup_dir: str | None = None
+    #: the commit before the checkout or merge, in an upgrade-hook run (``--upgrade-hook``):
+    #: the base, unless a sync record is newer (base.py)
+    hook_ref: str | None = None
+    #: the env file's text when it came from standard input or a pipe (``--env -``): nothing
+    #: is read from, checked at or written to ``env`` then (check, fix --dry-run/--diff only)
+    env_text: str | None = None
+    #: ``--no-base``: two-way, whatever record or history there is
+    no_base: bool = False
 
 
 class FixOptions(NamedTuple):
@@ -37,6 +46,8 @@ class FixOptions(NamedTuple):
     diff: bool = False
     backup_dir: str | None = None
     if_missing: str = "fail"
+    #: change an env file that is read-only for its owner (refused by default)
+    force: bool = False
 
 
 class FixOutcome(NamedTuple):
@@ -45,39 +56,12 @@ class FixOutcome(NamedTuple):
     backup: Path | None
 
 
-def read_base_ref(template: Path, rev: str) -> str:
-    """The template as it was at git revision ``rev`` (``git show REV:./name``)."""
-    directory = template.parent if str(template.parent) else Path(".")
-    spec = f"{rev}:./{template.name}"
-    import subprocess  # only --base-ref needs it; importing it costs check/fix start-up time
-
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(directory), "show", spec],
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise EnvsyncError("--base-ref needs git, which is not installed") from None
-    if proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = reason[0] if reason else f"git exited {proc.returncode}"
-        raise EnvsyncError(f"cannot read {template} at {rev}: {detail}")
-    data = proc.stdout
-    if b"\x00" in data:
-        raise EnvsyncError(f"cannot read {template} at {rev}: contains NUL bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise EnvsyncError(
-            f"cannot read {template} at {rev}: invalid UTF-8 at byte {e.start}"
-        ) from None
-
-
 class Loaded(NamedTuple):
     template: Side
     also: tuple[Side, ...]
     base: Side | None
+    #: where the base came from (base.py), for the report
+    choice: BaseChoice
 
 
 def _display(path: Path) -> str:
@@ -94,14 +78,17 @@ def load_templates(job: Job) -> Loaded:
             f"refusing to use template {job.template}: it is empty (it assigns no keys)"
         )
     also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
-    base: Side | None = None
-    if job.base is not None:
-        base = index(_display(job.base), parse(files.read_text(job.base, "base template")))
-    elif job.base_ref is not None:
-        base = index(
-            f"{job.template}@{job.base_ref}", parse(read_base_ref(job.template, job.base_ref))
-        )
-    return Loaded(template, also, base)
+    choice = choose_base(job, template)
+    return Loaded(template, also, choice.side, choice)
+
+
+def _with_base(result: PairResult, loaded: Loaded) -> PairResult:
+    """``result`` with the base's source and detail and the set's size filled in."""
+    return result._replace(
+        base_source=loaded.choice.source,
+        base_detail=loaded.choice.detail,
+        set_size=1 + len(loaded.also),
+    )
 
 
 def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> list[Finding]:
@@ -154,23 +141,29 @@ def _missing(job: Job, loaded: Loaded, settings: Settings, started: float) -> Pa
                 sev,
             )
         )
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        tuple(sorted(findings)),
-        KeyList(loaded.template),
-        duration=time.perf_counter() - started,
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(sorted(findings)),
+            KeyList(loaded.template),
+            duration=time.perf_counter() - started,
+        ),
+        loaded,
     )
 
 
 def _skipped(job: Job, loaded: Loaded, started: float, why: str) -> PairResult:
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        (),
-        skipped=True,
-        duration=time.perf_counter() - started,
-        notice=f"{job.env}: does not exist; skipped ({why})",
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            (),
+            skipped=True,
+            duration=time.perf_counter() - started,
+            notice=f"{job.env}: does not exist; skipped ({why})",
+        ),
+        loaded,
     )
 
 
@@ -193,6 +186,18 @@ def _summary_notice(c: Comparison) -> str:
 def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | None) -> PairResult:
     started = time.perf_counter()
     loaded = load_templates(job)
+    if job.env_text is not None:  # from a pipe: no file, so no mode to check
+        env, c = _compare(job, loaded, parse(job.env_text), settings)
+        return _with_base(
+            PairResult(
+                loaded.template.path,
+                str(job.env),
+                tuple(c.findings),
+                c.keys,
+                duration=time.perf_counter() - started,
+            ),
+            loaded,
+        )
     if not os.path.lexists(job.env):
         if if_missing == "skip" or job.optional:
             return _skipped(
@@ -205,12 +210,15 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
     )
     findings = sorted(c.findings + more) if more else c.findings  # (compare sorts its own)
-    return PairResult(
-        loaded.template.path,
-        str(job.env),
-        tuple(findings),
-        c.keys,
-        duration=time.perf_counter() - started,
+    return _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(findings),
+            c.keys,
+            duration=time.perf_counter() - started,
+        ),
+        loaded,
     )
 
 
@@ -227,11 +235,59 @@ def _refuse_syntax(path: str, doc: Document) -> None:
         )
 
 
+def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
+    """The unified diff fix makes (values masked unless ``--show-values``)."""
+    from envsync_hook.diffing import masked_diff
+
+    return masked_diff(
+        old,
+        new,
+        f"{env} (current)",
+        f"{env} (after fix)",
+        settings.show_values,
+        settings.secret_patterns,
+    )
+
+
+def _preview_piped(
+    job: Job, loaded: Loaded, settings: Settings, diff: bool, started: float
+) -> FixOutcome:
+    """``fix --dry-run``/``--diff`` of an env file read from a pipe: the merge, never written."""
+    from envsync_hook.merge import merge
+
+    etext = job.env_text or ""
+    edoc = parse(etext)
+    _refuse_syntax(str(job.env), edoc)
+    env, c = _compare(job, loaded, edoc, settings)
+    new = merge(loaded.template, env, c, job.template.name)
+    changed = new != etext
+    notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
+    result = _with_base(
+        PairResult(
+            loaded.template.path,
+            str(job.env),
+            tuple(c.findings),
+            c.keys,
+            changed=changed,
+            duration=time.perf_counter() - started,
+            notice=notice,
+        ),
+        loaded,
+    )
+    return FixOutcome(
+        result, _diff(settings, job.env, etext, new) if changed and diff else "", None
+    )
+
+
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     """Merge the template into the env file (or create it), with a backup first."""
     started = time.perf_counter()
     loaded = load_templates(job)
     _refuse_syntax(loaded.template.path, loaded.template.doc)
+    if job.env_text is not None:
+        if not (opts.dry_run or opts.diff):  # (the CLI refuses this first, as a usage error)
+            raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
+        return _preview_piped(job, loaded, settings, opts.diff, started)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
@@ -263,30 +319,24 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         new = merge(loaded.template, env, c, job.template.name)
         changed = new != etext
         findings = tuple(c.findings)  # (sorted by compare)
-        result = PairResult(
-            loaded.template.path,
-            str(job.env),
-            findings,
-            c.keys,
-            changed=changed,
+        result = _with_base(
+            PairResult(
+                loaded.template.path,
+                str(job.env),
+                findings,
+                c.keys,
+                changed=changed,
+            ),
+            loaded,
         )
-        diff = ""
-        if changed and opts.diff:
-            from envsync_hook.diffing import masked_diff
-
-            diff = masked_diff(
-                etext,
-                new,
-                f"{job.env} (current)",
-                f"{job.env} (after fix)",
-                settings.show_values,
-                settings.secret_patterns,
-            )
+        diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
             return FixOutcome(
                 result._replace(duration=time.perf_counter() - started, notice=""), diff, None
             )
         summary = _summary_notice(c)
+        if not opts.force:
+            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             return FixOutcome(
@@ -296,8 +346,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
-        backup = files.make_backup(job.env, bdir, expect=merged_from)
-        files.atomic_write(job.env, new, expect=merged_from)
+        backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     return FixOutcome(

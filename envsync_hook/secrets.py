@@ -20,70 +20,218 @@ DEFAULT_SECRET_PATTERNS = (
     "SALT",
     "DSN",
     "CERT",
+    "PASS",
+    "PWD",
 )
+
+#: name parts that mark a secret only as a whole part (``SMTP_PW``, ``pw``), since as a substring
+#: they are in many innocent names
+SECRET_WORDS = frozenset({"pw"})
 
 MASK = "***"
 
-#: the start of a URL: ``scheme://`` (RFC 3986 scheme characters).
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_WHITESPACE = re.compile(r"\s")
-#: characters that end the user name of a URL's userinfo. Not ``@``: an e-mail address as user
-#: name (``smtp://me@example.com:pw@host``) must not hide the password that follows.
-_USER_END = frozenset(":/?#")
+_WORD_SPLIT = re.compile(r"[^0-9A-Za-z]+")
+#: values shown as they are even for a secret-looking key: they hide nothing (a switch, a
+#: number of one digit, emptiness), and masking them made ``ENABLE_OAUTH2=true`` unreadable
+_HARMLESS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1", "none", "null"})
+
+
+#: last name parts that make a name *about* a secret rather than a secret: its lifetime, a
+#: switch, a count, where a file is, which method or provider (``ACCESS_TOKEN_EXPIRE_MINUTES``,
+#: ``NGINX_SSL_CERT_FILENAME``, ``OPENSEARCH_AUTH_METHOD``, ``CERTBOT_EMAIL``)
+ABOUT_A_SECRET = frozenset(
+    {
+        "enabled", "enable", "disabled", "minutes", "hours", "days", "seconds", "ttl",
+        "timeout", "length", "provider", "method", "version", "filename", "file", "path",
+        "dir", "type", "mode", "reqs", "email", "domain", "options", "users", "user",
+        "username", "name", "host", "port", "region", "endpoint", "scheme", "algorithm",
+        "certfile", "keyfile", "certs",
+    }
+)  # fmt: skip
 
 
 def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
-    """True when a pattern occurs in ``key``, ignoring case (``db_password`` matches ``PASSWORD``).
+    """True when a pattern occurs in ``key``, ignoring case (``db_password`` matches ``PASSWORD``),
+    or a part of ``key`` between non-alphanumerics is one of :data:`SECRET_WORDS` (``SMTP_PW``);
+    but not when the name is about a secret: its last part is one of :data:`ABOUT_A_SECRET`
+    (``ACCESS_TOKEN_EXPIRE_MINUTES``, ``SSL_CERT_FILE``), the part before it ``MAX`` or ``MIN``
+    (``CODE_GENERATION_MAX_TOKENS``), a part is ``ENABLE`` or ``DISABLE`` or the first ``USE``.
 
     Matching is a plain substring test, so it errs towards masking (``MONKEY`` matches ``KEY``).
     Empty patterns are ignored.
     """
     folded = key.casefold()
-    return any(p and p.casefold() in folded for p in patterns)
+    if any(p and p.casefold() in folded for p in patterns):
+        parts = _WORD_SPLIT.split(folded)
+        if len(parts) < 2:
+            return True
+        # ``..._EXPIRE_MINUTES``, ``..._CERT_FILE``; ``MAX_TOKENS``: a limit, not a token;
+        # ``ENABLE_...``: a switch
+        return (
+            parts[-1] not in ABOUT_A_SECRET
+            and parts[-2] not in ("max", "min")
+            and parts[0] != "use"
+            and "enable" not in parts
+            and "disable" not in parts
+        )
+    return "pw" in folded and not SECRET_WORDS.isdisjoint(_WORD_SPLIT.split(folded))
 
 
-def mask_url_password(value: str) -> str:
-    """Replace the password of every ``scheme://user:password@host`` in ``value`` by ``***``.
+#: where a URL's authority starts: after ``scheme://`` (RFC 3986 scheme characters), or a
+#: scheme-less ``//`` at the start of the value or after a space, ``=``, a quote, ``(`` or ``,``.
+#: (Searched for ``//`` first, then the scheme checked backwards: a regex starting with the
+#: scheme class tried at every letter of a long word, quadratic on an 80 KB value.)
+_AUTHORITY = re.compile(r"//")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_BEFORE_BARE = frozenset(" \t\n\r=\"'(,;")
+_WHITESPACE = re.compile(r"\s")
+#: characters that end the user name of a URL's userinfo. Not ``@``: an e-mail address as user
+#: name (``smtp://me@example.com:pw@host``) must not hide the password that follows.
+_USER_END = frozenset(":/?#")
+#: a query or matrix parameter: ``?name=value`` / ``&name=value`` / ``;name=value``
+_PARAM = re.compile(r"([?&;])([^=&;#?\s]+)=([^&;#\s]*)")
+#: a path segment that is a token: 16 or more of ``[A-Za-z0-9_-]`` with a letter and a digit
+_TOKEN_SEGMENT = re.compile(r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}")
+#: path segments after which every further segment is the secret of a webhook
+_WEBHOOK_MARKS = frozenset(
+    {"services", "webhooks", "webhook", "hooks", "webhookb2", "IncomingWebhook"}
+)
+#: a Telegram-style ``bot123456:secret`` segment
+_BOT_SEGMENT = re.compile(r"bot[0-9]+:.+")
+#: a field of a connection string or a key=value list: ``AccountKey=...;``, ``Password=...``
+_FIELD = re.compile(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
+#: a DSN with a password and no ``//``: ``user:password@tcp(db:3306)/app``, ``u:pw@host``
+_DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]+):(\S*)@(?=\S)")
 
-    A URL runs from its ``scheme://`` to the next whitespace or the next ``scheme://``. Its
-    userinfo ends at the *last* ``@`` of that span and its user name at the first ``:``, so a
-    password holding an unencoded ``@`` or ``/`` is still wholly masked; this errs towards
-    hiding too much (``https://host:8080/a@b`` shows as ``https://host:***@b``). URLs without
-    a password (``http://host``, ``https://user@host``, ``postgres://u:@host``) are unchanged.
+
+def _url_starts(value: str) -> list[int]:
+    """Offsets just past each ``//`` that starts a URL's authority, in order."""
+    out = []
+    for m in _AUTHORITY.finditer(value):
+        at = m.start()
+        if at > 0 and value[at - 1] == ":":
+            j = at - 1
+            if j > 0 and value[j - 1] in _SCHEME_CHARS:
+                out.append(m.end())
+                continue
+        if at == 0 or value[at - 1] in _BEFORE_BARE:
+            out.append(m.end())
+    return out
+
+
+def _mask_userinfo(value: str, start: int, end: int, out: list[str], pos: int) -> int:
+    """Mask the password of the authority at ``value[start:end]``; returns the new ``pos``."""
+    at = value.rfind("@", start, end)
+    if at < 0:
+        return pos
+    colon = start
+    while colon < at and value[colon] not in _USER_END:
+        colon += 1
+    if value[colon] != ":" or colon + 1 == at:
+        return pos  # no password, or an empty one
+    out.append(value[pos : colon + 1])
+    out.append(MASK)
+    return at
+
+
+def _mask_path_and_query(url: str, patterns: Iterable[str]) -> str:
+    """``url`` (from its authority on) with secret query parameters and token-like path
+    segments (a webhook's secret, a bot token) masked."""
+    if "/" not in url and "?" not in url and ";" not in url:
+        return url
+    path_end = len(url)
+    for c in "?#":
+        i = url.find(c)
+        if 0 <= i < path_end:
+            path_end = i
+    path, rest = url[:path_end], url[path_end:]
+    segments = path.split("/")
+    after_mark = False
+    for i, seg in enumerate(segments):
+        if i == 0 or not seg:
+            continue  # the authority, or nothing between two slashes
+        if after_mark or _TOKEN_SEGMENT.fullmatch(seg) or _BOT_SEGMENT.fullmatch(seg):
+            segments[i] = MASK
+        if seg in _WEBHOOK_MARKS:
+            after_mark = True
+    path = "/".join(segments)
+    if rest:
+        rest = _PARAM.sub(
+            lambda m: (
+                m.group(1) + m.group(2) + "=" + MASK
+                if m.group(3) and is_secret_key(m.group(2), patterns)
+                else m.group(0)
+            ),
+            rest,
+        )
+    return path + rest
+
+
+def mask_url_password(value: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> str:
+    """``value`` with what a URL or DSN carries as a secret replaced by ``***``.
+
+    - The password of ``scheme://user:password@host`` and of a scheme-less
+      ``//user:password@host``. A URL runs from its ``//`` to the next whitespace or the next
+      URL. Its userinfo ends at the *last* ``@`` of that span and its user name at the first
+      ``:``, so a password holding an unencoded ``@`` or ``/`` is still wholly masked; this
+      errs towards hiding too much (``https://host:8080/a@b`` shows as ``https://host:***@b``).
+    - Query parameters with a secret-looking name (``?password=``, ``&token=``).
+    - Path segments that are tokens (16 or more letters, digits, ``_`` and ``-``, with a letter
+      and a digit), every segment after ``/services/``, ``/webhooks/`` and the like (Slack,
+      Discord, Teams webhooks), a ``bot123:secret`` segment (Telegram).
+    - The password of a DSN without ``//``: ``user:password@tcp(db:3306)/app``.
+
+    URLs without a password (``http://host``, ``https://user@host``, ``postgres://u:@host``)
+    are unchanged. Linear in the length of ``value``.
     """
-    urls = list(_SCHEME.finditer(value))
+    if "//" not in value:
+        return _mask_dsn(value, patterns) if "@" in value or "=" in value else value
+    starts = _url_starts(value)
     out: list[str] = []
     pos = 0
-    for i, url in enumerate(urls):
-        start = url.end()
-        end = urls[i + 1].start() if i + 1 < len(urls) else len(value)
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 2 if i + 1 < len(starts) else len(value)
         space = _WHITESPACE.search(value, start, end)
         if space is not None:
             end = space.start()
-        at = value.rfind("@", start, end)
-        if at < 0:
-            continue
-        colon = start
-        while colon < at and value[colon] not in _USER_END:
-            colon += 1
-        if value[colon] != ":" or colon + 1 == at:
-            continue  # no password, or an empty one
-        out.append(value[pos : colon + 1])
-        out.append(MASK)
-        pos = at
+        pos = _mask_userinfo(value, start, end, out, pos)
+        tail_from = max(pos, start)
+        out.append(value[pos:tail_from])
+        out.append(_mask_path_and_query(value[tail_from:end], patterns))
+        pos = end
     out.append(value[pos:])
-    return "".join(out)
+    return "".join(out) if starts else _mask_dsn(value, patterns)
+
+
+def _mask_dsn(value: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> str:
+    """The password of each ``user:password@host`` word (a DSN without ``//``) as ``***``, and
+    the secret fields of a connection string (``AccountKey=...;``, ``Password=...;``)."""
+    if "@" in value:
+        value = _DSN.sub(
+            lambda m: m.group(1) + ":" + MASK + "@" if m.group(2) else m.group(0), value
+        )
+    if "=" in value:
+        value = _FIELD.sub(
+            lambda m: (
+                m.group(1) + m.group(2) + "=" + MASK
+                if m.group(3) and is_secret_key(m.group(2), patterns)
+                else m.group(0)
+            ),
+            value,
+        )
+    return value
 
 
 def display_value(key: str, value: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> str:
     """The form of a value that ``--show-values`` may print.
 
-    A secret-looking key shows ``***`` and nothing else (not even the length); any other value
-    shows with URL passwords masked.
+    A secret-looking key shows ``***`` and nothing else (not even the length), unless its value
+    is empty or a switch (``true``, ``off``, ``0``...), which hides nothing; any other value
+    shows with URL and DSN secrets masked (:func:`mask_url_password`).
     """
-    if is_secret_key(key, patterns):
+    if is_secret_key(key, patterns) and value.strip().casefold() not in _HARMLESS:
         return MASK
-    return mask_url_password(value)
+    return mask_url_password(value, patterns)
 
 
 def describe_value(value: str) -> str:

@@ -72,10 +72,27 @@ def test_schema_check_can_fail(tmp_path: Path) -> None:
     assert proc.returncode != 0
 
 
+SHA_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def test_used_actions_are_pinned_by_commit() -> None:
+    used = [s["uses"] for s in load_action()["runs"]["steps"] if "uses" in s]
+    assert used, "the action caches its dependencies with actions/cache"
+    for ref in used:
+        assert SHA_PINNED.match(ref), ref
+
+
+def test_description_fits_the_marketplace() -> None:
+    """The Marketplace refuses a description of 125 characters or more."""
+    assert len(load_action()["description"]) < 125
+
+
 def test_every_step_is_bash_and_takes_inputs_only_through_env() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
     for step in action["runs"]["steps"]:
+        if "uses" in step:
+            continue  # (pinned: test_used_actions_are_pinned_by_commit)
         assert step.get("shell") == "bash", step.get("id")
         assert "${{" not in step["run"], f"step {step.get('id')}: expression inside run:"
         for value in (step.get("env") or {}).values():
@@ -86,7 +103,8 @@ def test_every_input_reaches_a_step() -> None:
     action = load_action()
     used = set()
     for step in action["runs"]["steps"]:
-        for value in [*(step.get("env") or {}).values(), step.get("working-directory", "")]:
+        values = [*(step.get("env") or {}).values(), step.get("working-directory", "")]
+        for value in [*values, step.get("if", "")]:
             used.update(re.findall(r"inputs\.([\w-]+)", str(value)))
     assert used == set(action["inputs"])
 
@@ -177,9 +195,12 @@ def run_action(
         base_env["ENVSYNC_ACTION_SKIP_INSTALL"] = "1"
     else:
         base_env.pop("ENVSYNC_ACTION_SKIP_INSTALL", None)
+        base_env.pop("PYTHONPATH", None)  # the installed action, not this checkout
     steps: dict[str, dict[str, str]] = {}
     stdout, stderr, rc = "", "", 0
     for i, step in enumerate(action["runs"]["steps"]):
+        if "uses" in step:
+            continue  # actions/cache: nothing to restore here (a cache miss)
         script = runner / f"step{i}.sh"
         script.write_text(step["run"], encoding="utf-8")
         output = runner / f"output{i}"
@@ -287,14 +308,14 @@ def test_fix_changes_the_env_file_then_nothing(tmp_path: Path, workspace: Path) 
     text = (workspace / ".env").read_text("utf-8")
     assert "REDIS_HOST=redis" in text
     assert "DB_HOST=db.internal" in text and "LOCAL_DEBUG=1" in text
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
     assert "## envsync fix" in run.summary
 
     again = run_action(tmp_path, workspace, {**PY, "command": "fix"})
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.outputs["changed"] == "false"
     assert again.outputs["errors"] == "0"
-    assert len(list((workspace / "env-backup").iterdir())) == 1
+    assert len(list((workspace / "env-backup").glob("*.backup_*[0-9]"))) == 1
 
 
 @pytest.mark.parametrize(
@@ -469,7 +490,7 @@ def test_base_ref(tmp_path: Path) -> None:
 
 # --- the real install -------------------------------------------------------------------------
 
-PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "action.yml")
+PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "action.yml", "action-requirements.txt")
 
 
 def copy_package(dest: Path) -> Path:
@@ -506,6 +527,79 @@ def test_install_step_installs_the_action_into_a_virtualenv(
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.outputs["errors"] == "1"
     assert os.stat(python).st_mode & stat.S_IXUSR
+    # exactly the locked versions, nothing more (pip itself aside)
+    freeze = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = {
+        ln.split("==")[0].lower().replace("_", "-"): ln.split("==")[1]
+        for ln in freeze.splitlines()
+        if "==" in ln and not ln.startswith(("pip==", "setuptools==", "wheel=="))
+    }
+    assert installed == locked_for_this_python()
+    # the downloads went to the directory the cache step keeps
+    cache = Path(run.steps["cache-key"]["dir"])
+    assert cache.is_relative_to(tmp_path / "runner") and any(cache.rglob("*"))
+    assert run.steps["cache-key"]["key"].startswith("envsync-hook-pip-")
+
+
+def test_install_refuses_a_file_that_does_not_match_the_lock(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """``--require-hashes``: a lock whose hashes do not match what the index serves fails the
+    install step, before envsync runs."""
+    if not pypi_reachable():
+        pytest.skip("pypi.org is unreachable: the install step needs pydantic")
+    action_path = copy_package(tmp_path / "action")
+    lock = action_path / "action-requirements.txt"
+    lock.write_text(
+        re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, lock.read_text("utf-8")), "utf-8"
+    )
+    run = run_action(tmp_path, workspace, {}, action_path=action_path, skip_install=False)
+    assert run.returncode != 0
+    assert "install" not in run.steps or "python" not in run.steps["install"]
+    assert "HASHES" in run.stderr.upper(), run.stderr[-2000:]
+
+
+def locked_for_this_python() -> dict[str, str]:
+    """name -> version of the lock's requirements whose marker holds for this Python."""
+    out = {}
+    text = (ROOT / "action-requirements.txt").read_text("utf-8")
+    for m in re.finditer(r"^([a-z0-9-]+)==(\S+)(?: ; (.*?))? \\$", text, re.M):
+        name, version, marker = m.groups()
+        if marker is None or _marker_holds(marker):
+            out[name] = version
+    return out
+
+
+def _marker_holds(marker: str) -> bool:
+    """``python_full_version < '3.10'`` and the like, joined by ``and`` (what uv writes)."""
+    ops = {"<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__", "==": "__eq__"}
+    here = sys.version_info[:3]
+    for clause in marker.split(" and "):
+        m = re.fullmatch(r"python_(?:full_)?version (<=|>=|<|>|==) '([\d.]+)'", clause.strip())
+        assert m, f"unexpected marker {clause!r} in action-requirements.txt"
+        version = tuple(int(p) for p in m.group(2).split("."))
+        if not getattr(here[: len(version)], ops[m.group(1)])(version):
+            return False
+    return True
+
+
+def test_the_lock_pins_every_dependency_with_hashes() -> None:
+    """Every requirement of the lock is ``name==version`` with sha256 hashes, and the lock
+    holds pyproject's runtime dependencies at versions within their bounds."""
+    text = (ROOT / "action-requirements.txt").read_text("utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    blocks = re.split(r"\n(?=\S)", "\n".join(lines))
+    assert len(blocks) >= 4
+    for block in blocks:
+        head = block.splitlines()[0]
+        assert re.match(r"^[a-z0-9-]+==[\w.]+( ; .+)? \\$", head), head
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", block), head
+    names = {b.split("==")[0] for b in blocks}
+    assert {"pydantic", "pydantic-core", "tomli"} <= names
+    for version in re.findall(r"^pydantic==(\S+)", text, re.M):
+        assert tuple(int(p) for p in version.split(".")[:2]) >= (2, 4), version
 
 
 # --- the README's workflows -------------------------------------------------------------------
@@ -554,3 +648,107 @@ def test_docs_workflows_validate_against_the_workflow_schema(tmp_path: Path, ind
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_docs_workflows_pin_every_action_by_commit_and_grant_least() -> None:
+    for text in doc_workflows():
+        workflow = yaml.safe_load(text)
+        assert workflow["permissions"] == {}, "the workflow grants nothing by default"
+        for job in workflow["jobs"].values():
+            assert job["permissions"] == {"contents": "read"}
+            for step in job["steps"]:
+                if "uses" in step:
+                    assert SHA_PINNED.match(step["uses"]), step["uses"]
+                    assert re.search(rf"uses: {re.escape(step['uses'])} # v\d", text), (
+                        "a comment names the release"
+                    )
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+def _zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    if not Path(exe).exists():
+        pytest.skip("zizmor is not installed (pip install zizmor)")
+    return subprocess.run(
+        [exe, "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def _workflow_files(tmp_path: Path, texts: list[str]) -> list[Path]:
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    paths = []
+    for i, text in enumerate(texts):
+        path = folder / f"docs-{i}.yml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_zizmor_finds_nothing_in_the_action_and_the_docs_workflows(tmp_path: Path) -> None:
+    """zizmor at its default level, offline, on ``action.yml`` and the README's workflows."""
+    workflows = doc_workflows()
+    assert len(workflows) >= 2
+    proc = _zizmor(ACTION, *_workflow_files(tmp_path, workflows))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout
+
+
+def test_zizmor_can_fail(tmp_path: Path) -> None:
+    """The README's workflow as it was (tags, default permissions, kept credentials) fails."""
+    old = re.sub(r"@[0-9a-f]{40} # (v[\d.]+).*", r"@\1", doc_workflows()[0])
+    old = re.sub(r"(?m)^ *permissions:.*\n(?: +contents: read\n)?", "", old)
+    old = old.replace("          persist-credentials: false\n", "")
+    proc = _zizmor(*_workflow_files(tmp_path, [old]))
+    assert proc.returncode != 0, old
+    for audit in ("unpinned-uses", "artipacked", "excessive-permissions"):
+        assert audit in proc.stdout, (audit, proc.stdout)
+
+
+def test_env_content_is_checked_without_touching_the_disk(tmp_path: Path) -> None:
+    """``env-content`` (a secret) reaches envsync through a pipe: the findings are those of the
+    content, and no file anywhere (workspace, runner temp, outputs, summary) holds it."""
+    ws = tmp_path / "ws"
+    (ws / "docker").mkdir(parents=True)
+    (ws / "docker" / ".env.example").write_text(TEMPLATE, encoding="utf-8")
+    secret = "pr0duct10n-s3cr3t-v4lue"
+    content = f"DB_HOST={secret}\nDB_PORT=5432\nLOCAL_DEBUG=1\n"  # lacks REDIS_HOST
+    run = run_action(
+        tmp_path,
+        ws,
+        {**PY, "working-directory": "docker", "env-content": content, "junit": "r.xml"},
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.outputs["errors"] == "1"  # REDIS_HOST
+    assert run.outputs["warnings"] == "1"  # LOCAL_DEBUG
+    assert "::error file=docker/.env.example,line=6,title=ENV001 missing-key::REDIS_HOST" in (
+        run.stdout
+    )
+    assert not (ws / "docker" / ".env").exists()
+    assert secret not in run.stdout + run.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"env": ".env", "env-content": "A=1"},
+            "inputs 'env' and 'env-content' exclude each other",
+        ),
+        ({"command": "fix", "env-content": "A=1"}, "fix cannot write an env file back"),
+    ],
+)
+def test_env_content_refusals(
+    tmp_path: Path, workspace: Path, inputs: dict[str, str], message: str
+) -> None:
+    run = run_action(tmp_path, workspace, {**PY, **inputs})
+    assert run.returncode == 2
+    assert message in run.stdout + run.stderr

@@ -33,7 +33,15 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "TERM", "FORCE_COLOR")
+        if k
+        not in (
+            "NO_COLOR",
+            "GITHUB_ACTIONS",
+            "GITHUB_STEP_SUMMARY",
+            "TERM",
+            "FORCE_COLOR",
+            "CLICOLOR_FORCE",
+        )
     }
     env.update(extra or {})
     return env
@@ -375,6 +383,11 @@ NAMING = [
     ("db.env.dist", "db.env"),
     ("example.env", ".env"),
     ("sub/example.env", "sub/.env"),
+    (".env.production.example", ".env.production"),
+    ("docker/.env.local.sample", "docker/.env.local"),
+    ("env.sample", ".env"),
+    ("deploy/env.example", "deploy/.env"),
+    (".env-example", ".env"),
 ]
 
 
@@ -483,7 +496,11 @@ def test_text_lines_and_summary(tmp_path: Path, with_base: bool) -> None:
     run = envsync("check", *(WITH_BASE if with_base else []), cwd=tmp_path)
     assert run.rc == 1
     text = parse_text(run.out)
-    assert text.other == []
+    # one header line says which base the pair was compared with, and where it came from
+    based = (
+        f".env: base from option: --base {BASE_FILE}" if with_base else ".env: no base (two-way)"
+    )
+    assert text.other == [based]
     got = [(f["file"], int(f["line"]), f["code"], f["slug"], f["key"]) for f in text.findings]
     # ENV010 only with a base: the template gained the commented-out OPT (DESIGN 4)
     optional = [(".env.example", 6, "ENV010", "new-optional-key", "OPT")] if with_base else []
@@ -580,6 +597,42 @@ def test_no_colour_on_a_tty_when_asked(
     assert run.rc == 1
     assert "ENV001" in run.out
     assert ANSI not in run.out
+
+
+@pytest.mark.parametrize(
+    ("environ", "coloured"),
+    [
+        ({"FORCE_COLOR": "1"}, True),
+        ({"FORCE_COLOR": "0"}, True),  # force-color.org: any non-empty value
+        ({"FORCE_COLOR": ""}, False),
+        ({"CLICOLOR_FORCE": "1"}, True),
+        ({"CLICOLOR_FORCE": "0"}, False),
+        ({"FORCE_COLOR": "1", "TERM": "dumb"}, True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),  # NO_COLOR wins
+        ({"CLICOLOR_FORCE": "1", "NO_COLOR": "1"}, False),
+        ({"NO_COLOR": ""}, False),  # empty NO_COLOR is unset; not a terminal: no colour
+    ],
+)
+def test_colour_forced_by_the_environment(
+    tmp_path: Path, environ: dict[str, str], coloured: bool
+) -> None:
+    """Not a terminal (a CI log): FORCE_COLOR or CLICOLOR_FORCE turn colour on, NO_COLOR off."""
+    pair(tmp_path, *MISSING)
+    run = envsync("check", cwd=tmp_path, env=environ)
+    assert run.rc == 1
+    assert (ANSI in run.out) is coloured
+    forced_never = envsync("check", "--color", "never", cwd=tmp_path, env=environ)
+    assert ANSI not in forced_never.out
+
+
+def test_output_dash_is_standard_output(tmp_path: Path) -> None:
+    pair(tmp_path, *MISSING)
+    run = envsync("check", "--format", "json", "--output", "-", cwd=tmp_path)
+    assert run.rc == 1
+    assert json.loads(run.out)["summary"]["total"] == 1
+    assert not (tmp_path / "-").exists()
+    tty = envsync_tty("check", "--output", "-", cwd=tmp_path)
+    assert ANSI in tty.out  # standard output on a terminal: coloured as without --output
 
 
 def test_colour_never_goes_to_files(tmp_path: Path) -> None:

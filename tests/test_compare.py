@@ -338,6 +338,39 @@ def test_key_of_another_template_is_relocated_not_extra() -> None:
     assert c.relocated == {"DB_HOST": "app/envs/db.env.example", "Y": "app/envs/x.env.example"}
 
 
+# (name, base, env, expected decision for DB_HOST, words of the ENV008 message)
+RELOCATED: list[tuple[str, str | None, str, str, str]] = [
+    ("two-way: kept", None, "DB_HOST=db\n", "trail", "fix keeps it"),
+    ("still the old default: dropped", "A=1\nDB_HOST=db\n", "DB_HOST=db\n", "drop", "drops it"),
+    (
+        "old default written otherwise: dropped",
+        "A=1\nDB_HOST=db\n",
+        "DB_HOST='db' # mine\n",
+        "drop",
+        "previous template's default",
+    ),
+    ("customised: kept", "A=1\nDB_HOST=db\n", "DB_HOST=mine\n", "trail", "customised"),
+    ("not in the base: kept", "A=1\n", "DB_HOST=db\n", "trail", "fix keeps it"),
+    ("only commented in the base: kept", "A=1\n# DB_HOST=db\n", "DB_HOST=db\n", "trail", "keeps"),
+    ("bare in the env: kept", "A=1\nDB_HOST=db\n", "DB_HOST\n", "trail", "keeps"),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "env", "decision", "words"),
+    [r[1:] for r in RELOCATED],
+    ids=[r[0] for r in RELOCATED],
+)
+def test_relocated_key_three_way(base: str | None, env: str, decision: str, words: str) -> None:
+    """With a base, a relocated key still holding the old default is dropped (the template that
+    now defines it gives its own default); a customised one is kept, and the message says so."""
+    also = {"app/envs/db.env.example": "DB_HOST=db_postgres\n"}
+    c = run("A=1\n", "A=1\n" + env, also=also, base=base)
+    assert c.decisions["DB_HOST"] == decision
+    (found,) = [f for f in c.findings if f.code == "ENV008"]
+    assert found.key == "DB_HOST" and words in found.message, found.message
+
+
 # --- keys checked -------------------------------------------------------------------------------
 
 

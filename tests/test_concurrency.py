@@ -92,7 +92,11 @@ def _problems(
 ) -> list[str]:
     found = []
     backups = sorted(p for p in (work / "env-backup").iterdir() if BACKUP.fullmatch(p.name))
-    others = sorted(p.name for p in (work / "env-backup").iterdir() if p not in backups)
+    # each backup's metadata sidecar is expected; anything else is left behind
+    metas = {b.name + ".meta" for b in backups}
+    others = sorted(
+        p.name for p in (work / "env-backup").iterdir() if p not in backups and p.name not in metas
+    )
     if len(backups) != 1:
         found.append(f"{len(backups)} backups")
     found += [

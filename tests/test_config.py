@@ -251,7 +251,8 @@ def test_prune_and_per_pair_backup_dir(project: Path, envsync: Envsync) -> None:
     text = (project / ".env").read_text("utf-8")
     assert "X_LOCAL" not in text  # pruned
     assert "B=2" in text
-    backups = list((project / "conf" / "backups").iterdir())  # relative to the config file
+    # relative to the config file
+    backups = list((project / "conf" / "backups").glob("*.backup_*[0-9]"))
     assert len(backups) == 1 and "X_LOCAL=1" in backups[0].read_text("utf-8")
     assert not (project / "env-backup").exists()
 
@@ -336,7 +337,7 @@ def test_command_line_overrides_the_file(project: Path, envsync: Envsync, case: 
 def test_backup_dir_option_overrides_the_pair(project: Path, envsync: Envsync) -> None:
     write(project / ".envsync.toml", '[[pairs]]\ntemplate = ".env.example"\nbackup_dir = "bk"\n')
     assert envsync("fix", "--backup-dir", "cli-bk").code == 1
-    assert len(list((project / "cli-bk").iterdir())) == 1
+    assert len(list((project / "cli-bk").glob("*.backup_*[0-9]"))) == 1
     assert not (project / "bk").exists()
 
 

@@ -188,8 +188,17 @@ def _state(work: Path) -> State:
 
 
 def _canon(state: State) -> list[tuple[str, Entry]]:
-    """``state`` with the time stamps of backup names left out."""
-    return sorted((re.sub(r"\d{8}_\d{6}", "<stamp>", k), v) for k, v in state.items())
+    """``state`` with the time stamps of backup names left out, and the lines of backup
+    metadata that name the env file's place (its path, its directory's inode)."""
+    return sorted(
+        (
+            re.sub(r"\d{8}_\d{6}", "<stamp>", k),
+            (v[0], re.sub(rb"(?m)^(env|dir) .*$", rb"\1 <place>", v[1]), v[2])
+            if k.endswith(".meta")
+            else v,
+        )
+        for k, v in state.items()
+    )
 
 
 def _is_backup(rel: str, backup_dir: str) -> bool:
@@ -252,6 +261,11 @@ def _problems(
             found.append(f"{rel} changed or disappeared")
     for rel, entry in now.items():
         if rel in before or rel == t or rel in new_backups:
+            continue
+        if rel.endswith(".meta") and rel[: -len(".meta")] in new_backups:
+            # a new backup's metadata (what made it, whose it is): as protected as a backup
+            if entry[0] != "file" or entry[2] != 0o600:
+                found.append(f"backup metadata {rel} is a {entry[0]} with mode {entry[2]:04o}")
             continue
         if rel == bdir and entry[0] == "dir":
             if entry[2] != 0o700:

@@ -452,7 +452,7 @@ def test_backups_in_the_same_second_all_survive(tmp_path: Path) -> None:
     base = ".env.backup_20240102_030405"
     assert [p.name for p in made] == [base, base + "_2", base + "_3", base + "_4"]
     assert [p.read_bytes() for p in made] == [b"A=1\n", b"A=2\n", b"A=3\n", b"A=4\n"]
-    assert _listing(bdir) == sorted(p.name for p in made)
+    assert _listing(bdir) == sorted([p.name for p in made] + [p.name + ".meta" for p in made])
 
 
 def test_backup_never_overwrites_a_taken_name(tmp_path: Path) -> None:

@@ -152,7 +152,7 @@ def _backup_dir_symlink_inside(d: Path) -> None:
 def _verify_backup_through_link(
     d: Path, command: str, proc: subprocess.CompletedProcess[bytes]
 ) -> None:
-    backups = sorted((d / "keep" / "backups").iterdir())
+    backups = sorted((d / "keep" / "backups").glob("*.backup_*[0-9]"))
     if command == "fix":
         assert (d / "env-backup").is_symlink()
         assert [b.read_text("utf-8") for b in backups] == [ENV]
@@ -612,7 +612,8 @@ def _mode(p: Path) -> int:
 def _fix_with_umask(d: Path, umask: int) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     return subprocess.run(
-        [sys.executable, "-m", "envsync_hook", "fix"],
+        # --force: a read-only (0400) env file is refused without it (tests/test_backups.py)
+        [sys.executable, "-m", "envsync_hook", "fix", "--force"],
         cwd=d,
         env=env,
         capture_output=True,
@@ -633,7 +634,7 @@ def test_fix_keeps_the_mode_and_backups_are_no_more_permissive(
     proc = _fix_with_umask(d, umask)
     assert proc.returncode == 1, proc.stderr.decode()
     assert _mode(d / ".env") == mode
-    [backup] = (d / "env-backup").iterdir()
+    [backup] = (d / "env-backup").glob("*.backup_*[0-9]")
     assert backup.read_bytes() == ENV.encode()
     assert _mode(backup) & ~mode == 0
     assert _mode(backup) == mode
@@ -651,7 +652,7 @@ def test_fix_through_a_symlink_keeps_the_targets_mode(tmp_path: Path, mode: int)
     assert proc.returncode == 1, proc.stderr.decode()
     assert os.readlink(d / ".env") == "conf/prod.env"
     assert _mode(d / "conf" / "prod.env") == mode
-    [backup] = (d / "env-backup").iterdir()
+    [backup] = (d / "env-backup").glob("*.backup_*[0-9]")
     assert _mode(backup) == mode and backup.read_bytes() == ENV.encode()
 
 
@@ -663,7 +664,7 @@ def test_fix_keeps_the_owner(tmp_path: Path) -> None:
     uid, gid = _nobody_ids()
     os.chown(d / ".env", uid, gid)
     assert _fix_with_umask(d, 0o022).returncode == 1
-    [backup] = (d / "env-backup").iterdir()
+    [backup] = (d / "env-backup").glob("*.backup_*[0-9]")
     for p in (d / ".env", backup):
         assert (os.stat(p).st_uid, os.stat(p).st_gid) == (uid, gid)
 
@@ -678,7 +679,7 @@ def test_restore_keeps_the_mode(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     assert (d / ".env").read_bytes() == ENV.encode()
     assert _mode(d / ".env") == 0o640
-    assert all(_mode(b) == 0o640 for b in (d / "env-backup").iterdir())
+    assert all(_mode(b) == 0o640 for b in (d / "env-backup").glob("*.backup_*[0-9]"))
 
 
 @pytest.mark.parametrize(

@@ -68,9 +68,21 @@ def init_repo(path: Path) -> Path:
 # --- the hook repository ----------------------------------------------------------------------
 
 
+UPGRADE_HOOK_IDS = ("envsync-upgrade", "envsync-upgrade-check")
+
+
 def test_hooks_manifest() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8"))
-    assert [h["id"] for h in hooks] == list(HOOK_IDS)
+    assert [h["id"] for h in hooks] == [*HOOK_IDS, *UPGRADE_HOOK_IDS]
+    for hook, command in zip(hooks[2:], ("fix", "check")):
+        # the upgrade hooks: after checkout and merge, always, finding their own pairs
+        assert hook["entry"] == f"envsync {command} --upgrade-hook --if-missing skip"
+        assert hook["stages"] == ["post-checkout", "post-merge"]
+        assert hook["always_run"] is True
+        assert hook["verbose"] is True
+        assert hook["pass_filenames"] is False
+        assert hook["language"] == "python"
+    hooks = hooks[:2]
     for hook, command in zip(hooks, ("check", "fix")):
         assert hook["entry"] == f"envsync {command} --if-missing skip"
         assert hook["language"] == "python"
@@ -96,7 +108,23 @@ def test_hooks_manifest() -> None:
         (".env", False),
         ("prod.env", False),
         (".env.local", False),
-        (".env.local.example", False),
+        (".env.local.example", True),
+        ("docker/.env.production.example", True),
+        (".env.staging.sample", True),
+        ("env.sample", True),
+        ("env.dist", True),
+        (".env-example", True),
+        ("deploy/.env-sample", True),
+        # the marker is the last part: copies a merge tool or an editor leaves are not templates
+        (".env.example.local", False),
+        (".env.example.orig", False),
+        (".env.example.bak", False),
+        (".env.example.example", False),
+        (".env.local.production.example", False),
+        ("app.env.local.example", False),
+        ("env-example", False),
+        (".env-local", False),
+        ("dist.env", False),
         ("docs/.env.example.md", False),
         ("my-example.env", False),
         (".env.example/README", False),
@@ -105,9 +133,12 @@ def test_hooks_manifest() -> None:
 def test_files_pattern_matches_the_names_envsync_pairs(path: str, triggers: bool) -> None:
     """The hooks run on exactly the templates whose env file envsync can name."""
     from envsync_hook.errors import EnvsyncError
-    from envsync_hook.pairing import env_for
+    from envsync_hook.pairing import FILES_PATTERN, env_for
 
     for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")):
+        if "files" not in hook:
+            continue  # (the upgrade hooks run always, on no files)
+        assert hook["files"] == FILES_PATTERN, hook["id"]
         assert bool(re.search(hook["files"], path)) is triggers, hook["id"]
     try:
         env_for(Path(path))
@@ -231,7 +262,7 @@ def deployment(tmp_path: Path, hook_repo: Path) -> Path:
 
 def backups(repo: Path) -> list[Path]:
     d = repo / "env-backup"
-    return sorted(d.iterdir()) if d.is_dir() else []
+    return sorted(d.glob("*.backup_*[0-9]")) if d.is_dir() else []
 
 
 def test_try_repo_check_fails_on_a_missing_key(

@@ -11,6 +11,7 @@ from typing import Any, get_args
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
+from envsync_hook import base
 from envsync_hook.findings import (
     ANALYSIS_KINDS,
     FAIL_ON_CHOICES,
@@ -63,6 +64,8 @@ PAIR = PairResult(
     (MISSING, CHANGED, STALE, EXTRA, SYNTAX),
     keys=KEYS,
     duration=0.5,
+    base_source="record",
+    base_detail="docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
 )
 MISSING_ENV = PairResult("other/.env.example", "other/.env", (NO_FILE,))
 SKIPPED = PairResult(
@@ -138,7 +141,7 @@ def test_importing_the_text_path_stays_light() -> None:
 def test_text_finding_line(finding: Finding, line: str) -> None:
     assert text.format_finding(finding) == line
     out = render("text", [PairResult("t", "e", (finding,))])
-    assert out.splitlines() == [line, out.splitlines()[-1]]
+    assert out.splitlines() == ["e: no base (two-way)", line, out.splitlines()[-1]]
 
 
 @pytest.mark.parametrize(
@@ -166,14 +169,17 @@ def test_text_summary_line(results: list[PairResult], fail_on: str, summary: str
 
 def test_text_whole_report() -> None:
     assert render("text", ALL).splitlines() == [
+        "docker/.env: base from sync record: docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
         "docker/.env.example:3: ENV001 missing-key DB_HOST: not set in docker/.env",
         "docker/.env.example:5: ENV003 changed-default WORKERS: "
         "differs from the template default (numeric-increase)",
         "docker/.env.example:5: ENV004 stale-default WORKERS: holds the old default",
         "docker/.env:9: ENV002 extra-key LEGACY_FLAG: no template defines it",
         "docker/.env:12: ENV007 syntax-error: unterminated double quote",
+        "other/.env: no base (two-way)",
         "other/.env: ENV012 missing-env-file: does not exist",
         "ci/.env does not exist: skipped",
+        "ok/.env: no base (two-way)",
         "upgrade: 1 stale default (fix takes the new default)",
         "3 errors, 2 warnings, 1 info in 4 pairs, 1 skipped (fail-on: error)",
     ]
@@ -289,6 +295,10 @@ def test_json_whole_report() -> None:
     first, second = data["pairs"]
     assert first["template"] == "docker/.env.example"
     assert first["env"] == "docker/.env"
+    assert first["base"] == {
+        "source": "record",
+        "detail": "docker/env-backup/.env.sync (synced 2026-12-04 16:30)",
+    }
     assert [f["code"] for f in first["findings"]] == [
         "ENV001",
         "ENV003",
@@ -312,6 +322,7 @@ def test_json_whole_report() -> None:
         "skipped": True,
         "changed": False,
         "notice": "ci/.env does not exist: skipped",
+        "base": {"source": "none", "detail": ""},
         "findings": [],
     }
 
@@ -320,6 +331,7 @@ def test_json_literals_match_the_findings_module() -> None:
     assert get_args(json_report.Severity) == SEVERITIES
     assert get_args(json_report.FailOn) == FAIL_ON_CHOICES
     assert get_args(json_report.Analysis) == ANALYSIS_KINDS
+    assert get_args(json_report.BaseSource) == base.SOURCES
 
 
 def test_json_schema_is_a_2020_12_schema() -> None:
@@ -770,7 +782,7 @@ def _strings(node: Any) -> Iterator[str]:
 def _finding_strings(results: Sequence[PairResult]) -> set[str]:
     allowed: set[str] = set()
     for p in results:
-        allowed |= {p.template, p.env, p.notice}
+        allowed |= {p.template, p.env, p.notice, p.base_source, p.base_detail}
         for f in p.findings:
             allowed |= {f.file, f.code, f.slug, f.severity, f.key, f.message}
             allowed |= {f"{f.key}: {f.message}", f.analysis or ""}

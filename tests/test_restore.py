@@ -59,7 +59,7 @@ def test_list_newest_first(tmp_path: Path) -> None:
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     proc = run(tmp_path, "restore", "--list")
     assert proc.returncode == 0, proc.stderr
-    listed = [Path(line).name for line in proc.stdout.splitlines() if line.strip()]
+    listed = [Path(line.split("  ")[0]).name for line in proc.stdout.splitlines() if line.strip()]
     assert listed == [p.name for p in paths]
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
@@ -73,7 +73,12 @@ def test_list_with_no_backups(tmp_path: Path) -> None:
 
 
 def _backups(bdir: Path) -> set[str]:
-    return {p.name for p in bdir.iterdir() if p.name.startswith(".env.backup_")}
+    """Backup names (their ``.meta`` sidecars left out)."""
+    return {
+        p.name
+        for p in bdir.iterdir()
+        if p.name.startswith(".env.backup_") and not p.name.endswith(".meta")
+    }
 
 
 @posix_only
@@ -94,7 +99,7 @@ def test_restore_newest_backs_up_current_first(tmp_path: Path) -> None:
     assert mode_of(saved) == 0o640
     # the saved current state is now the newest backup: listed first
     listed = run(tmp_path, "restore", "--list").stdout.splitlines()
-    assert Path(listed[0]).name == saved.name
+    assert Path(listed[0].split("  ")[0]).name == saved.name
 
 
 @pytest.mark.parametrize("index", range(len(HISTORY)))
@@ -150,7 +155,9 @@ def test_restore_with_backup_dir(tmp_path: Path, where: str) -> None:
     paths = make_history(bdir)
     arg = str(bdir) if where == "absolute" else "saved"
     listed = run(tmp_path, "restore", "--list", "--backup-dir", arg)
-    assert [Path(x).name for x in listed.stdout.splitlines()] == [p.name for p in paths]
+    assert [Path(x.split("  ")[0]).name for x in listed.stdout.splitlines()] == [
+        p.name for p in paths
+    ]
     proc = run(tmp_path, "restore", "--backup-dir", arg)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / ".env").read_bytes() == HISTORY[0][1]
@@ -164,7 +171,9 @@ def test_restore_named_env_file(tmp_path: Path) -> None:
     paths = make_history(sub / "env-backup", env_name="prod.env")
     make_history(sub / "env-backup", env_name=".env")  # another env file's backups
     listed = run(tmp_path, "restore", "deploy/prod.env", "--list")
-    assert [Path(x).name for x in listed.stdout.splitlines()] == [p.name for p in paths]
+    assert [Path(x.split("  ")[0]).name for x in listed.stdout.splitlines()] == [
+        p.name for p in paths
+    ]
     proc = run(tmp_path, "restore", "deploy/prod.env")
     assert proc.returncode == 0, proc.stderr
     assert (sub / "prod.env").read_bytes() == HISTORY[0][1]

@@ -25,6 +25,8 @@ def test_default_patterns_are_the_documented_ones() -> None:
         "SALT",
         "DSN",
         "CERT",
+        "PASS",
+        "PWD",
     )
 
 
@@ -37,12 +39,13 @@ def test_default_patterns_are_the_documented_ones() -> None:
         ("SECRET_KEY", True),
         ("API_TOKEN", True),
         ("OPENAI_API_KEY", True),
-        ("PRIVATE_KEY_PATH", True),
+        ("PRIVATE_KEY_PATH", False),  # where the key is, not the key
         ("AWS_CREDENTIALS", True),
         ("OAUTH_CLIENT_ID", True),  # AUTH inside OAUTH: substring match
         ("PASSWORD_SALT", True),
         ("SENTRY_DSN", True),
-        ("SSL_CERT_FILE", True),
+        ("SSL_CERT_FILE", False),
+        ("SSL_CERT", True),
         ("MONKEY_BUSINESS", True),  # errs towards masking
         ("DB_HOST", False),
         ("LOG_LEVEL", False),
@@ -87,7 +90,7 @@ def test_is_secret_key_custom_patterns(key: str, patterns: tuple[str, ...], expe
         ("postgres://u:@h/db", "postgres://u:@h/db"),  # empty password: nothing to hide
         ("plain text", "plain text"),
         ("", ""),
-        ("user:pass@host", "user:pass@host"),  # not a URL
+        ("user:pass@host", "user:***@host"),  # a DSN without a scheme
         # several URLs in one value
         (
             "a postgres://u:p1@h1/db and redis://:p2@h2/0",
@@ -127,7 +130,12 @@ def test_mask_url_password_hides_any_password(user: str, password: str) -> None:
     ("key", "value", "patterns", "expected"),
     [
         ("DB_PASSWORD", "hunter2", DEFAULT_SECRET_PATTERNS, "***"),
-        ("DB_PASSWORD", "", DEFAULT_SECRET_PATTERNS, "***"),  # not even emptiness shows
+        ("DB_PASSWORD", "", DEFAULT_SECRET_PATTERNS, ""),  # emptiness hides nothing
+        ("OAUTH2_ENABLED", "true", DEFAULT_SECRET_PATTERNS, "true"),  # nor a switch
+        ("OAUTH2", "False", DEFAULT_SECRET_PATTERNS, "False"),
+        ("ENABLE_OAUTH2", "yes", DEFAULT_SECRET_PATTERNS, "yes"),
+        ("DB_PASSWORD", "truely", DEFAULT_SECRET_PATTERNS, "***"),
+        ("DB_PASSWORD", "12345", DEFAULT_SECRET_PATTERNS, "***"),  # a number may be a PIN
         ("SECRET_KEY", "postgres://u:p@h", DEFAULT_SECRET_PATTERNS, "***"),
         ("DATABASE_URL", "postgres://u:p@h/db", DEFAULT_SECRET_PATTERNS, "postgres://u:***@h/db"),
         ("LOG_LEVEL", "INFO", DEFAULT_SECRET_PATTERNS, "INFO"),
@@ -163,3 +171,194 @@ def test_describe_value(value: str, expected: str) -> None:
 @given(st.text(st.characters(exclude_categories=("Cc", "Zl", "Zp"))))
 def test_describe_value_depends_only_on_the_length(value: str) -> None:
     assert describe_value(value) == describe_value("x" * len(value))
+
+
+# --- widened and narrowed (issue 14) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("SMTP_PASS", True),
+        ("ORACLE_PWD", True),
+        ("MQTT_PW", True),
+        ("pw", True),
+        ("HTPASSWD", True),
+        ("PASSWD", True),
+        ("DB_PASSPHRASE", True),
+        ("UPWARD_SPEED", False),  # PW inside a word is no password
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", False),  # about a secret, not one
+        ("NGINX_SSL_CERT_FILENAME", False),
+        ("CODE_GENERATION_MAX_TOKENS", False),
+        ("SECRET_KEY_BASE", True),
+    ],
+)
+def test_is_secret_key_widened_and_narrowed(key: str, expected: bool) -> None:
+    assert is_secret_key(key) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://h/login?password=hunter2&next=/", "https://h/login?password=***&next=/"),
+        ("https://h/?user=a&token=abc", "https://h/?user=a&token=***"),
+        ("https://h/?q=1", "https://h/?q=1"),
+        ("//u:pw@host/db", "//u:***@host/db"),  # scheme-less
+        ("x //u:pw@host", "x //u:***@host"),
+        ("root:s3cret@tcp(db:3306)/app?parseTime=true", "root:***@tcp(db:3306)/app?parseTime=true"),
+        ("me@example.com", "me@example.com"),  # an e-mail address hides nothing
+        (
+            "https://hooks.slack.com/services/T0001/B0002/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "https://hooks.slack.com/services/***/***/***",
+        ),
+        (
+            "https://discord.com/api/webhooks/123456789/AbCdEf-GhIjKl_123456",
+            "https://discord.com/api/webhooks/***/***",
+        ),
+        (
+            "https://api.telegram.org/bot123456:AAE-xyz/sendMessage",
+            "https://api.telegram.org/***/sendMessage",
+        ),
+        (
+            "https://example.com/hook/3f2a9c1b7e6d4a5b8c9d0e1f",  # a token-like segment
+            "https://example.com/hook/***",
+        ),
+        ("https://example.com/docs/getting-started", "https://example.com/docs/getting-started"),
+        (
+            "DefaultEndpointsProtocol=https;AccountName=acc;AccountKey=abc+/==;EndpointSuffix=x",
+            "DefaultEndpointsProtocol=https;AccountName=acc;AccountKey=***;EndpointSuffix=x",
+        ),
+        ("Server=db;Password=hunter2;", "Server=db;Password=***;"),
+    ],
+)
+def test_mask_url_password_widened(value: str, expected: str) -> None:
+    assert mask_url_password(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 200_000,
+        "a" * 200_000 + "://u:p@h",
+        " " * 200_000,
+        "?" * 200_000,
+        "https://h/?" + "?" * 200_000,
+        "x:" * 100_000 + "@",
+        "//" * 100_000,
+        "https://h/" + "a/" * 100_000,
+        "a=" * 100_000,
+    ],
+)
+def test_mask_url_password_is_fast_on_long_values(value: str) -> None:
+    """Linear: 200 KB in well under a second (the old scheme regex took minutes here)."""
+    import time
+
+    started = time.perf_counter()
+    mask_url_password(value)
+    assert time.perf_counter() - started < 2.0
+
+
+#: real key names from the corpus templates (Dify, Sentry, n8n, Plausible), each labelled by
+#: what it holds: True when its value is a secret (password, key, token, DSN with credentials)
+CORPUS_KEYS = {
+    # Dify
+    "SECRET_KEY": True,
+    "DB_PASSWORD": True,
+    "DB_USERNAME": False,
+    "DB_HOST": False,
+    "DB_PORT": False,
+    "DB_DATABASE": False,
+    "REDIS_PASSWORD": True,
+    "REDIS_HOST": False,
+    "REDIS_SENTINEL_PASSWORD": True,
+    "CELERY_SENTINEL_PASSWORD": True,
+    "SANDBOX_API_KEY": True,
+    "CODE_EXECUTION_API_KEY": True,
+    "PLUGIN_DAEMON_KEY": True,
+    "PLUGIN_DIFY_INNER_API_KEY": True,
+    "PLUGIN_DAEMON_URL": False,
+    "PLUGIN_DAEMON_PORT": False,
+    "INIT_PASSWORD": True,
+    "SMTP_PASSWORD": True,
+    "SENTRY_DSN": True,
+    "API_SENTRY_DSN": True,
+    "WEB_SENTRY_DSN": True,
+    "ORACLE_PWD": True,
+    "ORACLE_PASSWORD": True,
+    "ORACLE_WALLET_PASSWORD": True,
+    "S3_ACCESS_KEY": True,
+    "S3_SECRET_KEY": True,
+    "AZURE_BLOB_ACCOUNT_KEY": True,
+    "ALIYUN_OSS_SECRET_KEY": True,
+    "ALIYUN_OSS_AUTH_VERSION": False,
+    "TENCENT_COS_SECRET_ID": True,
+    "NOTION_CLIENT_SECRET": True,
+    "NOTION_INTERNAL_SECRET": True,
+    "RESEND_API_KEY": True,
+    "SENDGRID_API_KEY": True,
+    "UPSTASH_VECTOR_TOKEN": True,
+    "MILVUS_TOKEN": True,
+    "MILVUS_AUTHORIZATION_ENABLED": False,
+    "WEAVIATE_API_KEY": True,
+    "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS": True,
+    "WEAVIATE_AUTHENTICATION_APIKEY_ENABLED": False,
+    "WEAVIATE_AUTHENTICATION_APIKEY_USERS": False,
+    "CHROMA_AUTH_CREDENTIALS": True,
+    "CHROMA_AUTH_PROVIDER": False,
+    "OPENSEARCH_AUTH_METHOD": False,
+    "OPENSEARCH_INITIAL_ADMIN_PASSWORD": True,
+    "ELASTICSEARCH_VERIFY_CERTS": False,
+    "ELASTICSEARCH_CA_CERTS": False,
+    "TIDB_PRIVATE_KEY": True,
+    "LAUNCHPAD_RPC_SHARED_SECRET": True,
+    "ACCESS_TOKEN_EXPIRE_MINUTES": False,
+    "REFRESH_TOKEN_EXPIRE_DAYS": False,
+    "RESET_PASSWORD_TOKEN_EXPIRY_MINUTES": False,
+    "CODE_GENERATION_MAX_TOKENS": False,
+    "INDEXING_MAX_SEGMENTATION_TOKENS_LENGTH": False,
+    "PLUGIN_BASED_TOKEN_COUNTING_ENABLED": False,
+    "NGINX_SSL_CERT_FILENAME": False,
+    "NGINX_SSL_CERT_KEY_FILENAME": False,
+    "NGINX_ENABLE_CERTBOT_CHALLENGE": False,
+    "CERTBOT_EMAIL": False,
+    "CERTBOT_DOMAIN": False,
+    "REDIS_SSL_CERT_REQS": False,
+    "REDIS_SSL_CERTFILE": False,
+    "CONSOLE_API_URL": False,
+    "LOG_LEVEL": False,
+    "SANDBOX_GIN_MODE": False,
+    "PIP_MIRROR_URL": False,
+    "TOTP_VAULT_KEY": True,
+    # Sentry, n8n, Plausible
+    "SENTRY_EVENT_RETENTION_DAYS": False,
+    "SENTRY_BIND": False,
+    "SENTRY_IMAGE": False,
+    "RUNNERS_AUTH_TOKEN": True,
+    "GENERIC_TIMEZONE": False,
+    "SUBDOMAIN": False,
+    "SSL_EMAIL": False,
+    "SECRET_KEY_BASE": True,
+    "BASE_URL": False,
+}
+
+
+def test_corpus_table_is_large_and_real() -> None:
+    import os
+    import re
+    from pathlib import Path
+
+    assert len(CORPUS_KEYS) >= 60
+    root = Path(os.environ.get("ENVSYNC_CORPUS", "/work/shared/corpus"))
+    if not root.is_dir():
+        pytest.skip("ENVSYNC_CORPUS is not set")
+    names: set[str] = set()
+    for path in root.rglob("*"):
+        if path.is_file() and (".env" in path.name or path.name.endswith(".env")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            names.update(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+    assert set(CORPUS_KEYS) <= names, set(CORPUS_KEYS) - names
+
+
+@pytest.mark.parametrize(("key", "secret"), sorted(CORPUS_KEYS.items()))
+def test_corpus_key_names(key: str, secret: bool) -> None:
+    assert is_secret_key(key) is secret

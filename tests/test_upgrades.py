@@ -144,7 +144,7 @@ def test_real_upgrade(
         assert re.match(rf"^[ \t]*#[ \t]*{opt_in}=", lines[at - 1]), lines[at - 1]
 
     # the backup is the old .env, byte for byte, with its mode
-    made = list((tmp_path / "env-backup").iterdir())
+    made = list((tmp_path / "env-backup").glob("*.backup_*[0-9]"))
     assert len(made) == 1
     assert made[0].read_bytes() == env_text.encode("utf-8")
     assert stat.S_IMODE(made[0].stat().st_mode) == 0o600
@@ -173,5 +173,5 @@ def test_upgrade_chain(tmp_path: Path, corpus: Path, compose: Callable[..., list
     final = env_path.read_bytes().decode("utf-8")
     (operator, got) = read(compose, [env_text, final])
     assert {k: got.get(k) for k in operator} == operator
-    assert len(list((tmp_path / "env-backup").iterdir())) == len(RELEASES) - 1
+    assert len(list((tmp_path / "env-backup").glob("*.backup_*[0-9]"))) == len(RELEASES) - 1
     assert stat.S_IMODE(env_path.stat().st_mode) == 0o600

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from envsync_hook.escaping import escape_controls
 from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line
+from envsync_hook.reporters.summary import base_line, count, skip_notice, summary_line
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -23,7 +24,10 @@ COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def escape_data(s: str) -> str:
-    """Escape a command's message (``escapeData`` in ``@actions/core``)."""
+    """Escape a command's message (``escapeData`` in ``@actions/core``), after escaping every
+    other control character (:func:`~envsync_hook.escaping.escape_controls`): the log shows no
+    raw escape sequence."""
+    s = escape_controls(s, keep="\r\n")
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -76,8 +80,9 @@ _MARKDOWN_ESCAPES = str.maketrans(
 
 
 def escape_cell(s: str) -> str:
-    """Text for a Markdown table cell: ``|`` and inline markup escaped, one line."""
-    return s.translate(_MARKDOWN_ESCAPES)
+    """Text for a Markdown table cell: ``|`` and inline markup escaped, one line, no control
+    character."""
+    return escape_controls(s, keep="\r\n").translate(_MARKDOWN_ESCAPES)
 
 
 def step_summary(results: Sequence[PairResult], options: ReportOptions) -> str:
@@ -90,6 +95,10 @@ def step_summary(results: Sequence[PairResult], options: ReportOptions) -> str:
         summary_line(counts, options.fail_on),
         "",
     ]
+    bases = [escape_cell(base_line(p)) for p in results if not p.skipped]
+    if bases:
+        out.extend(f"- {line}" for line in bases)
+        out.append("")
     skipped = [escape_cell(skip_notice(p)) for p in results if p.skipped]
     if skipped:
         out.extend(f"- skipped: {notice}" for notice in skipped)

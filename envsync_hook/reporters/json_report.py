@@ -72,12 +72,27 @@ class FindingModel(_Model):
     analysis: Optional[Analysis] = None  # noqa: UP045 - pydantic evaluates this on 3.9
 
 
+BaseSource = Literal["option", "record", "hook", "git-history", "none"]
+
+
+class BaseInfo(_Model):
+    """Which base (previous template) the pair was compared with, and where it came from."""
+
+    source: BaseSource = Field(
+        description="option: --base/--base-ref or the configuration; record: the sync record "
+        "of the last fix; hook: the commit before a checkout/merge; git-history: the committed "
+        "version the env file matches best; none: two-way."
+    )
+    detail: str = Field(description="Which file or commit, how many keys matched; may be empty.")
+
+
 class Pair(_Model):
     template: str
     env: str
     skipped: bool
     changed: bool
     notice: str
+    base: BaseInfo
     findings: list[FindingModel]
 
 
@@ -115,6 +130,7 @@ def build(results: Sequence[PairResult], options: ReportOptions) -> Report:
                 skipped=p.skipped,
                 changed=p.changed,
                 notice=p.notice,
+                base=BaseInfo(source=p.base_source, detail=p.base_detail),  # type: ignore[arg-type]
                 findings=[FindingModel.model_validate(f._asdict()) for f in p.findings],
             )
             for p in results

@@ -64,6 +64,30 @@ def summary_line(counts: Counts, fail_on: str) -> str:
     return f"{text} (fail-on: {fail_on})"
 
 
+#: how each ``PairResult.base_source`` is named in reports
+BASE_SOURCE_NAMES = {
+    "option": "option",
+    "record": "sync record",
+    "hook": "commit before the checkout/merge",
+    "git-history": "git history",
+}
+
+
+def base_line(pair: PairResult) -> str:
+    """Which base a pair was compared with, and where it came from (``""`` for a skipped pair).
+
+    ``.env: base from sync record: env-backup/.env.sync (synced 2026-12-04 16:30)``;
+    ``.env: no base (two-way)``.
+    """
+    if pair.skipped:
+        return ""
+    detail = f": {pair.base_detail}" if pair.base_detail else ""
+    name = BASE_SOURCE_NAMES.get(pair.base_source)
+    if name is None:
+        return f"{pair.env}: no base (two-way){detail}"
+    return f"{pair.env}: base from {name}{detail}"
+
+
 def skip_notice(pair: PairResult) -> str:
     """The line that stands for a skipped pair."""
     return pair.notice or f"{pair.env}: skipped (template {pair.template})"

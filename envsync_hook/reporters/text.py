@@ -8,8 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from envsync_hook.escaping import escape
 from envsync_hook.findings import Finding, PairResult
-from envsync_hook.reporters.summary import count, skip_notice, summary_line, upgrade_line
+from envsync_hook.reporters.summary import (
+    base_line,
+    count,
+    skip_notice,
+    summary_line,
+    upgrade_line,
+)
 
 if TYPE_CHECKING:
     from envsync_hook.reporters import ReportOptions
@@ -20,17 +27,11 @@ _DIM = "\x1b[2m"
 _SEVERITY_COLOR = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _GREEN = "\x1b[32m"
 
-#: control characters shown escaped, so that a finding stays on one line and a path or key
-#: cannot send escape sequences to the terminal
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c != 0x09}
-_CONTROLS.update({0x0A: "\\n", 0x0D: "\\r"})
-
 
 def one_line(s: str) -> str:
-    """``s`` with control characters (except tab) escaped: ``a\\nb`` for a line break."""
-    if s.isprintable():  # (no control character is printable): the usual case, without a copy
-        return s
-    return s.translate(_CONTROLS)
+    """``s`` made safe for a terminal (:func:`envsync_hook.escaping.escape`): control
+    characters escaped (``a\\nb`` for a line break), no workflow command."""
+    return escape(s)
 
 
 def location(file: str, line: int) -> str:
@@ -56,6 +57,9 @@ def render(results: Sequence[PairResult], options: ReportOptions) -> str:
     """The text report: findings in the order given, skipped pairs' notices, a summary."""
     lines: list[str] = []
     for pair in results:
+        based = base_line(pair)  # (header: which base the pair was compared with)
+        if based:
+            lines.append(one_line(based))
         if pair.skipped:
             notice = one_line(skip_notice(pair))
             lines.append(f"{_DIM}{notice}{_RESET}" if options.color else notice)

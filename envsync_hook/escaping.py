@@ -1,0 +1,146 @@
+"""Making paths and keys safe for a terminal or a log: the one escaping function, and the test
+for key names that are too odd to print.
+
+Everything that reaches stderr, a report or ``--diff`` and came from outside (a path, a key, a
+line of a file) goes through :func:`escape` (or, for keys, :func:`shown_key`):
+
+- control characters (C0, DEL, C1), line and paragraph separators, bidi overrides, other
+  invisible format characters and lone surrogates (bytes of a path that is not valid UTF-8, as
+  ``os.fsdecode`` gives them) become backslash escapes: ``\\n``, ``\\r``, ``\\t``, ``\\x1b``,
+  ``\\u2028``, ``\\xff`` (the byte of a surrogate-escaped path): a name can neither break the
+  line it is on nor send escape sequences to the terminal;
+- ``::`` becomes ``:\\:`` and ``##[`` becomes ``#\\#[``, so a path printed at the start of a
+  line cannot be read as a GitHub Actions workflow command (``::error ...``, ``##[error]``).
+
+A key that is not a plausible variable name (a line of a PEM body, a token pasted on its own
+line, text after a closing quote: Docker Compose reads each as a key name) is never printed at
+all: :func:`shown_key` gives ``<key on line N>`` for it, in every format.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envsync_hook.findings import PairResult
+
+#: ``::`` (a workflow command) and ``##[`` (the older form): the first character of each gets a
+#: backslash after it, which no runner reads as a command
+_COMMAND = re.compile(r":(?=:)|#(?=#\[)")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(c: str) -> str:
+    named = _NAMED.get(c)
+    if named is not None:
+        return named
+    n = ord(c)
+    if 0xDC80 <= n <= 0xDCFF:  # a byte that is not UTF-8 (os.fsdecode's surrogateescape)
+        return f"\\x{n - 0xDC00:02x}"
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    return f"\\U{n:08x}"
+
+
+def escape(text: str, keep: str = "") -> str:
+    """``text`` made inert for a terminal or a log line (see the module docstring).
+
+    Printable text without ``::`` or ``##[`` comes back as it is (the usual path, no copy).
+    A space stays a space; every other character that ``str.isprintable`` refuses is escaped,
+    but those in ``keep``. Escaping twice changes nothing more: the result is printable and
+    holds no ``::``.
+    """
+    if text.isprintable() and "::" not in text and "##[" not in text:
+        return text
+    return _COMMAND.sub(r"\g<0>\\", escape_controls(text, keep))
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """Every character of ``text`` that ``str.isprintable`` refuses, but those in ``keep``, as
+    a backslash escape (``\\n``, ``\\x1b``, ``\\u2028``; a surrogate-escaped byte as ``\\xff``).
+    For text whose format makes ``::`` harmless (a GitHub command's message, which the
+    GitHub reporter percent-encodes, keeping CR and LF)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else _escape_char(c) for c in text)
+
+
+def escape_lines(text: str) -> str:
+    """Each line of ``text`` (split at ``\\n`` only) escaped; the newlines kept."""
+    plain = text.isprintable() or text.replace("\n", "").isprintable()
+    if plain and "::" not in text and "##[" not in text:
+        return text
+    return "\n".join(escape(line) for line in text.split("\n"))
+
+
+#: the shape of a plausible variable name: ASCII letters, digits and ``_ . -``, not starting
+#: with a digit, a dot or a dash, at most 64 characters
+_NAME = re.compile(r"[^\W\d][\w.\-]{0,63}")
+#: a run of letters and digits that looks like a token rather than a word: 16 or more with a
+#: digit among them, or 25 or more of any
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
+
+
+def plausible_key(key: str) -> bool:
+    """True when ``key`` looks like a variable name someone chose, rather than a line of a
+    secret that Docker Compose reads as a key name.
+
+    Refused: anything outside ASCII letters, digits and ``_ . -``; a first character that is
+    not a letter or ``_``; more than 64 characters; a part between separators that looks like
+    a token (16 or more letters and digits with a digit among them, or 25 or more letters).
+    So ``DB_PASSWORD``, ``http_proxy``, ``S3_BUCKET_NAME``, ``awsAccessKeyId`` pass, and
+    ``MIIEvQIBADANBgkqhkiG9w0BAQEFAASC``, ``ghp_16C7e42F292c6912E7710c83``,
+    ``AKIAIOSFODNN7EXAMPLE`` do not.
+    """
+    if _NAME.fullmatch(key) is None:
+        return False
+    if len(key) < 16:
+        return True
+    for part in re.split(r"[_.\-]", key):
+        if len(part) >= 25:
+            return False
+        if len(part) >= 16 and _TOKEN_RUN.fullmatch(part) is not None:
+            return False
+    return True
+
+
+def key_placeholder(line: int) -> str:
+    """What stands for a key too odd to print: ``<key on line 12>``."""
+    return f"<key on line {line}>" if line > 0 else "<key>"
+
+
+def shown_key(key: str, line: int) -> str:
+    """``key`` when it is a plausible variable name, else :func:`key_placeholder` of ``line``."""
+    return key if plausible_key(key) else key_placeholder(line)
+
+
+def safe_result(result: PairResult) -> PairResult:
+    """``result`` with the bytes of a path that is not valid UTF-8 (lone surrogates, from
+    ``os.fsdecode``) written as ``\\xNN``: every format can encode it (the JSON report failed on
+    them). Control characters stay: each reporter escapes for its own format (the text report
+    and the log lines with :func:`escape`; JSON, XML and SARIF with their own quoting)."""
+    texts = (result.template, result.env, result.notice)
+    if all(t.isprintable() for t in texts) and all(
+        f.file.isprintable() and f.message.isprintable() for f in result.findings
+    ):
+        return result  # (no surrogate is printable: the usual case, no copy)
+    findings = tuple(
+        f._replace(file=_unsurrogate(f.file), message=_unsurrogate(f.message))
+        for f in result.findings
+    )
+    return result._replace(
+        template=_unsurrogate(result.template),
+        env=_unsurrogate(result.env),
+        notice=_unsurrogate(result.notice),
+        findings=findings,
+    )
+
+
+def _unsurrogate(text: str) -> str:
+    """Lone surrogates (undecodable bytes of a path) as ``\\xNN``; other text unchanged."""
+    if text.isprintable():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
