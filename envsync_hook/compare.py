@@ -448,6 +448,9 @@ def compare(
                 msg = "not defined by any template of the set; fix keeps it at the end of the file"
         _emit(ctx, "ENV002", key, epath, elines[ei], msg)
 
+    if DROP in decisions.values() and "$" in edoc.text:
+        _keep_referenced(ctx, env, decisions)
+
     for key, lines in env.dups.items():
         _emit(
             ctx,
@@ -485,6 +488,33 @@ def compare(
     return Comparison(
         findings, KeyList(template, env, odd), decisions, relocated, stale, conflicts, unequal
     )
+
+
+def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
+    """A key fix would drop, but that a kept value references from a line below it: kept
+    instead (in the trailing block, moved up by the merge as its reference needs), so that the
+    referencing value reads as before. Its ENV002/ENV008 finding says so."""
+    from envsync_hook.references import names, referencing_keys
+
+    kinds, templates, elast = env.doc.kinds, env.doc.templates, env.last
+    kept: dict[str, str] = {}  # dropped key -> a kept key that references it
+    todo = referencing_keys(env, decisions)
+    while todo:
+        key = todo.pop()
+        ei = elast[key]
+        for name in names(kinds[ei], templates[ei]):
+            if decisions.get(name) == DROP and elast[name] < ei:
+                decisions[name] = TRAIL
+                kept[name] = key
+                todo.append(name)  # its own references now count
+    if not kept:
+        return
+    for n, f in enumerate(ctx.out):
+        user = kept.get(f.key)
+        if user is not None and f.code in ("ENV002", "ENV008") and "drop" in f.message:
+            ctx.out[n] = f._replace(
+                message=f"{f.message.split(';')[0]}; fix keeps it: {user} references it"
+            )
 
 
 #: values that are no secret even under a secret-looking name (a switch, a placeholder number)

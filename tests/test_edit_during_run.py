@@ -64,6 +64,11 @@ def test_fix_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def _backups(tmp_path: Path) -> list[Path]:
+    found = (tmp_path / "env-backup").glob(".env.backup_*")
+    return sorted(p for p in found if not p.name.endswith(".meta"))
+
+
 def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
     """Control: the same run with nothing edited meanwhile writes the merge."""
     env = _setup(tmp_path)
@@ -76,6 +81,8 @@ def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert env.read_text(encoding="utf-8").startswith("HOST=db.internal\nPORT=9090\nNEW=1\n")
+    # the backup is exactly the text that was merged from
+    assert [b.read_text(encoding="utf-8") for b in _backups(tmp_path)] == [ENV]
 
 
 def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
