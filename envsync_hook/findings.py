@@ -82,6 +82,13 @@ RULES: tuple[Rule, ...] = (
         "The env file or a backup is readable or writable by group or others.",
     ),
     Rule("ENV012", "missing-env-file", "error", "The pair's env file does not exist."),
+    Rule(
+        "ENV013",
+        "default-secret",
+        "warning",
+        "A secret-looking key holds a default published by the template or the base: anyone "
+        "who can read the template knows it.",
+    ),
 )
 
 RULES_BY_CODE = {r.code: r for r in RULES}

@@ -20,6 +20,8 @@ class Settings(NamedTuple):
     keep_stale: bool = False
     prune: bool = False
     take_template: tuple[str, ...] = ()
+    #: keys (fnmatch) that fix fills with fresh random values (``--generate-secrets``)
+    generate_secrets: tuple[str, ...] = ()
 
     def severity_of(self, code: str) -> str:
         slug = RULES_BY_CODE[code].slug

@@ -32,6 +32,7 @@ DESIGN_RULES = [
     ("ENV010", "new-optional-key", "info"),
     ("ENV011", "unsafe-permissions", "warning"),
     ("ENV012", "missing-env-file", "error"),
+    ("ENV013", "default-secret", "warning"),
 ]
 
 
@@ -42,9 +43,9 @@ def test_rule_table_is_the_designed_one() -> None:
 def test_codes_and_slugs_are_unique() -> None:
     codes = [r.code for r in RULES]
     slugs = [r.slug for r in RULES]
-    assert len(set(codes)) == len(codes) == 12
-    assert len(set(slugs)) == len(slugs) == 12
-    assert codes == [f"ENV{i:03d}" for i in range(1, 13)]
+    assert len(set(codes)) == len(codes) == 13
+    assert len(set(slugs)) == len(slugs) == 13
+    assert codes == [f"ENV{i:03d}" for i in range(1, 14)]
 
 
 def test_lookup_tables_agree_with_the_rules() -> None:

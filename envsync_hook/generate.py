@@ -1,0 +1,112 @@
+"""``fix --generate-secrets KEY``: fresh random values of the same shape as the current ones.
+
+The operator chooses the keys (fnmatch patterns); each gets a value drawn from the ``secrets``
+module (the operating system's CSPRNG), as long as the current value (the template default
+when the env file has none), from the same alphabet: hex stays hex (and its case), base64 and
+its URL-safe form keep their symbols and ``=`` padding, letters and digits stay letters and
+digits, and a short prefix such as ``sk-`` is kept. A value too short to be a secret gets
+:data:`MIN_LENGTH` characters. Only the value text on the key's line changes; fix makes its
+backup first, as for any change.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+
+from envsync_hook.document import BARE, DOUBLE, SINGLE, parse
+
+#: the shortest value generated (a current value shorter than this is a placeholder)
+MIN_LENGTH = 16
+#: length of a value generated for an empty one
+EMPTY_LENGTH = 32
+#: a prefix kept as it is: a few letters and a dash or underscore before a long token
+_PREFIX = re.compile(r"([A-Za-z]{1,6}[-_])(?=[A-Za-z0-9+/=_\-]{16,}$)")
+_HEX_LOWER = frozenset("0123456789abcdef")
+_HEX_UPPER = frozenset("0123456789ABCDEF")
+#: symbols a generated value may hold: none needs quoting or escaping in a dotenv value
+_SAFE_SYMBOLS = frozenset("+/-_.~@%^*:,")
+
+
+def alphabet_of(body: str) -> str:
+    """The alphabet a value like ``body`` is drawn from (see the module docstring)."""
+    chars = set(body.rstrip("="))
+    if (
+        len(body) >= 8
+        and (chars <= _HEX_LOWER or chars <= _HEX_UPPER)
+        and chars - set("0123456789")
+    ):
+        return "".join(sorted(_HEX_UPPER if chars <= _HEX_UPPER else _HEX_LOWER))
+    out = set()
+    if chars & set(string.ascii_lowercase) or not chars:
+        out |= set(string.ascii_lowercase)
+    if chars & set(string.ascii_uppercase) or not chars:
+        out |= set(string.ascii_uppercase)
+    if chars & set(string.digits) or not chars:
+        out |= set(string.digits)
+    out |= chars & _SAFE_SYMBOLS
+    if len(out) < 10:  # too few characters to make a secret of (``----``): letters and digits
+        out |= set(string.ascii_letters + string.digits)
+    return "".join(sorted(out))
+
+
+def fresh_like(value: str) -> str:
+    """A fresh random value of the shape of ``value`` (``secrets.choice`` for each character)."""
+    if not value:
+        return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+    m = _PREFIX.match(value)
+    prefix = m.group(1) if m else ""
+    body = value[len(prefix) :]
+    padding = len(body) - len(body.rstrip("="))
+    core = body[: len(body) - padding] if padding else body
+    alphabet = alphabet_of(core)
+    length = max(len(core), MIN_LENGTH - len(prefix) - padding)
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length)) + "=" * padding
+
+
+def chosen(key: str, patterns: Sequence[str]) -> bool:
+    """``key`` matches one of the fnmatch ``patterns`` (case-sensitive, as keys are)."""
+    return any(fnmatchcase(key, p) for p in patterns)
+
+
+def generate_secrets(text: str, patterns: Sequence[str]) -> tuple[str, list[str]]:
+    """``text`` with the value of each key matching ``patterns`` replaced by :func:`fresh_like`
+    of it (its last assignment, the one Docker Compose uses), and the keys changed, in order.
+    Not replaced: a value holding a reference (``${DB_PASSWORD}``: it follows that key), and
+    an empty value unless the key is named without a wildcard (empty often switches a
+    feature off).
+
+    The new value is written in the quotes the old one had (none needed: the alphabet holds
+    no quote, ``$``, ``#``, backslash or space)."""
+    if not patterns:
+        return text, []
+    doc = parse(text)
+    last = {key: i for i, key in enumerate(doc.keys)}
+    edits: list[tuple[int, int, str]] = []
+    keys: list[str] = []
+    exact = {p for p in patterns if not any(c in p for c in "*?[")}
+    for key, i in last.items():
+        kind = doc.kinds[i]
+        if kind == BARE or not chosen(key, patterns):
+            continue
+        current = doc.templates[i].replace("$$", "$") if kind == SINGLE else doc.templates[i]
+        if kind != SINGLE and "$" in current:
+            continue  # a reference (``${DB_PASSWORD}``) follows its key: not replaced
+        if not current and key not in exact:
+            continue  # empty often means "off" (a sentinel, an init password): named keys only
+        start, end = doc.value_span(i)
+        if kind in (SINGLE, DOUBLE):
+            start, end = start + 1, end - 1
+        edits.append((start, end, fresh_like(current)))
+        keys.append(key)
+    out = []
+    pos = 0
+    for start, end, new in sorted(edits):
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out), keys

@@ -1,0 +1,260 @@
+"""ENV013 default-secret and ``fix --generate-secrets``.
+
+A secret-looking key whose ``.env`` value is a non-empty default that the template (or another
+template of the set, or the base) publishes is a warning: Dify shipped a fixed ``SECRET_KEY``,
+``DB_PASSWORD=difyai123456``, sandbox and plugin-daemon keys. Fix never changes such a value on
+its own; ``--generate-secrets KEY`` fills chosen keys with fresh values of the same shape from
+the ``secrets`` module, after a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+import envsync_hook.generate as generate
+from envsync_hook.document import BARE, parse
+from envsync_hook.generate import MIN_LENGTH, fresh_like, generate_secrets
+from envsync_hook.secrets import is_secret_key
+from tests.cli_run import run
+
+CORPUS = Path(os.environ.get("ENVSYNC_CORPUS", "/work/shared/corpus"))
+DIFY = {v: CORPUS / "dify" / v / "docker" / ".env.example" for v in ("1.4.0", "1.10.0")}
+#: what Dify's templates published and operators kept (the issue's list, at least)
+MUST_FLAG = {
+    "SECRET_KEY",
+    "DB_PASSWORD",
+    "REDIS_PASSWORD",
+    "SANDBOX_API_KEY",
+    "CODE_EXECUTION_API_KEY",
+    "PLUGIN_DAEMON_KEY",
+    "PLUGIN_DIFY_INNER_API_KEY",
+    "WEAVIATE_API_KEY",
+}
+_SWITCH = re.compile(r"(?i)(?:true|false|yes|no|on|off|none|null|[01])")
+
+
+def _published_secrets(text: str) -> set[str]:
+    """Keys a template publishes a non-empty secret for, worked out from the parse alone."""
+    doc = parse(text)
+    out = set()
+    for i, key in enumerate(doc.keys):
+        value = doc.templates[i]
+        if doc.kinds[i] == BARE or not value or "$" in value or _SWITCH.fullmatch(value):
+            continue
+        if is_secret_key(key):
+            out.add(key)
+    return out
+
+
+def _codes(proc_stdout: str) -> dict[str, set[str]]:
+    import json
+
+    found: dict[str, set[str]] = {}
+    for pair in json.loads(proc_stdout)["pairs"]:
+        for f in pair["findings"]:
+            found.setdefault(f["code"], set()).add(f["key"])
+    return found
+
+
+def _pair(tmp_path: Path, template: str, env: str) -> Path:
+    (tmp_path / ".env.example").write_text(template)
+    (tmp_path / ".env").write_text(env)
+    os.chmod(tmp_path / ".env", 0o600)
+    return tmp_path
+
+
+@pytest.mark.parametrize("version", sorted(DIFY))
+def test_dify_template_copied_unchanged(tmp_path: Path, version: str) -> None:
+    if not DIFY[version].is_file():
+        pytest.skip("ENVSYNC_CORPUS is not set")
+    text = DIFY[version].read_text(encoding="utf-8")
+    _pair(tmp_path, text, text)
+    proc = run(tmp_path, "check", "--format", "json")
+    assert proc.returncode == 0, proc.stderr  # a warning: fails only with --fail-on warning
+    flagged = _codes(proc.stdout).get("ENV013", set())
+    assert flagged >= MUST_FLAG & set(parse(text).keys)
+    assert flagged == _published_secrets(text)  # every published non-empty secret, no other
+    text_report = run(tmp_path, "check", "-v").stdout
+    for value in ("difyai123456", "sk-9f73s3ljTXVcMT3Blb3ljTqtsKiGHXVcMT3BlbkFJLK7U"):
+        assert value not in text_report + proc.stdout  # named, never shown
+    assert run(tmp_path, "check", "--fail-on", "warning").returncode == 1
+
+
+@pytest.mark.parametrize("version", sorted(DIFY))
+def test_dify_env_with_changed_secrets(tmp_path: Path, version: str) -> None:
+    if not DIFY[version].is_file():
+        pytest.skip("ENVSYNC_CORPUS is not set")
+    text = DIFY[version].read_text(encoding="utf-8")
+    secret = _published_secrets(text)
+    lines = []
+    for line in text.splitlines(keepends=True):
+        key = line.split("=", 1)[0]
+        if key in secret and "=" in line:
+            line = f"{key}=changed-{abs(hash(key)) % 10**8}x\n"
+        lines.append(line)
+    _pair(tmp_path, text, "".join(lines))
+    proc = run(tmp_path, "check", "--format", "json")
+    assert "ENV013" not in _codes(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("template", "env", "extra", "flagged"),
+    [
+        ("API_TOKEN=abc123def456\n", "API_TOKEN=abc123def456\n", (), {"API_TOKEN"}),
+        ("API_TOKEN=abc123def456\n", "API_TOKEN='abc123def456'\n", (), {"API_TOKEN"}),  # quotes
+        ("API_TOKEN=abc123def456\n", "API_TOKEN=mine\n", (), set()),
+        ("API_TOKEN=\n", "API_TOKEN=\n", (), set()),  # empty: nothing published
+        ("DB_PASSWORD_ENABLED=true\n", "DB_PASSWORD_ENABLED=true\n", (), set()),
+        ("SECRET=true\n", "SECRET=true\n", (), set()),  # a switch is no secret
+        ("A=1\nDB_PASS=${A}\n", "A=1\nDB_PASS=${A}\n", (), set()),  # a reference
+        ("LOG_LEVEL=INFO\n", "LOG_LEVEL=INFO\n", (), set()),  # not secret-looking
+        (
+            "A=1\n# SMTP_PASSWORD=hunter2\n",
+            "A=1\nSMTP_PASSWORD=hunter2\n",
+            (),
+            {"SMTP_PASSWORD"},
+        ),
+        # the base published it (the template moved on): still known to everyone
+        (
+            "DB_PASSWORD=new-default-2\n",
+            "DB_PASSWORD=old-default-1\n",
+            ("--base", "b"),
+            {"DB_PASSWORD"},
+        ),
+        ("DB_PASSWORD=new-default-2\n", "DB_PASSWORD=mine-3\n", ("--base", "b"), set()),
+    ],
+)
+def test_env013_table(
+    tmp_path: Path, template: str, env: str, extra: tuple[str, ...], flagged: set[str]
+) -> None:
+    _pair(tmp_path, template, env)
+    (tmp_path / "b").write_text("DB_PASSWORD=old-default-1\n")
+    proc = run(tmp_path, "check", "--format", "json", *extra)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert _codes(proc.stdout).get("ENV013", set()) == flagged
+
+
+def test_env013_can_be_turned_off(tmp_path: Path) -> None:
+    _pair(tmp_path, "API_TOKEN=abc123def456\n", "API_TOKEN=abc123def456\n")
+    proc = run(tmp_path, "check", "--format", "json", "--severity", "default-secret=off")
+    assert "ENV013" not in _codes(proc.stdout)
+
+
+def test_fix_never_changes_a_default_secret_on_its_own(tmp_path: Path) -> None:
+    _pair(tmp_path, "API_TOKEN=abc123def456\nNEW=1\n", "API_TOKEN=abc123def456\n")
+    proc = run(tmp_path, "fix")
+    assert proc.returncode == 1
+    assert "API_TOKEN=abc123def456\n" in (tmp_path / ".env").read_text()
+    assert "--generate-secrets" in proc.stdout + proc.stderr  # the message says what to do
+
+
+# --- --generate-secrets ------------------------------------------------------------------------
+
+HEX = set("0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    ("value", "check"),
+    [
+        ("9f86d081884c7d659a2feaa0c55ad015", lambda v: set(v) <= HEX and len(v) == 32),
+        ("9F86D081884C7D659A2FEAA0C55AD015", lambda v: set(v) <= set("0123456789ABCDEF")),
+        (
+            "lYkiYYT6owG+71oLerGzA7GXCgOT++6ovaezWAjpCjf+Sjc3ZtU+qUEi",
+            lambda v: len(v) == 56 and set(v) <= set(string.ascii_letters + string.digits + "+"),
+        ),
+        (
+            "QaHbTe77CtuXmsfyhR7+vRjI/+XbV1AaFy691iy+kGDv2Jvy0/eAh8Y1",
+            lambda v: len(v) == 56 and set(v) <= set(string.ascii_letters + string.digits + "+/"),
+        ),
+        ("c2VjcmV0LXNlY3JldC1zZWNyZXQ=", lambda v: len(v) == 28 and v.endswith("=")),
+        (
+            "dGhpcyBpcyBhIHRlc3Q_-Zm9vYmFy",
+            lambda v: set(v) <= set(string.ascii_letters + string.digits + "_-"),
+        ),
+        (
+            "sk-9f73s3ljTXVcMT3Blb3ljTqtsKiGHXVcMT3BlbkFJLK7U",
+            lambda v: v.startswith("sk-") and len(v) == 48 and v[3:].isalnum(),
+        ),
+        (
+            "difyai123456",
+            lambda v: (
+                len(v) == MIN_LENGTH and set(v) <= set(string.ascii_lowercase + string.digits)
+            ),
+        ),
+        ("WVF5YThaHlkYwhGUSmCRgsX3tD5ngdN8pkih", lambda v: len(v) == 36 and v.isalnum()),
+        ("", lambda v: len(v) == 32 and v.isalnum()),
+    ],
+)
+def test_fresh_value_has_the_same_shape(value: str, check: object) -> None:
+    for _ in range(20):
+        fresh = fresh_like(value)
+        assert fresh != value
+        assert check(fresh), (value, fresh)  # type: ignore[operator]
+        assert not set(fresh) & set("\"'$#\\ \t\n")  # nothing that needs quoting
+
+
+def test_randomness_comes_from_the_secrets_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def fake_choice(alphabet: str) -> str:
+        calls.append(alphabet)
+        return alphabet[0]
+
+    monkeypatch.setattr(generate.secrets, "choice", fake_choice)
+    assert fresh_like("9f86d081884c7d659a2feaa0c55ad015") == "0" * 32
+    assert len(calls) == 32
+    assert generate_secrets("K=abcdef0123456789\n", ["K"]) == ("K=0000000000000000\n", ["K"])
+
+
+def test_generate_secrets_cli(tmp_path: Path) -> None:
+    template = (
+        "SECRET_KEY=sk-9f73s3ljTXVcMT3Blb3ljTqtsKiGHXVcMT3BlbkFJLK7U\n"
+        "DB_PASSWORD=difyai123456\n"
+        "PGVECTOR_PASSWORD=${DB_PASSWORD}\n"
+        "INIT_PASSWORD=\n"
+        "LOG_LEVEL=INFO\n"
+    )
+    _pair(tmp_path, template, template)
+    proc = run(
+        tmp_path, "fix", "--generate-secrets", "SECRET_KEY", "--generate-secrets", "*_PASSWORD"
+    )
+    assert proc.returncode == 1, proc.stderr
+    new = (tmp_path / ".env").read_text()
+    values = dict(line.split("=", 1) for line in new.splitlines())
+    assert values["SECRET_KEY"].startswith("sk-") and values["SECRET_KEY"] != template.split("=")[1]
+    assert len(values["DB_PASSWORD"]) == MIN_LENGTH and values["DB_PASSWORD"] != "difyai123456"
+    assert values["PGVECTOR_PASSWORD"] == "${DB_PASSWORD}"  # a reference follows its key
+    assert values["INIT_PASSWORD"] == ""  # empty and only matched by a wildcard: left
+    assert values["LOG_LEVEL"] == "INFO"
+    # the backup holds the old values, and no value was printed
+    (backup,) = [
+        p
+        for p in (tmp_path / "env-backup").iterdir()
+        if ".backup_" in p.name and not p.name.endswith(".meta")
+    ]
+    assert backup.read_text() == template
+    for value in (values["SECRET_KEY"], values["DB_PASSWORD"], "difyai123456"):
+        assert value not in proc.stdout + proc.stderr
+    assert "SECRET_KEY" in proc.stderr  # the notice names what it generated
+    # the published defaults are gone: no ENV013 for them any more
+    after = run(tmp_path, "check", "--format", "json")
+    assert not {"SECRET_KEY", "DB_PASSWORD"} & _codes(after.stdout).get("ENV013", set())
+    # a second run draws new values
+    run(tmp_path, "fix", "--generate-secrets", "DB_PASSWORD")
+    again = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    assert again["DB_PASSWORD"] != values["DB_PASSWORD"]
+
+
+def test_generate_secrets_named_empty_key_and_dry_run(tmp_path: Path) -> None:
+    _pair(tmp_path, "INIT_PASSWORD=\n", "INIT_PASSWORD=\n")
+    proc = run(tmp_path, "fix", "--generate-secrets", "INIT_PASSWORD", "--dry-run")
+    assert (tmp_path / ".env").read_text() == "INIT_PASSWORD=\n"  # a dry run writes nothing
+    assert proc.returncode == 1
+    run(tmp_path, "fix", "--generate-secrets", "INIT_PASSWORD")
+    value = (tmp_path / ".env").read_text().split("=", 1)[1].strip()
+    assert len(value) == 32 and value.isalnum()

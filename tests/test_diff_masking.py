@@ -1,0 +1,113 @@
+"""``fix --diff`` masks by parsed statement: the shapes that leaked values, a table, an
+invariant (hypothesis), and the diff's cost on 8,000 reordered keys under equal comments."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envsync_hook.diffing import masked_diff, masked_lines, opcodes
+from envsync_hook.document import parse
+from tests.cli_run import run
+
+#: env texts that printed a value in ``--diff`` (the planted values are ``leak...``)
+LEAKS = {
+    "two statements on one line": 'A="leak1" B=leak2\n',
+    "CR-only line endings": "A=leak1\rB=leak2\rC=leak3\r",
+    "U+2028 inside a comment": "# note\u2028E=leak1\nA=1\n",
+    "commented-out KEY: value": "# OLD_TOKEN: leak1\n# db_pass: leak2\nA=1\n",
+    "commented-out export": "#export A='leak1'\n#   B = leak2\n",
+    "text after a closing quote": 'A="x"leak1\n',
+    "inline comment assignment": "A=1 # was=leak1\n",
+    "multi-line value": 'A="line\nleak1\nleak2"\n',
+    "NEL and form feed": "A=leak1\x85B=leak2\x0cC=leak3\n",
+    "PEM body on its own lines": "K=-----BEGIN-----\nMIIEvQIBADANBgkqhkiG9w0BAQEleak1\n",
+}
+
+
+@pytest.mark.parametrize("text", LEAKS.values(), ids=list(LEAKS))
+def test_masked_lines_hide_every_value(text: str) -> None:
+    shown = masked_lines(parse(text), False, ())
+    assert len(shown) == len(text.split("\n"))  # line i is line i
+    joined = "\n".join(shown)
+    assert "leak" not in joined, joined
+    assert all(line.isprintable() for line in shown)
+
+
+@pytest.mark.parametrize("text", LEAKS.values(), ids=list(LEAKS))
+def test_fix_diff_prints_no_value(tmp_path: Path, text: str) -> None:
+    (tmp_path / ".env.example").write_text("A=1\nB=2\nC=3\nZ=4\n")
+    (tmp_path / ".env").write_bytes(text.encode())
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "fix", "--diff")
+    assert "Traceback" not in proc.stderr
+    assert "leak" not in proc.stdout + proc.stderr
+    assert (tmp_path / ".env").read_bytes() == text.encode()  # --diff writes nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "show_values", "expected"),
+    [
+        ("A=1\n", False, ["A=***", ""]),
+        ("A=1\n", True, ["A=1", ""]),
+        ("DB_PASSWORD=x\n", True, ["DB_PASSWORD=***", ""]),
+        ("DB_PASSWORD=\n", True, ["DB_PASSWORD=", ""]),
+        ("URL=postgres://u:pw@h/db\n", True, ["URL=postgres://u:***@h/db", ""]),
+        ('A="x y"\n', False, ['A="***"', ""]),
+        ("A='a\nb'\n", False, ["A='***", "*** (continued)'", ""]),
+        ("# comment\nA=1\n", False, ["# comment", "A=***", ""]),
+        ("# Note: see the docs\n", False, ["# Note: see the docs", ""]),
+        ("# KEY: v\n", False, ["# KEY: ***", ""]),
+        ("# KEY: v\n", True, ["# KEY: v", ""]),
+        ("# SECRET_KEY=v\n", True, ["# SECRET_KEY=***", ""]),
+        ("A=1\r\nB=2\r\n", False, ["A=***", "B=***", ""]),  # a CRLF file's CR not shown
+        ("ghp_16C7e42F292c6912E7710c838347Ae178B4a\n", False, ["***", ""]),  # a token as a key
+        ("A=\x1b[31mred\n", True, ["A=\\x1b[31mred", ""]),
+    ],
+)
+def test_masking_table(text: str, show_values: bool, expected: list[str]) -> None:
+    assert masked_lines(parse(text), show_values, ("PASSWORD", "SECRET")) == expected
+
+
+_KEY = st.from_regex(r"[A-Z][A-Z0-9_]{0,8}", fullmatch=True)
+_SEP = st.sampled_from(["\n", "\r\n", "\r", " ", "\u2028", "\x85", "\n# c ", "\n#", "\n\n"])
+_QUOTE = st.sampled_from(["", "'", '"'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_KEY, _QUOTE, _SEP), min_size=1, max_size=8))
+def test_no_planted_value_in_the_diff(statements: list[tuple[str, str, str]]) -> None:
+    """Values planted in any layout (quotes, CR, U+2028, NEL, comments between) never show."""
+    text = "".join(f"{k}={q}zqv{n}qz{q}{sep}" for n, (k, q, sep) in enumerate(statements))
+    template = "".join(f"{k}=1\n" for k, _q, _s in statements[:2])
+    diff = masked_diff(text, template, "a", "b", False, ())
+    assert "zqv" not in diff
+    assert all(line.isprintable() for line in diff.split("\n"))
+
+
+def test_diff_of_reordered_keys_under_equal_comments_is_fast() -> None:
+    """8,000 keys, each under the same comment, reordered: 21 s with difflib."""
+
+    def shuffled(n: int) -> tuple[list[str], list[str]]:
+        keys = [f"KEY_{i}" for i in range(n)]
+        a = [line for k in keys for line in ("# comment", f"{k}=1")]
+        random.Random(n).shuffle(keys)
+        b = [line for k in keys for line in ("# comment", f"{k}=1")]
+        return a, b
+
+    times = []
+    for n in (4000, 8000):
+        a, b = shuffled(n)
+        started = time.perf_counter()
+        codes = opcodes(a, b)
+        times.append(time.perf_counter() - started)
+        # every line accounted for, in order, on both sides
+        assert codes[0][1] == 0 and codes[-1][2] == len(a) and codes[-1][4] == len(b)
+    assert times[1] < 5.0
+    assert times[1] < 3 * times[0] + 0.1
