@@ -66,6 +66,19 @@ def test_a_long_group_with_one_message_packs_its_keys_and_lists_every_one() -> N
     assert len(packed) <= len(keys) // 2
 
 
+def test_a_long_run_of_warnings_takes_three_lines_and_counts_the_rest() -> None:
+    findings = tuple(extra(f"SOME_RATHER_LONG_EXTRA_KEY_{i:03d}", i) for i in range(1, 41))
+    lines = render([PairResult("t", "e", findings)])
+    packed = lines[2:-1]  # (between the group's header and the summary)
+    assert len(packed) == 3
+    shown = len(re.findall(r"SOME_RATHER_LONG_EXTRA_KEY_\d+ \(\d+\)", " ".join(packed)))
+    assert packed[-1].endswith(f" and {40 - shown} more (-v lists them)")
+    # errors are never cut short
+    errors = tuple(missing(f"SOME_RATHER_LONG_KEY_{i:03d}", i) for i in range(1, 41))
+    listed = render([PairResult("t", "e", errors)])
+    assert len(re.findall(r"SOME_RATHER_LONG_KEY_\d+ \(\d+\)", "\n".join(listed))) == 40
+
+
 def test_a_packed_group_with_several_messages_names_each() -> None:
     findings = tuple(extra(f"OLD_{i}", i, "removed") for i in range(1, 5)) + tuple(
         extra(f"MINE_{i}", 10 + i, "operator-only") for i in range(1, 6)
@@ -334,10 +347,10 @@ def test_a_second_fix_is_in_sync_and_exits_0(tmp_path: Path) -> None:
     assert run(tmp_path, "fix").returncode == 1
     second = run(tmp_path, "fix")
     assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines()[:2] == [
-        ".env.example -> .env: no base (two-way)",
-        ".env: in sync: nothing changed",
-    ]
+    header, account = second.stdout.splitlines()[:2]
+    # (the first fix left a sync record: the second compares with it as its base)
+    assert header.startswith(".env.example -> .env: base from sync record: ")
+    assert account == ".env: in sync: nothing changed"
     assert ", 1 changed" not in second.stdout.splitlines()[-1]
 
 

@@ -66,7 +66,8 @@ def _in_process(template: str, env: str) -> list[tuple[str, str, int]]:
     """``check``'s findings for the pair, without a process (the property runs many pairs)."""
     with tempfile.TemporaryDirectory() as d:
         _pair(Path(d), template, env)
-        job = Job(Path(d) / ".env.example", Path(d) / ".env")
+        files = (Path(d) / ".env.example", Path(d) / ".env")
+        job = Job(*files, explicit=frozenset(os.path.abspath(f) for f in files))
         result = check_pair(job, Settings(), "fail", None)
     return [(f.code, f.key, f.line) for f in result.findings]
 
@@ -76,7 +77,7 @@ def _in_process(template: str, env: str) -> list[tuple[str, str, int]]:
 def test_breaking_one_value_changes_nothing_else(n: int, data: st.DataObject) -> None:
     """Property: an env file in step with its template, one value opened with a quote that is
     never closed: the only finding is ENV007 at that line."""
-    keys = [f"KEY_{i}" for i in range(n)]
+    keys = [f"SETTING_{i}" for i in range(n)]
     template = "".join(f"# about {k}\n{k}=value{i}\n" for i, k in enumerate(keys))
     broken = data.draw(st.integers(min_value=0, max_value=n - 1))
     quote = data.draw(st.sampled_from(['"', "'"]))

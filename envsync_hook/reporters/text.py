@@ -220,6 +220,8 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
 
 #: a run of at least this many findings of one code, file and message is packed
 _PACK = 4
+#: the lines a packed run of warnings takes at most (errors are always listed whole)
+_WARNING_LINES = 3
 
 #: what an info count line says about its findings (else the rule's summary)
 _INFO_TEXT = {
@@ -265,13 +267,19 @@ def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) ->
                 continue
             if len(messages) > 1:
                 lines.append(f"  {one_line(message)}:")
-            lines.extend(
-                _packed(
-                    f"  {one_line(file)}: ",
-                    [f"{one_line(f.key)} ({f.line})" for f in run],
-                    options.width,
-                )
+            packed = _packed(
+                f"  {one_line(file)}: ",
+                [f"{one_line(f.key)} ({f.line})" for f in run],
+                options.width,
             )
+            if severity != "error" and len(packed) > _WARNING_LINES:
+                # every error is listed; a long run of warnings gets a few lines (-v: all)
+                shown = sum(line.count(" (") for line in packed[:_WARNING_LINES])
+                packed = packed[:_WARNING_LINES]
+                packed[-1] = packed[-1].rstrip(",") + (
+                    f" and {len(run) - shown} more (-v lists them)"
+                )
+            lines.extend(packed)
     return lines
 
 
