@@ -647,7 +647,7 @@ def _check_report_paths(args: argparse.Namespace) -> None:
     from envsync_hook import files
 
     for path in (args.output, args.junit, args.json, args.sarif):
-        if path:
+        if path and path != "-":  # (``-``: standard output)
             files.check_report_path(path)
 
 
