@@ -1319,9 +1319,11 @@ def check_report_path(path: PathArg) -> None:
     """Refuse (one line), before anything is written, a report path that is a symlink or a
     file with other hard links, or whose folder leads out of its anchor through a symlink: a
     report truncates the file it writes, so a planted ``junit.xml -> ~/.bashrc`` must not
-    make it truncate that file."""
+    make it truncate that file. A device or a pipe (``/dev/null``, ``/dev/stdout``) is fine."""
     shown = _show(path)
     _checked_home(path, "write report")
+    if _is_stream(path):
+        return
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -1329,6 +1331,16 @@ def check_report_path(path: PathArg) -> None:
     except OSError as exc:
         raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
     _check_report_stat(st, shown)
+
+
+def _is_stream(path: PathArg) -> bool:
+    """Whether ``path`` leads (through symlinks: ``/dev/stdout``) to a device or a pipe, which a
+    report is written to as it is: there is no file content to truncate."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _check_report_stat(st: os.stat_result, shown: str) -> None:
@@ -1354,6 +1366,18 @@ def write_report(path: PathArg, text: str) -> None:
     shown = _show(path)
     folder = _checked_home(path, "write report")
     name = os.path.basename(path)
+    if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: opened as it is, never truncated
+        try:
+            fd = os.open(path, os.O_WRONLY | _O_BINARY)
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a file since: not ours
+                    raise EnvsyncError(f"refusing to write report {shown}: it changed meanwhile")
+                _write_all(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
+        return
     try:
         with _Dir(folder) as directory:
             fd = directory.open(name, os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NONBLOCK, 0o666)
