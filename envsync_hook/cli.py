@@ -536,10 +536,6 @@ def _upgrade_jobs(
     return jobs
 
 
-#: how reports name an env file read from standard input
-STDIN_NAME = "<stdin>"
-
-
 def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """The env file's text and display name when ``--env`` is ``-`` (standard input) or a pipe
     (``/dev/stdin`` of a pipeline, a process substitution ``<(...)``); else ``(None, None)``.
@@ -548,6 +544,7 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
     in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
     ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
     from envsync_hook import files
+    from envsync_hook.locate import STDIN_NAME
 
     name = args.env
     if not name or (name != "-" and not files.is_pipe(name)):

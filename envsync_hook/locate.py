@@ -16,6 +16,8 @@ from pathlib import Path
 from envsync_hook.findings import PairResult
 
 GIT_MARKER = ".git"
+#: how reports name an env file read from standard input (``--env -``): no path, never rebased
+STDIN_NAME = "<stdin>"
 
 
 def repo_root(start: str | Path) -> Path | None:
@@ -63,7 +65,7 @@ class Rebaser:
         return done
 
     def _rebase(self, path: str) -> str:
-        if not path:
+        if not path or path == STDIN_NAME:
             return path
         full = os.path.normpath(os.path.join(self.cwd, path))
         if not _inside(full, self.root):

@@ -53,6 +53,7 @@ def test_report_root(tmp_path: Path, workspace: str, cwd: str, expected: str) ->
         ("ABSOLUTE/docker/.env", "docker/.env"),
         ("/somewhere/else/.env", "/somewhere/else/.env"),
         ("", ""),
+        ("<stdin>", "<stdin>"),  # --env -: no file to name from the root
     ],
 )
 def test_rebaser(tmp_path: Path, path: str, expected: str) -> None:
