@@ -487,8 +487,15 @@ def compare(
     _rename_hints(ctx, template, env, missing, base, extra)
     if ctx.settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, env, base, also)
-    # (a key the template defines on a line of its own is a name, wherever the env file has it)
-    odd = odd_keys(template.doc) | (odd_keys(env.doc) - template.last.keys())
+    # (a key a template of the set or the base defines, or offers commented out, is a name,
+    # wherever the env file has it)
+    odd = odd_keys(env.doc)
+    if odd:
+        known: tuple[Side | None, ...] = (template, *also, base)
+        for known_side in known:
+            if known_side is not None:
+                odd = odd - known_side.last.keys() - {c.key for c in known_side.doc.commented}
+    odd |= odd_keys(template.doc, bare=False)
     findings = hide_odd_keys(ctx.out, odd)
     findings.sort()
     return Comparison(
@@ -590,16 +597,24 @@ def _default_secrets(
         )
 
 
-def odd_keys(doc: Document) -> frozenset[str]:
-    """Keys of statements that do not start their line: text after a closing quote
-    (``A="x"token``) or a second statement on a line. Docker Compose reads a key there, but
-    it is the rest of a value more often than a name: it is shown by its line, never as text.
+def odd_keys(doc: Document, bare: bool = True) -> frozenset[str]:
+    """Keys of statements that do not start their line (text after a closing quote,
+    ``A="x"token``, or a second statement on a line) and, with ``bare``, of bare ``KEY``
+    lines (a token or a line of a PEM pasted on its own line). Docker Compose reads a key
+    there, but it is a piece of a value more often than a name: it is shown by its line, never
+    as text.
     """
-    lines, keys = doc.lines, doc.keys
+    lines, keys, kinds = doc.lines, doc.keys, doc.kinds
+    out: set[str] = set()
+    if bare and BARE in kinds:
+        at = kinds.find(BARE)
+        while at >= 0:  # (bytearray.find: C-level, and bare lines are rare)
+            out.add(keys[at])
+            at = kinds.find(BARE, at + 1)
     if len(keys) < 2:
-        return frozenset()
+        return frozenset(out)
     # (C-level: a statement on the same line as the one before it)
-    out = set(compress(keys[1:], map(eq, lines[1:], lines[:-1])))
+    out.update(compress(keys[1:], map(eq, lines[1:], lines[:-1])))
     if doc.spans:
         # a statement right after a quoted value that crosses lines, on its closing line
         text, starts = doc.text, doc.starts
