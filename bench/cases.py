@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
@@ -124,6 +126,34 @@ def dify_case(root: Path) -> Case:
         template,
         env,
     )
+
+
+def dify_history_case(root: Path) -> Path | None:
+    """A clone of Dify's template history (``$ENVSYNC_CORPUS/dify/env-history.bundle``, 244
+    revisions, checked out at 1.14.1) with ``docker/.env`` copied from 1.10.0 and customised:
+    a plain ``check`` there infers its base from the git history. The ``docker`` folder, or None
+    without the corpus or git."""
+    corpus = os.environ.get("ENVSYNC_CORPUS")
+    bundle = Path(corpus or "", "dify", "env-history.bundle")
+    if not corpus or not bundle.is_file() or shutil.which("git") is None:
+        return None
+    repo = root / "dify-history"
+    if not (repo / ".git").is_dir():
+        subprocess.run(
+            ["git", "clone", "-q", "-b", "main", str(bundle), str(repo)],
+            check=True,
+            capture_output=True,
+        )
+    old = subprocess.run(
+        ["git", "-C", str(repo), "show", "1.10.0:docker/.env.example"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    env = repo / "docker" / ".env"
+    env.write_text(customise_dify(old), encoding="utf-8")
+    env.chmod(0o600)
+    return repo / "docker"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ benchmark's own state (memory, open files, earlier children) reaches the measure
    code, whether the env file changed, and the tail of stderr when the command crashed.
 
 The spec: ``{"argv": [...], "env": {...}, "files": {"name": "source path"}, "tmp": "dir",
-"watch": ".env", "stdout": "report.txt"}``.
+"watch": ".env", "stdout": "report.txt", "cwd": "dir"}`` (``cwd``: run there, not in the copy).
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def measure(spec: dict[str, Any]) -> dict[str, object]:
             (os.POSIX_SPAWN_DUP2, err_fd, 2),
         ]
         cwd = os.getcwd()
-        os.chdir(work)  # posix_spawn has no cwd argument before Python 3.13
+        # posix_spawn has no cwd argument before Python 3.13; ``cwd`` in the spec runs the
+        # command in place (a read-only check in a git repository: the base from its history)
+        os.chdir(str(spec.get("cwd") or work))
         try:
             started = time.perf_counter()
             pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)

@@ -97,6 +97,32 @@ def specs_for(
     }
 
 
+def _history_rows(
+    root: Path, it: interp.Interpreter, env: dict[str, str], args: argparse.Namespace
+) -> list[str]:
+    """What inferring the base from git history adds to a check: plain ``check`` (base from
+    Dify's 244 template revisions) against ``check --no-base``, in the same clone."""
+    docker = cases.dify_history_case(root)
+    if docker is None:
+        return ["", "base from git history: skipped (needs git and $ENVSYNC_CORPUS)"]
+    spec: Spec = {"env": env, "files": {}, "tmp": args.tmp, "watch": ".env", "cwd": str(docker)}
+    specs: dict[str, Spec] = {
+        "check": {**spec, "argv": [*it.envsync, "check"]},
+        "check --no-base": {**spec, "argv": [*it.envsync, "check", "--no-base"]},
+    }
+    got = measure_group(specs, args.runs, "case dify-history", args.budget)
+    plain, two_way = got["check"], got["check --no-base"]
+    return [
+        "",
+        "base from git history (Dify .env of 1.10.0, customised, in a clone of the template's",
+        "244 revisions at 1.14.1; median wall / CPU seconds):",
+        f"  check (infers the base)  {plain.median_s:.3f} s / {plain.cpu_s:.3f} s",
+        f"  check --no-base          {two_way.median_s:.3f} s / {two_way.cpu_s:.3f} s",
+        f"  added by inference       {plain.median_s - two_way.median_s:.3f} s / "
+        f"{plain.cpu_s - two_way.cpu_s:.3f} s (budget 0.5 s)",
+    ]
+
+
 def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -155,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measured = measure_group(specs, args.runs, "case dify", args.budget)
     results["floor"] = {FLOOR: measured.pop(FLOOR)}
     results[dify.name] = measured
+    history_lines = _history_rows(root, it, env, args)
     for c in synth:
         group = specs_for(c, it, env, args.tmp)
         results[c.name] = measure_group(group, args.runs, f"case {c.name}", args.budget)
@@ -170,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     lines += report.body(results, [dify, *synth], sizes)
+    lines += history_lines
     if not args.no_imports:
         lines += ["", "import time (-X importtime; --version: median of 5 runs by total):"]
         lines += report.imports(it, env, dify.directory)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from envsync_hook import files
-from envsync_hook.base import BaseChoice, choose_base
+from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import Comparison, KeyList, Side, compare, index, syntax_findings
 from envsync_hook.document import Document, parse, template_errors
 from envsync_hook.errors import EnvsyncError
@@ -39,6 +39,9 @@ class Job(NamedTuple):
     env_text: str | None = None
     #: ``--no-base``: two-way, whatever record or history there is
     no_base: bool = False
+    #: absolute paths of the files named on the command line (template, ``--env``, ``--base``):
+    #: only those are read through a symlink leading out of the current directory
+    explicit: frozenset[str] = frozenset()
 
 
 class FixOptions(NamedTuple):
@@ -68,23 +71,39 @@ def _display(path: Path) -> str:
     return str(path)
 
 
+def _read(job: Job, path: Path, what: str) -> str:
+    """Read a file of the job; one not named on the command line must not lead out of the
+    folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
+    return files.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
+
+
 def load_templates(job: Job) -> Loaded:
     """Read the template, the rest of its set and its base; raises EnvsyncError."""
-    ttext = files.read_text(job.template, "template")
+    ttext = _read(job, job.template, "template")
     template = index(_display(job.template), parse(ttext))
-    if not template.last and not template.doc.errors:
-        # an empty (or comment-only) template is a truncated or wrong file, not "no keys"
-        raise EnvsyncError(
-            f"refusing to use template {job.template}: it is empty (it assigns no keys)"
-        )
-    also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
-    choice = choose_base(job, template)
-    return Loaded(template, also, choice.side, choice)
+    # (a template that assigns no key, all of them commented out or none, is a valid template)
+    also = tuple(index(_display(p), parse(_read(job, p, "template"))) for p in job.also)
+    return Loaded(template, also, None, BaseChoice(None, "none"))
+
+
+def _record(job: Job, loaded: Loaded, bdir: Path) -> str:
+    """Write the sync record: the template set the env file is now in sync with (base.py).
+
+    The env file is already written: a record that cannot be written is a notice (returned),
+    not a failure; the next run falls back to the next source of a base."""
+    texts = [(job.template, loaded.template.doc.text)]
+    texts += [(p, side.doc.text) for p, side in zip(job.also, loaded.also)]
+    try:
+        write_record(job.env, bdir, texts)
+    except (EnvsyncError, OSError) as e:
+        return f"{job.env}: sync record not written ({e})"
+    return ""
 
 
 def _with_base(result: PairResult, loaded: Loaded) -> PairResult:
     """``result`` with the base's source and detail and the set's size filled in."""
     return result._replace(
+        notice=result.notice or loaded.choice.notice,
         base_source=loaded.choice.source,
         base_detail=loaded.choice.detail,
         set_size=1 + len(loaded.also),
@@ -168,10 +187,14 @@ def _skipped(job: Job, loaded: Loaded, started: float, why: str) -> PairResult:
 
 
 def _compare(
-    job: Job, loaded: Loaded, edoc: Document, settings: Settings
-) -> tuple[Side, Comparison]:
+    job: Job, loaded: Loaded, edoc: Document, settings: Settings, bdir: Path | None
+) -> tuple[Side, Comparison, Loaded]:
+    """Pick the base (base.py: option, sync record in ``bdir``, hook ref, git history), then
+    compare; ``loaded`` comes back with the base and where it came from."""
     env = index(str(job.env), edoc)
-    return env, compare(loaded.template, env, settings, loaded.base, loaded.also)
+    choice = choose_base(job, loaded.template, env, bdir)
+    loaded = loaded._replace(base=choice.side, choice=choice)
+    return env, compare(loaded.template, env, settings, loaded.base, loaded.also), loaded
 
 
 def _summary_notice(c: Comparison) -> str:
@@ -187,7 +210,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
     started = time.perf_counter()
     loaded = load_templates(job)
     if job.env_text is not None:  # from a pipe: no file, so no mode to check
-        env, c = _compare(job, loaded, parse(job.env_text), settings)
+        env, c, loaded = _compare(job, loaded, parse(job.env_text), settings, None)
         return _with_base(
             PairResult(
                 loaded.template.path,
@@ -204,11 +227,10 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
                 job, loaded, started, "--if-missing skip" if not job.optional else "optional"
             )
         return _missing(job, loaded, settings, started)
-    etext = files.read_text(job.env, "env file")
-    env, c = _compare(job, loaded, parse(etext), settings)
-    more = _permission_findings(
-        job.env, files.backup_dir_for(job.env, job.backup_dir or backup_dir), settings
-    )
+    etext = _read(job, job.env, "env file")
+    bdir = files.backup_dir_for(job.env, job.backup_dir or backup_dir)
+    env, c, loaded = _compare(job, loaded, parse(etext), settings, bdir)
+    more = _permission_findings(job.env, bdir, settings)
     findings = sorted(c.findings + more) if more else c.findings  # (compare sorts its own)
     return _with_base(
         PairResult(
@@ -268,7 +290,7 @@ def _preview_piped(
     etext = job.env_text or ""
     edoc = parse(etext)
     _refuse_syntax(str(job.env), edoc)
-    env, c = _compare(job, loaded, edoc, settings)
+    env, c, loaded = _compare(job, loaded, edoc, settings, None)
     new, _generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
     changed = new != etext
     notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
@@ -299,6 +321,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
         return _preview_piped(job, loaded, settings, opts.diff, started)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
+    if os.path.abspath(job.env) not in job.explicit:
+        files.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"
@@ -317,16 +341,18 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             if not os.path.lexists(job.env):
                 created, _generated = _generate(settings, loaded.template.doc.text)
                 files.atomic_write(job.env, created, mode=0o600)
+                recorded = _record(job, loaded, bdir)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
+                notice += f"\n{recorded}" if recorded else ""
                 return FixOutcome(result._replace(changed=True, notice=notice), "", None)
     files.check_writable_target(job.env, bdir)
     from envsync_hook.merge import merge
 
     with files.env_lock(job.env):
-        etext = files.read_text(job.env, "env file")
+        etext = files.read_env(job.env)  # (no symlink followed out of its folder, even now)
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
-        env, c = _compare(job, loaded, edoc, settings)
+        env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
         new, generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
         changed = new != etext
         findings = tuple(c.findings)  # (sorted by compare)
@@ -347,8 +373,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         )
         diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
+            # (in sync: the record says what with)
+            recorded = "" if opts.dry_run or opts.diff else _record(job, loaded, bdir)
             return FixOutcome(
-                result._replace(duration=time.perf_counter() - started, notice=""), diff, None
+                result._replace(duration=time.perf_counter() - started, notice=recorded),
+                diff,
+                None,
             )
         summary = _summary_notice(c)
         if generated:
@@ -366,8 +396,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # is refused, not silently reverted
         merged_from = etext.encode("utf-8")
         backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
+        recorded = _record(job, loaded, bdir)  # after the replace: what it now syncs with
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
+    notice += f"\n{recorded}" if recorded else ""
     return FixOutcome(
         result._replace(duration=time.perf_counter() - started, notice=notice), diff, backup
     )

@@ -625,6 +625,62 @@ def test_the_lock_pins_every_dependency_with_hashes() -> None:
         assert tuple(int(p) for p in version.split(".")[:2]) >= (2, 4), version
 
 
+# --- the repository's code never runs ---------------------------------------------------------
+# The steps run in the checked-out repository. A Python started there with `-m`, `-c` or a
+# script on stdin puts that directory first on sys.path, so a planted `json.py` would be
+# imported instead of the standard library's: every Python of the action runs isolated (-I).
+
+PLANTED = ("argparse", "json", "shlex", "venv")
+
+
+def plant_modules(tree: Path, markers: Path) -> None:
+    """A module of each planted name in ``tree`` that, imported, leaves a marker file."""
+    markers.mkdir(exist_ok=True)
+    for name in PLANTED:
+        (tree / f"{name}.py").write_text(
+            f"open({str(markers / name)!r}, 'w').close()\n", encoding="utf-8"
+        )
+
+
+def control_imports(tree: Path, markers: Path) -> list[str]:
+    """The plants work: a plain ``python -c 'import NAME'`` in ``tree`` imports each of them."""
+    for name in PLANTED:
+        subprocess.run([sys.executable, "-c", f"import {name}"], cwd=tree, check=False)
+    return sorted(p.name for p in markers.iterdir())
+
+
+def test_planted_modules_in_the_checkout_never_run(tmp_path: Path, workspace: Path) -> None:
+    markers = tmp_path / "markers"
+    plant_modules(workspace, markers)
+    # `args` makes the step split words (shlex); the counts come from its JSON report (json);
+    # envsync itself parses its command line (argparse) and writes JSON and JUnit
+    run = run_action(
+        tmp_path, workspace, {**PY, "args": "--ignore 'LOCAL_*'", "junit": "junit.xml"}
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.outputs["errors"] == "1" and run.outputs["exit-code"] == "1"
+    assert (workspace / "junit.xml").read_text("utf-8").startswith("<?xml")
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert control_imports(workspace, markers) == sorted(PLANTED)
+
+
+def test_planted_venv_module_does_not_run_in_the_install_step(
+    tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real install step creates its virtual environment with a planted ``venv.py`` in the
+    checkout. pip is kept offline (``PIP_NO_INDEX``): the step may fail at the install, after
+    the environment was created; what matters is which ``venv`` made it."""
+    markers = tmp_path / "markers"
+    plant_modules(workspace, markers)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    action_path = copy_package(tmp_path / "action")
+    run_action(tmp_path, workspace, {**PY}, action_path=action_path, skip_install=False)
+    venv = tmp_path / "runner" / "envsync-hook-venv"
+    assert (venv / "pyvenv.cfg").is_file()  # the standard library's venv ran
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert control_imports(workspace, markers) == sorted(PLANTED)
+
+
 # --- the README's workflows -------------------------------------------------------------------
 
 DOCS = (ROOT / "README.md",)

@@ -77,7 +77,8 @@ def test_first_time_setup_copies_the_template(tmp_path: Path, template: str) -> 
     env = tmp_path / ".env"
     assert env.read_bytes() == template.encode("utf-8")
     assert mode_of(env) == 0o600
-    assert not (tmp_path / "env-backup").exists()  # nothing to back up
+    # nothing to back up; only the sync record of what the env file was made from (issue 11)
+    assert [p.name for p in (tmp_path / "env-backup").iterdir()] == [".env.sync"]
     # and the copy is in sync: a second run changes nothing
     before = snapshot(tmp_path)
     again = run(tmp_path, "fix")
@@ -148,7 +149,10 @@ def test_in_sync_from_the_start_creates_no_backup_dir(tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     proc = run(tmp_path, "fix")
     assert proc.returncode == 0, proc.stderr
-    assert snapshot(tmp_path) == before
+    # no backup: only the sync record of what the env file is in sync with (issue 11)
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith("env-backup")} == before
+    assert [p.name for p in (tmp_path / "env-backup").iterdir()] == [".env.sync"]
 
 
 def _wait_for_a_new_second() -> None:

@@ -282,7 +282,9 @@ def _assert_safe(d: Path, template: str, env: str) -> None:
     after_first = _files(d)
     changed = after_first[".env"] != env.encode()
     backups = [
-        k for k in after_first if k.startswith("env-backup/") and not k.endswith(".meta")
+        k
+        for k in after_first
+        if k.startswith("env-backup/") and not k.endswith(".meta") and ".sync/" not in k
     ]
     assert len(backups) == (1 if changed else 0)
     if changed:
