@@ -162,7 +162,10 @@ def _new_template(template: Path, rev: str, source: str, detail: str) -> BaseCho
 def _from_option(job: Job) -> BaseChoice | None:
     """``--base PATH`` / ``--base-ref REV`` (or the configuration's ``base``/``base_ref``)."""
     if job.base is not None:
-        side = index(str(job.base), parse(files.read_text(job.base, "base template")))
+        # (from a configuration file it must not lead out of the project folder)
+        confine = os.path.abspath(job.base) not in job.explicit
+        base_text = files.read_text(job.base, "base template", confine=confine)
+        side = index(str(job.base), parse(base_text))
         return BaseChoice(side, "option", f"--base {job.base}")
     if job.base_ref is not None:
         detail = f"--base-ref {job.base_ref}"

@@ -402,6 +402,10 @@ def _build_jobs(
         cli_base = (args.base, args.base_ref)
     else:
         cli_base = None
+    # files named on the command line may lead anywhere; found or configured ones may not
+    named = frozenset(os.path.abspath(n) for n in (*args.templates, args.env, args.base) if n)
+    if args.config:
+        named |= frozenset(os.path.abspath(n) for n in _paths_of(cfg))
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
@@ -440,6 +444,7 @@ def _build_jobs(
                 backup_dir=str(backup_dir) if backup_dir else None,
                 env_text=env_text,
                 no_base=args.no_base,
+                explicit=named | _named_by_operator(args, t, env, base, also_paths),
             )
         )
         seen.add(os.path.abspath(t))
@@ -466,6 +471,7 @@ def _build_jobs(
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
                 no_base=args.no_base,
+                explicit=named,
             )
         )
         seen.add(os.path.abspath(p))
@@ -505,6 +511,34 @@ def _config_present(args: argparse.Namespace) -> bool:
         if os.path.lexists(directory / ".git"):
             break
     return False
+
+
+def _paths_of(cfg: dict[str, object]) -> list[str]:
+    """Every file path a configuration names (top level and pairs; globs not expanded)."""
+    from typing import cast
+
+    pairs = cast("Sequence[dict[str, object]]", cfg.get("pairs") or ())
+    out: list[str] = []
+    for table in [cfg, *pairs]:
+        for key in ("template", "env", "base"):
+            if table.get(key):
+                out.append(str(table[key]))
+        out.extend(str(t) for t in cast("Sequence[object]", table.get("templates") or ()))
+    return out
+
+
+def _named_by_operator(
+    args: argparse.Namespace, template: Path, env: Path, base: object, also: list[Path]
+) -> frozenset[str]:
+    """The files of a pair the operator chose: the env file of a template named on the command
+    line (it lies beside it), all of them with ``--config FILE`` (a file named on the command
+    line), the matches of ``--also`` globs given on the command line."""
+    chosen: list[object] = list(also) if args.also else []
+    if any(os.path.abspath(t) == os.path.abspath(template) for t in args.templates):
+        chosen.append(env)
+    if args.config:
+        chosen += [template, env, base, *also]
+    return frozenset(os.path.abspath(str(p)) for p in chosen if p)
 
 
 def _upgrade_jobs(
@@ -561,9 +595,14 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
     """Configuration from ``--config``, ``.envsync.toml`` or ``[tool.envsync]`` ({} if none)."""
-    from envsync_hook.config import find_and_load
+    from envsync_hook import files
+    from envsync_hook.config import FOLDER, find_and_load
 
-    return find_and_load(args.config)
+    cfg = find_and_load(args.config)
+    # a file found in or above the current directory sets the project folder; one named with
+    # --config does not (every path it names counts as named on the command line)
+    files.confine_to(None if args.config or FOLDER not in cfg else str(cfg[FOLDER]))
+    return cfg
 
 
 def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
@@ -598,11 +637,18 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
 
 
 def _write_file(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-    except OSError as e:
-        raise EnvsyncError(f"cannot write report {path}: {e.strerror or e}") from None
+    from envsync_hook import files
+
+    files.write_report(path, text)
+
+
+def _check_report_paths(args: argparse.Namespace) -> None:
+    """Refuse a report path that is a symlink (or hard link) before anything is written."""
+    from envsync_hook import files
+
+    for path in (args.output, args.junit, args.json, args.sarif):
+        if path:
+            files.check_report_path(path)
 
 
 #: the formats whose paths are from the repository root (GitHub resolves them there)
@@ -639,7 +685,12 @@ def _report(
     options = ReportOptions(settings.fail_on, color, __version__, args.command)
     # github and sarif reports name paths from the repository root (looked up only for them)
     rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
-    text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
+
+    def inputs(name: str, opts: ReportOptions) -> tuple[list[PairResult], ReportOptions]:
+        """What reporter ``name`` renders: the results, their paths from the root if rooted."""
+        return rooted if rooted is not None and name in _ROOTED else (results, opts)
+
+    text = get_reporter(fmt)(*inputs(fmt, options))
     if to_file:
         _write_file(args.output, text)
     else:
@@ -648,15 +699,14 @@ def _report(
     plain = options._replace(color=False)
     for path, name in ((args.junit, "junit"), (args.json, "json"), (args.sarif, "sarif")):
         if path:
-            inputs = rooted if rooted and name in _ROOTED else (results, plain)
-            _write_file(path, get_reporter(name)(*inputs))
+            _write_file(path, get_reporter(name)(*inputs(name, plain)))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary_path and rooted:
+    if fmt == "github" and summary_path:
         from envsync_hook.reporters import step_summary
 
         try:
             with open(summary_path, "a", encoding="utf-8") as f:
-                f.write(step_summary(*rooted))
+                f.write(step_summary(*inputs("github", plain)))
         except OSError as e:
             out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
 
@@ -687,6 +737,7 @@ def _run_pairs(args: argparse.Namespace, out: _Out) -> int:
         jobs = found
     else:
         jobs = _build_jobs(args, cfg, notices)
+    _check_report_paths(args)
     for msg in notices:
         out.notice(msg)
     results: list[PairResult] = []
@@ -734,6 +785,7 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
 
     env = Path(args.env)
     bdir = files.backup_dir_for(env, args.backup_dir)
+    files.check_confined(env, bdir)  # (before listing: a planted folder symlink leads out)
     if args.list:
         backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
         if not backups:
@@ -753,7 +805,8 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
         source = files.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
-    files.read_text(source, "backup")  # refuse unreadable, non-UTF-8 or NUL-holding backups
+    # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)
+    files.read_backup(source)
     made = files.restore(env, source, bdir, force=args.force)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")

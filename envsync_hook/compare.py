@@ -183,20 +183,11 @@ class Comparison(NamedTuple):
     unequal: list[str] | None = None
 
 
-_TRIVIAL = re.compile(r"(?i)^(?:|true|false|yes|no|on|off|none|null|-?\d+(?:\.\d+)?)$")
-
-
-def _tokens(key: str) -> list[str]:
-    return key.split("_")
-
-
 def looks_renamed(old: str, new: str) -> bool:
-    """Same name stem: equal token count (>= 3), exactly one differing token, not the last."""
-    a, b = _tokens(old), _tokens(new)
-    if len(a) != len(b) or len([t for t in a if t]) < 3:
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-    return len(diff) == 1 and diff[0] != len(a) - 1
+    """Whether the names alone are strong evidence of a rename (see :mod:`renames`)."""
+    from envsync_hook.renames import looks_renamed as by_names
+
+    return by_names(old, new)
 
 
 class _Ctx:
@@ -457,6 +448,9 @@ def compare(
                 msg = "not defined by any template of the set; fix keeps it at the end of the file"
         _emit(ctx, "ENV002", key, epath, elines[ei], msg)
 
+    if DROP in decisions.values() and "$" in edoc.text:
+        _keep_referenced(ctx, env, decisions)
+
     for key, lines in env.dups.items():
         _emit(
             ctx,
@@ -501,6 +495,33 @@ def compare(
     return Comparison(
         findings, KeyList(template, env, odd), decisions, relocated, stale, conflicts, unequal
     )
+
+
+def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
+    """A key fix would drop, but that a kept value references from a line below it: kept
+    instead (in the trailing block, moved up by the merge as its reference needs), so that the
+    referencing value reads as before. Its ENV002/ENV008 finding says so."""
+    from envsync_hook.references import names, referencing_keys
+
+    kinds, templates, elast = env.doc.kinds, env.doc.templates, env.last
+    kept: dict[str, str] = {}  # dropped key -> a kept key that references it
+    todo = referencing_keys(env, decisions)
+    while todo:
+        key = todo.pop()
+        ei = elast[key]
+        for name in names(kinds[ei], templates[ei]):
+            if decisions.get(name) == DROP and elast[name] < ei:
+                decisions[name] = TRAIL
+                kept[name] = key
+                todo.append(name)  # its own references now count
+    if not kept:
+        return
+    for n, f in enumerate(ctx.out):
+        user = kept.get(f.key)
+        if user is not None and f.code in ("ENV002", "ENV008") and "drop" in f.message:
+            ctx.out[n] = f._replace(
+                message=f"{f.message.split(';')[0]}; fix keeps it: {user} references it"
+            )
 
 
 #: values that are no secret even under a secret-looking name (a switch, a placeholder number)
@@ -650,51 +671,37 @@ def _rename_hints(
     base: Side | None,
     extra: list[str],
 ) -> None:
-    if not extra:
-        return
+    """ENV009 for each key that left the template and looks renamed to one that arrived
+    (:mod:`envsync_hook.renames` decides). With a base, a key left only if the base had it
+    (an operator's own key was never the template's), and arrived only if the base lacked it;
+    the base's default counts as the departed key's value too."""
+    if not extra or ctx.settings.severity_of("ENV009") == "off":
+        return  # (nothing to hint, or hints switched off: the analysis is skipped)
     arrived = missing if base is None else [k for k in missing if k not in base.last]
     if not arrived:
         return
+    from envsync_hook.renames import rename_pairs
+
     ttemplates, etemplates = template.doc.templates, env.doc.templates
     tlast, elast = template.last, env.last
-    # Each key that left is matched with the first arrived key (in template order) that has its
-    # value or its name but one token. Indexes make that a lookup rather than a scan of every
-    # arrived key: a scan is quadratic (5,000 x 5,000 pairs at 100,000 keys).
-    by_value: dict[str, int] = {}
-    by_stem: dict[tuple[str | None, ...], int] = {}
-    for at, new in enumerate(arrived):
-        by_value.setdefault(canonical(ttemplates[tlast[new]]), at)
-        tokens = _tokens(new)
-        for i in range(len(tokens) - 1):
-            by_stem.setdefault(_stem(tokens, i), at)
-    none = len(arrived)
+    departed: list[tuple[str, list[str]]] = []
     for old in extra:
-        value = canonical(etemplates[elast[old]])
-        hit = none if _TRIVIAL.match(value) else by_value.get(value, none)
-        same_value = hit < none
-        tokens = _tokens(old)
-        if len([t for t in tokens if t]) >= 3:
-            for i in range(len(tokens) - 1):
-                at = by_stem.get(_stem(tokens, i), none)
-                if at < hit:
-                    hit, same_value = at, False
-        if hit < none:
-            new = arrived[hit]
-            why = "same value" if same_value else "similar name"
-            new_line = template.doc.lines[template.last[new]]
-            _emit(
-                ctx,
-                "ENV009",
-                old,
-                template.path,
-                new_line,
-                f"looks renamed to {shown_key(new, new_line)} ({why}); "
-                "fix does not move values between keys",
-            )
-
-
-def _stem(tokens: list[str], i: int) -> tuple[str | None, ...]:
-    """``tokens`` with token ``i`` blanked: two names share a stem iff only token ``i`` differs."""
-    stem: list[str | None] = list(tokens)
-    stem[i] = None
-    return tuple(stem)
+        values = [canonical(etemplates[elast[old]])]
+        if base is not None:
+            at = base.last.get(old)
+            if at is None:
+                continue
+            values.append(canonical(base.doc.templates[at]))
+        departed.append((old, values))
+    offered = [(new, canonical(ttemplates[tlast[new]])) for new in arrived]
+    for old, new, why in rename_pairs(departed, offered):
+        new_line = template.doc.lines[tlast[new]]
+        _emit(
+            ctx,
+            "ENV009",
+            old,
+            template.path,
+            new_line,
+            f"looks renamed to {shown_key(new, new_line)} ({why}); "
+            "fix does not move values between keys",
+        )

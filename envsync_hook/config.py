@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = ".envsync.toml"
 PYPROJECT = "pyproject.toml"
+#: key of the loaded configuration holding the folder of its file (not a setting)
+FOLDER = "folder"
 #: the table of a pyproject.toml (or of any configuration file) that holds the settings
 TABLE = ("tool", "envsync")
 
@@ -161,7 +163,10 @@ def _load(
     else:
         section = raw
     config = _validate(path, section, prefix)
-    return _to_plain(config, path.parent)
+    plain = _to_plain(config, path.parent)
+    # where the file was found: the project's folder, which files it names must not leave
+    plain[FOLDER] = str(path.parent)
+    return plain
 
 
 def _validate(path: Path, section: dict[str, Any], prefix: str) -> BaseModel:

@@ -1,8 +1,18 @@
 """Reading, backing up, atomically replacing, locking and restoring env files.
 
-This is the only module of envsync-hook that writes files. It writes only to the env file's own
-(resolved) directory and to the backup directory. Every failure is an :class:`EnvsyncError` whose
-message is one line naming the file, never its contents.
+This is the only module of envsync-hook that writes env files and backups. It writes only to the
+env file's own (resolved) directory and to the backup directory. Every failure is an
+:class:`EnvsyncError` whose message is one line naming the file, never its contents.
+
+Confinement (no way out of the folder, even by a race): a path is resolved once (symlinks
+followed, then checked: see :func:`check_writable_target`), and the resolved directory is then
+opened one component at a time from ``/`` without following any symlink (:class:`_Dir`); every
+file operation names one entry of that open directory (``openat``, ``renameat``, ``linkat``,
+``mkdirat`` with ``O_NOFOLLOW``). A component or file swapped for a symlink after the check makes
+the operation fail (``ELOOP``/``ENOTDIR``), never lead elsewhere; ``rename`` over a planted
+symlink replaces the link, not its target. Which folder a path must stay in is its *anchor*
+(:func:`_anchor`): the project folder (:func:`confine_to`) for a path inside it, else the folder
+the path names.
 
 Guarantees (DESIGN.md section 7):
 
@@ -10,11 +20,12 @@ Guarantees (DESIGN.md section 7):
   its final name (``link`` fails rather than overwrite: an existing backup is never overwritten),
   so a file with a backup's name is always a complete copy, with the env file's bytes and mode,
   fsynced together with its directory before the env file changes;
-- the env file is replaced atomically (temporary file in the same directory, same mode and owner,
-  fsync, ``os.replace``, fsync of the directory), so a crash leaves it wholly old or wholly new;
-  a symlinked env file stays a symlink and its target is replaced, provided the target lies in
-  the link's own directory or below it (:func:`check_writable_target` refuses other symlinks,
-  and a backup directory that is a symlink to a directory outside it);
+- the env file is replaced atomically (temporary file in the same directory, same mode, owner
+  and group where permitted, fsync, ``os.replace``, fsync of the directory), so a crash leaves it
+  wholly old or wholly new; a symlinked env file stays a symlink and its target is replaced,
+  provided the target lies in the link's own directory or below it, and that directory is not
+  reached through a symlink leading out of the anchor (other symlinks are refused, and a backup
+  directory reached through a symlink must lie in the env file's directory);
 - temporary files a killed run left behind are removed by the next run that holds the lock;
 - concurrent runs on one env file serialise on ``flock`` of its directory: no lock file is left
   behind, and the kernel drops the lock of a killed process.
@@ -42,6 +53,10 @@ __all__ = [
     "EnvsyncError",
     "atomic_write",
     "backup_dir_for",
+    "check_confined",
+    "check_inside_project",
+    "confine_to",
+    "check_report_path",
     "check_writable_target",
     "env_lock",
     "file_mode",
@@ -53,9 +68,12 @@ __all__ = [
     "pick_backup",
     "refuse_read_only",
     "replace_with_backup",
+    "read_backup",
+    "read_env",
     "read_pipe",
     "read_text",
     "restore",
+    "write_report",
 ]
 
 DEFAULT_BACKUP_DIR = "env-backup"
@@ -69,6 +87,14 @@ _O_BINARY: int = getattr(os, "O_BINARY", 0)
 _O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
 _O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+# O_PATH (Linux) opens a directory for lookups only: walking needs no read permission on it
+_O_PATH: int = getattr(os, "O_PATH", 0)
+# every operation relative to an open directory (POSIX); elsewhere (Windows) by resolved path
+_AT: bool = (
+    sys.platform != "win32"
+    and bool(_O_NOFOLLOW and _O_DIRECTORY)
+    and {os.open, os.stat, os.rename, os.link, os.mkdir, os.unlink} <= os.supports_dir_fd
+)
 _MAX_BACKUP_SUFFIX = 10_000
 _TEMP_SUFFIX = ".envsync-tmp"
 # link() errors that mean "this filesystem has no hard links", not "failed"
@@ -112,18 +138,200 @@ def _reason(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "is a directory"
     if isinstance(exc, NotADirectoryError):
-        return "a parent is not a directory"
+        return "a parent is not a directory (or was replaced by a symlink, which is not followed)"
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link (not followed here)"
     if exc.strerror:
         return exc.strerror[:1].lower() + exc.strerror[1:]
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _resolve(path: Path) -> Path:
-    """Absolute path with every symlink resolved (a missing final target is allowed)."""
-    resolved = os.path.realpath(path)
-    if os.path.islink(resolved):
-        raise EnvsyncError(f"cannot resolve {_show(path)}: too many levels of symbolic links")
-    return Path(resolved)
+def _resolve(path: PathArg) -> Path:
+    """Absolute path with every symlink resolved (a missing final target is allowed). A path
+    that changes while it is resolved (``realpath`` found a symlink, then no longer) is
+    resolved again; a loop of symlinks, or one that keeps changing, is refused."""
+    for _ in range(3):
+        try:
+            resolved = os.path.realpath(path)
+        except OSError:  # e.g. EINVAL from readlink: a symlink became a file meanwhile
+            continue
+        if not os.path.islink(resolved):
+            return Path(resolved)
+    raise EnvsyncError(
+        f"cannot resolve {_show(path)}: too many levels of symbolic links (or it keeps changing)"
+    )
+
+
+def _real(path: PathArg) -> str:
+    """:func:`_resolve` as a string."""
+    return str(_resolve(path))
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it (both absolute and normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+#: The project folder of this run (:func:`confine_to`); None: the current directory.
+_project: str | None = None
+
+
+def confine_to(folder: PathArg | None) -> None:
+    """Set the project folder of this run: the folder of the configuration file found (in the
+    current directory or above it), else the current directory (None)."""
+    global _project
+    _project = None if folder is None else os.path.abspath(folder)
+
+
+def project_folder() -> str:
+    """The folder files not named on the command line must stay in (:func:`confine_to`)."""
+    return _project if _project is not None else os.getcwd()
+
+
+def _anchor(path: PathArg) -> str:
+    """The folder ``path`` may not lead out of through a symlink: the project folder (the
+    current directory, or where the configuration file was found) when the path, as written,
+    lies in it (a planted ``deploy -> ../elsewhere`` must not lead out of the repository or
+    deployment folder); else the folder the path names as its parent (a path outside the
+    project folder was named on the command line as it is)."""
+    root = project_folder()
+    absolute = os.path.abspath(path)
+    if _inside(absolute, root):
+        return root
+    return os.path.dirname(absolute)
+
+
+def _through_symlink(path: PathArg, anchor: str) -> str | None:
+    """The real path of ``path`` when a symlink below ``anchor`` leads elsewhere than the path
+    reads, else None."""
+    real = _real(path)
+    rest = os.path.relpath(os.path.abspath(path), anchor)
+    plain = os.path.normpath(os.path.join(_real(anchor), rest))
+    return None if plain == real else real
+
+
+def _checked_home(path: PathArg, verb: str) -> str:
+    """The real folder of the file ``path``, refused (one line) when a symlinked parent folder
+    leads out of the path's anchor."""
+    anchor = _anchor(path)
+    home = _real(os.path.dirname(os.path.abspath(path)))
+    real_anchor = _real(anchor)
+    if not _inside(home, real_anchor):
+        raise EnvsyncError(
+            f"refusing to {verb} {_show(path)}: its folder leads through a symlink to "
+            f"{_show(home)}, outside {_show(real_anchor)}; run envsync in that folder itself"
+        )
+    return home
+
+
+def _target(path: PathArg, verb: str) -> tuple[str, str]:
+    """The real folder and name of the file ``path`` (a symlinked file resolved), checked: its
+    folder must not lead out of the anchor (:func:`_checked_home`), and a symlinked file must
+    resolve inside that folder. Raises a one-line :class:`EnvsyncError` otherwise."""
+    home = _checked_home(path, verb)
+    target = _real(path)
+    folder, name = os.path.split(target)
+    if not _inside(folder, home):
+        # a planted symlink must not make fix or restore rewrite (or read) a file elsewhere
+        raise EnvsyncError(
+            f"refusing to {verb} {_show(path)}: it is a symlink to {_show(target)}, outside "
+            f"{_show(home)}; run envsync on that file itself"
+        )
+    return folder, name
+
+
+def _walk(real: str) -> int:
+    """A descriptor of the directory ``real`` (absolute, symlinks already resolved), opened one
+    component at a time from ``/`` with ``O_NOFOLLOW``: a component replaced by a symlink since
+    ``real`` was resolved fails with ``ENOTDIR`` instead of leading elsewhere. The descriptor is
+    readable (fsync, listdir, flock) where the directory may be read, else lookup-only."""
+    lookup = (_O_PATH or os.O_RDONLY) | _O_DIRECTORY | _O_NOFOLLOW
+    fd = os.open(os.sep, lookup)
+    try:
+        for part in real.split(os.sep):
+            if part:
+                nxt = os.open(part, lookup, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        if not _O_PATH:
+            return fd
+        try:
+            readable = os.open(".", os.O_RDONLY | _O_DIRECTORY, dir_fd=fd)
+        except PermissionError:
+            return fd  # write-only directory: lookups only (no fsync, as before)
+        os.close(fd)
+        return readable
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Dir:
+    """An open directory; every operation names one entry in it and follows no symlink.
+
+    POSIX: a descriptor from :func:`_walk` and ``*at`` system calls relative to it, so nothing
+    can redirect an operation out of the directory after it was checked. Elsewhere: its path.
+    """
+
+    __slots__ = ("fd", "path")
+
+    def __init__(self, real: str) -> None:
+        self.path = real
+        self.fd = _walk(real) if _AT else -1
+
+    def __enter__(self) -> _Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _at(self, name: str) -> str:
+        return name if _AT else os.path.join(self.path, name)
+
+    def _fd(self) -> int | None:
+        return self.fd if _AT else None
+
+    def open(self, name: str, flags: int, mode: int = 0o777) -> int:
+        return os.open(self._at(name), flags | _O_NOFOLLOW, mode, dir_fd=self._fd())
+
+    def lstat(self, name: str) -> os.stat_result:
+        return os.stat(self._at(name), dir_fd=self._fd(), follow_symlinks=False)
+
+    def replace(self, src: str, dst: str) -> None:
+        os.replace(self._at(src), self._at(dst), src_dir_fd=self._fd(), dst_dir_fd=self._fd())
+
+    def link(self, src: str, dst: str) -> None:
+        os.link(
+            self._at(src),
+            self._at(dst),
+            src_dir_fd=self._fd(),
+            dst_dir_fd=self._fd(),
+        )
+
+    def unlink(self, name: str) -> None:
+        os.unlink(self._at(name), dir_fd=self._fd())
+
+    def mkdir(self, name: str, mode: int) -> None:
+        os.mkdir(self._at(name), mode, dir_fd=self._fd())
+
+    def listdir(self) -> list[str]:
+        return os.listdir(self.fd if _AT else self.path)
+
+    def sub(self, name: str) -> _Dir:
+        """The subdirectory ``name``, opened without following a symlink."""
+        return _Dir(os.path.join(self.path, name))
+
+    def fsync(self) -> None:
+        """Make an entry change (create, rename) durable, where the platform can."""
+        if _AT:
+            _fsync_fd(self.fd)
+        else:
+            _fsync_dir(Path(self.path))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -154,15 +362,21 @@ def _changed(path: PathArg, command: str) -> EnvsyncError:
     )
 
 
-def _check_unchanged(path: Path, expect: bytes, command: str) -> None:
-    """Raise unless ``path`` holds exactly ``expect``: compared by content, not by mtime (an
-    edit within the same second, or one that restores the mtime, is still seen)."""
+def _check_unchanged(directory: _Dir, name: str, expect: bytes, command: str) -> None:
+    """Raise unless the file ``name`` of ``directory`` holds exactly ``expect``: compared by
+    content, not by mtime (an edit within the same second, or one that restores the mtime, is
+    still seen). Opened without following a symlink: one swapped in is a change."""
+    path = Path(directory.path, name)
     if before_replace is not None:
         before_replace(path)
     try:
-        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
-    except FileNotFoundError:
+        fd = directory.open(name, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         raise _changed(path, command) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _changed(path, command) from None
+        raise
     try:
         size = os.fstat(fd).st_size
         current = _read_all(fd, size) if size == len(expect) else b""
@@ -172,6 +386,14 @@ def _check_unchanged(path: Path, expect: bytes, command: str) -> None:
         raise _changed(path, command)
 
 
+def _fsync_fd(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _FSYNC_DIR_UNSUPPORTED:
+            raise
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make a directory entry change (create, rename) durable, where the platform can."""
     try:
@@ -179,16 +401,14 @@ def _fsync_dir(directory: Path) -> None:
     except OSError:
         return  # e.g. Windows, or a directory we may write but not read
     try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in _FSYNC_DIR_UNSUPPORTED:
-            raise
+        _fsync_fd(fd)
     finally:
         os.close(fd)
 
 
 def _match_owner(fd: int, st: os.stat_result) -> None:
-    """Give a new file the owner and group of ``st`` where permitted (ignore EPERM)."""
+    """Give a new file the owner and group of ``st`` where permitted (ignore EPERM): run by
+    another user than the owner (not root), the file becomes that user's."""
     if not hasattr(os, "fchown"):
         return
     try:
@@ -202,18 +422,18 @@ def _temp_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(re.escape(f".{prefix}.") + r"[0-9a-f]{12}" + re.escape(_TEMP_SUFFIX))
 
 
-def _create_temp(directory: Path, prefix: str) -> tuple[int, Path]:
+def _create_temp(directory: _Dir, prefix: str) -> tuple[int, str]:
     """A new empty file ``.<prefix>.<12 hex>.envsync-tmp`` in ``directory``, mode 0600."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
     while True:
-        candidate = directory / f".{prefix}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
+        candidate = f".{prefix}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
         try:
-            return os.open(candidate, flags, NEW_FILE_MODE), candidate
+            return directory.open(candidate, flags, NEW_FILE_MODE), candidate
         except FileExistsError:
             continue
 
 
-def _locked_by_us(directory: Path) -> bool:
+def _locked_by_us(directory: str) -> bool:
     try:
         st = os.stat(directory)
     except OSError:
@@ -221,7 +441,7 @@ def _locked_by_us(directory: Path) -> bool:
     return (st.st_dev, st.st_ino) in _held_locks
 
 
-def _remove_stale_temps(directory: Path, prefix: str, lock_dir: Path) -> None:
+def _remove_stale_temps(directory: _Dir, prefix: str, lock_dir: str) -> None:
     """Remove the temporary files ``.<prefix>.<hex>.envsync-tmp`` a killed run left behind.
 
     Only while this process holds :func:`env_lock` on ``lock_dir``: every writer of such a file
@@ -231,27 +451,40 @@ def _remove_stale_temps(directory: Path, prefix: str, lock_dir: Path) -> None:
         return
     pattern = _temp_pattern(prefix)
     try:
-        names = os.listdir(directory)
+        names = directory.listdir()
     except OSError:
         return
     for name in names:
         if pattern.fullmatch(name):
             with suppress(OSError):
-                os.unlink(directory / name)
+                directory.unlink(name)
 
 
 # --------------------------------------------------------------------------------------------
 # reading
 
 
-def read_text(path: Path, what: str = "file") -> str:
+def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     """Read ``path`` as UTF-8 exactly: no newline translation, a BOM is kept as ``\\ufeff``.
 
     Refuses, with a one-line :class:`EnvsyncError` naming the file: a missing file, a directory or
     other non-regular file, a file we may not read, invalid UTF-8 and NUL bytes (with the byte
-    offset and line of the first bad byte).
+    offset and line of the first bad byte). ``confine``: the file was not named on the command
+    line (a default name, a configuration file, a glob), so it must lie in the project folder
+    (:func:`project_folder`: the repository or deployment folder), symlinks resolved, and is
+    opened without following one after that check.
     """
     shown = _show(path)
+    if confine:
+        real = _real(path)
+        home = _real(project_folder())
+        if not _inside(real, home):
+            raise EnvsyncError(
+                f"refusing to read {what} {shown}: it leads to {_show(real)}, outside the "
+                f"project folder {_show(home)}; name it on the command line to use it"
+            )
+        folder, name = os.path.split(real)
+        return _read_in(folder, name, what, shown)
     try:
         fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
     except PermissionError as exc:
@@ -260,6 +493,41 @@ def read_text(path: Path, what: str = "file") -> str:
         raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
     except OSError as exc:
         raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _read_fd(fd, what, shown)
+
+
+def check_inside_project(path: Path, what: str) -> None:
+    """Refuse (one line) a file not named on the command line that lies, as written, outside
+    the project folder: a planted configuration must not make fix write elsewhere."""
+    root = project_folder()
+    if not _inside(os.path.abspath(path), root):
+        raise EnvsyncError(
+            f"refusing to write {what} {_show(path)}: it is outside the project folder "
+            f"{_show(root)}; name it on the command line (--env) to use it"
+        )
+
+
+def read_env(path: Path) -> str:
+    """Read the env file ``path`` that fix or restore is about to replace: under the same rule as
+    the write (:func:`_target`: a symlink only to a file in its own folder, no symlinked parent
+    leading out), opened without following a symlink, so that a ``.env`` swapped for a symlink
+    while envsync runs is refused, never read (its content would end up in the backup)."""
+    folder, name = _target(path, "write")
+    return _read_in(folder, name, "env file", _show(path))
+
+
+def _read_in(folder: str, name: str, what: str, shown: str) -> str:
+    """Read the file ``name`` of the real directory ``folder``, following no symlink."""
+    try:
+        with _Dir(folder) as directory:
+            fd = directory.open(name, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {what} {shown}: {_reason(exc)}") from None
+    return _read_fd(fd, what, shown)
+
+
+def _read_fd(fd: int, what: str, shown: str) -> str:
+    """The text of the open file ``fd`` (closed here), with :func:`read_text`'s refusals."""
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
@@ -416,17 +684,14 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
 
     ``env_path`` (resolved through symlinks) must be a regular file or missing, in an existing
     writable directory; ``backup_dir`` must be a writable directory, or missing with an existing
-    writable parent directory.
+    writable parent directory. Neither may lead where envsync must not write: the env file's
+    folder not through a symlink out of its anchor (:func:`_anchor`), a symlinked env file only
+    to a file in that folder or below, and a backup directory reached through a symlink (itself
+    or a parent folder) only into that folder or below (:func:`_backup_real`).
     """
     shown = _show(env_path)
-    target = _resolve(env_path)
-    home = Path(os.path.realpath(env_path.parent))
-    if target.parent != home and home not in target.parents:
-        # a planted symlink must not make fix or restore rewrite a file elsewhere
-        raise EnvsyncError(
-            f"refusing to write {shown}: it is a symlink to {_show(target)}, outside "
-            f"{_show(home)}; run envsync on that file itself"
-        )
+    folder, name = _target(env_path, "write")
+    target = Path(folder, name)
     try:
         st: os.stat_result | None = os.stat(target)
     except (FileNotFoundError, NotADirectoryError):
@@ -445,16 +710,7 @@ def check_writable_target(env_path: Path, backup_dir: Path) -> None:
         raise EnvsyncError(f"cannot write {shown}: directory {_show(parent)} is not writable")
 
     shown_dir = _show(backup_dir)
-    if os.path.islink(backup_dir):
-        # a planted symlink must not send the backups (the env file's secrets) elsewhere, nor
-        # make restore read a backup from there
-        linked = Path(os.path.realpath(backup_dir))
-        if linked != home and home not in linked.parents:
-            raise EnvsyncError(
-                f"refusing to use backup directory {shown_dir}: it is a symlink to "
-                f"{_show(linked)}, outside {_show(home)}; pass --backup-dir {_show(linked)} "
-                f"to use that directory"
-            )
+    _backup_real(env_path, backup_dir)
     # One stat decides: a concurrent run (holding the lock, which this check does not) may
     # create the directory at any moment, and a directory, once there, stays one.
     kind = _path_kind(backup_dir)
@@ -494,26 +750,65 @@ def _backup_pattern(env_name: str) -> re.Pattern[str]:
     return re.compile(re.escape(env_name) + r"\.backup_(\d{8})_(\d{6})(?:_(\d+))?")
 
 
-def _ensure_backup_dir(backup_dir: Path) -> None:
-    try:
-        os.mkdir(backup_dir, BACKUP_DIR_MODE)
-    except FileExistsError:
-        if not backup_dir.is_dir():
-            raise EnvsyncError(
-                f"cannot use backup directory {_show(backup_dir)}: not a directory"
-            ) from None
-        return
-    except OSError as exc:
+def _backup_real(env_path: Path, backup_dir: Path) -> str:
+    """The real path of ``backup_dir``, refused (one line) when a symlink (the directory itself or
+    a parent folder below its anchor) leads it out of the env file's folder: the backups hold
+    the secrets, and restore must not read a planted one."""
+    real = _through_symlink(backup_dir, _anchor(backup_dir))
+    if real is None:
+        return _real(backup_dir)
+    home = _checked_home(env_path, "write")
+    if not _inside(real, home):
         raise EnvsyncError(
-            f"cannot create backup directory {_show(backup_dir)}: {_reason(exc)}"
-        ) from None
+            f"refusing to use backup directory {_show(backup_dir)}: it leads through a symlink "
+            f"to {_show(real)}, outside {_show(home)}; pass --backup-dir {_show(real)} "
+            f"to use that directory"
+        )
+    return real
+
+
+def check_confined(env_path: Path, backup_dir: Path) -> None:
+    """Refuse (one line) an env file or backup directory that leads where envsync must not
+    write or read backups (the first checks of :func:`check_writable_target`)."""
+    _target(env_path, "use")
+    _backup_real(env_path, backup_dir)
+
+
+def _open_backup_dir(env_path: Path, backup_dir: Path) -> _Dir:
+    """The backup directory, checked (:func:`_backup_real`) and opened; created ``0700`` (and
+    its creation made durable) when missing. Its parent must exist."""
+    shown = _show(backup_dir)
+    real = _backup_real(env_path, backup_dir)
     try:
-        os.chmod(backup_dir, BACKUP_DIR_MODE)  # exactly 0700 whatever the umask
-        _fsync_dir(backup_dir.parent)
+        return _Dir(real)
+    except FileNotFoundError:
+        pass
+    except NotADirectoryError:
+        raise EnvsyncError(f"cannot use backup directory {shown}: not a directory") from None
     except OSError as exc:
-        raise EnvsyncError(
-            f"cannot create backup directory {_show(backup_dir)}: {_reason(exc)}"
-        ) from None
+        raise EnvsyncError(f"cannot use backup directory {shown}: {_reason(exc)}") from None
+    parent_real, name = os.path.split(real)
+    try:
+        with _Dir(parent_real) as parent:
+            try:
+                parent.mkdir(name, BACKUP_DIR_MODE)
+            except FileExistsError:  # a concurrent run made it: use it (if it is one)
+                return parent.sub(name)
+            made = parent.sub(name)
+            try:
+                if _AT:
+                    os.fchmod(made.fd, BACKUP_DIR_MODE)  # exactly 0700 whatever the umask
+                else:
+                    os.chmod(made.path, BACKUP_DIR_MODE)
+                parent.fsync()
+            except BaseException:
+                made.close()
+                raise
+            return made
+    except NotADirectoryError:
+        raise EnvsyncError(f"cannot use backup directory {shown}: not a directory") from None
+    except OSError as exc:
+        raise EnvsyncError(f"cannot create backup directory {shown}: {_reason(exc)}") from None
 
 
 def make_backup(
@@ -533,11 +828,15 @@ def make_backup(
     bytes the caller read and merged from; if the file no longer holds them, nothing is backed
     up and the error tells the operator to run ``envsync COMMAND`` again. Beside the backup,
     ``<backup name>.meta`` (mode 0600) records what made it (``command``), ``restored_from``
-    and which env file it holds (its real path and its directory's device and inode).
+    and which env file it holds (its real path and its directory's device and inode). The env
+    file is opened under the rule of the write (:func:`read_env`): a file swapped for a symlink
+    while envsync runs is refused, never copied.
     """
     shown = _show(env_path)
+    folder, name = _target(env_path, "back up")
     try:
-        src = os.open(env_path, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+        with _Dir(folder) as home:
+            src = home.open(name, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
     except OSError as exc:
         raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
     try:
@@ -552,78 +851,89 @@ def make_backup(
     if expect is not None and data != expect:
         raise _changed(env_path, command)
 
-    _ensure_backup_dir(backup_dir)
     # the temp name tells apart env files of the same name that share a backup directory
     import zlib  # (only a fix that writes needs these)
     from datetime import datetime
 
-    prefix = f"{env_path.name}.{zlib.crc32(os.fsencode(_resolve(env_path))):08x}"
-    _remove_stale_temps(backup_dir, prefix, _resolve(env_path).parent)
+    real_env = os.path.join(folder, name)
+    prefix = f"{env_path.name}.{zlib.crc32(os.fsencode(real_env)):08x}"
     stamp = (now if now is not None else datetime.now()).strftime("%Y%m%d_%H%M%S")
     base = f"{env_path.name}.backup_{stamp}"
-    try:
-        fd, tmp = _create_temp(backup_dir, prefix)
-    except OSError as exc:
-        raise EnvsyncError(
-            f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; {shown} is unchanged"
-        ) from None
-    try:
+    meta = _meta_text(env_path, command, restored_from)
+    with _open_backup_dir(env_path, backup_dir) as bdir:
+        _remove_stale_temps(bdir, prefix, folder)
         try:
-            _match_owner(fd, src_st)
-            os.fchmod(fd, stat.S_IMODE(src_st.st_mode))
-            _write_all(fd, data)
-            os.fsync(fd)
+            fd, tmp = _create_temp(bdir, prefix)
+        except OSError as exc:
+            raise EnvsyncError(
+                f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; "
+                f"{shown} is unchanged"
+            ) from None
+        try:
+            try:
+                _match_owner(fd, src_st)
+                os.fchmod(fd, stat.S_IMODE(src_st.st_mode))
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # only a complete, synced copy ever gets a backup's name
+            dest = _link_to_free_name(bdir, tmp, base)
+            try:
+                _write_meta(bdir, dest, meta, prefix)
+            except OSError:
+                with suppress(OSError):
+                    bdir.unlink(dest)
+                raise
+        except OSError as exc:
+            raise EnvsyncError(
+                f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; "
+                f"{shown} is unchanged"
+            ) from None
         finally:
-            os.close(fd)
-        # only a complete, synced copy ever gets a backup's name
-        dest = _link_to_free_name(tmp, backup_dir, base)
-        try:
-            _write_meta(dest, _meta_text(env_path, command, restored_from), prefix)
-        except OSError:
             with suppress(OSError):
-                os.unlink(dest)
-            raise
-    except OSError as exc:
-        raise EnvsyncError(
-            f"cannot back up {shown} to {_show(backup_dir)}: {_reason(exc)}; {shown} is unchanged"
-        ) from None
-    finally:
-        with suppress(OSError):
-            os.unlink(tmp)
-    try:
-        _fsync_dir(backup_dir)
-    except OSError as exc:
-        discard_backup(dest)
-        raise EnvsyncError(
-            f"cannot back up {shown} to {_show(dest)}: {_reason(exc)}; {shown} is unchanged"
-        ) from None
-    return dest
+                bdir.unlink(tmp)
+        try:
+            bdir.fsync()
+        except OSError as exc:
+            discard_backup(backup_dir / dest)
+            raise EnvsyncError(
+                f"cannot back up {shown} to {_show(backup_dir / dest)}: {_reason(exc)}; "
+                f"{shown} is unchanged"
+            ) from None
+    return backup_dir / dest
 
 
-def _link_to_free_name(tmp: Path, directory: Path, base: str) -> Path:
+def _link_to_free_name(directory: _Dir, tmp: str, base: str) -> str:
     """Give ``tmp`` the first free name of ``base``, ``base_2``, ... in ``directory``."""
     for n in range(1, _MAX_BACKUP_SUFFIX + 1):
-        dest = directory / (base if n == 1 else f"{base}_{n}")
+        dest = base if n == 1 else f"{base}_{n}"
         try:
-            os.link(tmp, dest)  # fails if dest exists: never overwrites
+            directory.link(tmp, dest)  # fails if dest exists: never overwrites
         except FileExistsError:
             continue
         except OSError as exc:
             if exc.errno not in _NO_HARD_LINKS:
                 raise
             # a filesystem without hard links: rename, under the lock that keeps envsync out
-            if os.path.lexists(dest):
+            try:
+                directory.lstat(dest)
                 continue
-            os.replace(tmp, dest)
+            except FileNotFoundError:
+                pass
+            directory.replace(tmp, dest)
         return dest
-    raise EnvsyncError(f"cannot back up into {_show(directory)}: too many backups named {base}")
+    raise EnvsyncError(
+        f"cannot back up into {_show(directory.path)}: too many backups named {base}"
+    )
 
 
 def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
     """The backups of ``env_path`` in ``backup_dir``, newest first.
 
     Ordered by the timestamp in the name, then by the ``_N`` suffix (none counts as 1), never
-    by modification time. A missing ``backup_dir`` has no backups.
+    by modification time. A missing ``backup_dir`` has no backups. Only regular files count: a
+    symlink with a backup's name (planted to make restore read a file elsewhere) is not one.
     """
     pattern = _backup_pattern(env_path.name)
     try:
@@ -639,7 +949,10 @@ def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
         m = pattern.fullmatch(name)
         if m is None:
             continue
-        if not (backup_dir / name).is_file():
+        try:
+            if not stat.S_ISREG(os.lstat(backup_dir / name).st_mode):
+                continue
+        except OSError:
             continue
         found.append(((m.group(1), m.group(2), int(m.group(3) or 1)), name))
     found.sort(reverse=True)
@@ -847,27 +1160,32 @@ def _read_meta(path: Path) -> dict[str, str] | None:
     return out
 
 
-def _write_meta(backup: Path, text: str, prefix: str) -> None:
-    """Write ``<backup>.meta`` like a backup: temp file (0600), fsync, hard link (or rename)."""
-    fd, tmp = _create_temp(backup.parent, prefix)
+def _write_meta(directory: _Dir, backup: str, text: str, prefix: str) -> None:
+    """Write ``<backup>.meta`` in ``directory`` like a backup: temp file (0600), fsync, hard
+    link (or rename)."""
+    fd, tmp = _create_temp(directory, prefix)
     try:
         try:
             _write_all(fd, text.encode("ascii"))
             os.fsync(fd)
         finally:
             os.close(fd)
-        dest = backup.with_name(backup.name + META_SUFFIX)
-        if os.path.lexists(dest):  # left by a backup removed by hand: it described that one
-            os.unlink(dest)
+        dest = backup + META_SUFFIX
         try:
-            os.link(tmp, dest)
+            directory.lstat(dest)
+        except FileNotFoundError:
+            pass
+        else:  # left by a backup removed by hand: it described that one
+            directory.unlink(dest)
+        try:
+            directory.link(tmp, dest)
         except OSError as exc:
             if exc.errno not in _NO_HARD_LINKS:
                 raise
-            os.replace(tmp, dest)
+            directory.replace(tmp, dest)
     finally:
         with suppress(OSError):
-            os.unlink(tmp)
+            directory.unlink(tmp)
 
 
 def discard_backup(backup: Path) -> None:
@@ -893,13 +1211,16 @@ def atomic_write(
 ) -> None:
     """Replace the file ``path`` resolves to with ``text`` (UTF-8, no newline translation).
 
-    A symlink stays a symlink: its resolved target is replaced. An existing file keeps its mode and
-    (where permitted) its owner and group; a new file gets ``mode`` (default ``0o600``). The temp
-    file is created next to the target (``O_EXCL``, ``0600``), fsynced, renamed over the target
-    with ``os.replace`` and the directory fsynced. On failure the temp file is removed and
-    ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: the bytes the caller read;
-    right before the rename the file is read again and, if another program changed it, the
-    temp file is removed and nothing is replaced (see :func:`_check_unchanged`).
+    A symlink stays a symlink: its resolved target is replaced, provided it lies in the link's
+    folder or below (:func:`_target`; else a one-line refusal). An existing file keeps its mode
+    and (where permitted) its owner and group; a new file gets ``mode`` (default ``0o600``). The
+    temp file is created next to the target (``O_EXCL``, ``0600``), fsynced, renamed over the
+    target with ``os.replace`` and the directory fsynced, all relative to the target's directory
+    opened without following symlinks: whatever replaced the target meanwhile (a planted
+    symlink), the rename replaces that entry and never writes anywhere else. On failure the temp
+    file is removed and ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: the bytes
+    the caller read; right before the rename the file is read again and, if another program
+    changed it, the temp file is removed and nothing is replaced (see :func:`_check_unchanged`).
     """
     shown = _show(path)
     try:
@@ -909,9 +1230,29 @@ def atomic_write(
             f"could not write {shown}: text is not encodable as UTF-8 "
             f"(character {exc.start}); {shown} is unchanged"
         ) from None
-    target = _resolve(path)
+    folder, name = _target(path, "write")
     try:
-        st: os.stat_result | None = os.stat(target)
+        directory = _Dir(folder)
+    except OSError as exc:
+        raise EnvsyncError(
+            f"could not write {shown}: {_reason(exc)}; {shown} is unchanged"
+        ) from None
+    with directory:
+        _replace_in(directory, name, data, mode, shown, expect, command)
+
+
+def _replace_in(
+    directory: _Dir,
+    name: str,
+    data: bytes,
+    mode: int | None,
+    shown: str,
+    expect: bytes | None,
+    command: str,
+) -> None:
+    """:func:`atomic_write`'s steps in the open ``directory``."""
+    try:
+        st: os.stat_result | None = directory.lstat(name)
     except FileNotFoundError:
         st = None
     except OSError as exc:
@@ -919,7 +1260,12 @@ def atomic_write(
             f"could not write {shown}: {_reason(exc)}; {shown} is unchanged"
         ) from None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        what = "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        if stat.S_ISDIR(st.st_mode):
+            what = "is a directory"
+        elif stat.S_ISLNK(st.st_mode):  # it was a file when resolved: swapped while we ran
+            what = "it was replaced by a symlink while envsync ran"
+        else:
+            what = "not a regular file"
         raise EnvsyncError(f"could not write {shown}: {what}; {shown} is unchanged")
     final_mode = (
         stat.S_IMODE(st.st_mode)
@@ -927,11 +1273,10 @@ def atomic_write(
         else (NEW_FILE_MODE if mode is None else stat.S_IMODE(mode))
     )
 
-    directory = target.parent
-    _remove_stale_temps(directory, target.name, directory)
-    tmp: Path | None = None
+    _remove_stale_temps(directory, name, directory.path)
+    tmp: str | None = None
     try:
-        fd, tmp = _create_temp(directory, target.name)
+        fd, tmp = _create_temp(directory, name)
         try:
             if st is not None:
                 _match_owner(fd, st)
@@ -942,27 +1287,84 @@ def atomic_write(
             os.close(fd)
         if expect is not None:
             # as late as possible: the window left is the time between this read and the rename
-            _check_unchanged(target, expect, command)
-        os.replace(tmp, target)
+            _check_unchanged(directory, name, expect, command)
+        directory.replace(tmp, name)
         tmp = None
     except EnvsyncError:
         if tmp is not None:
             with suppress(OSError):
-                os.unlink(tmp)
+                directory.unlink(tmp)
         raise
     except OSError as exc:
         if tmp is not None:
             with suppress(OSError):
-                os.unlink(tmp)
+                directory.unlink(tmp)
         raise EnvsyncError(
             f"could not write {shown}: {_reason(exc)}; {shown} is unchanged"
         ) from None
     try:
-        _fsync_dir(directory)
+        directory.fsync()
     except OSError as exc:
-        raise EnvsyncError(
-            f"wrote {shown} but could not sync directory {_show(directory)}: {_reason(exc)}"
+        raise _ReplacedNotSynced(
+            f"wrote {shown} but could not sync directory {_show(directory.path)}: {_reason(exc)}"
         ) from None
+
+
+class _ReplacedNotSynced(EnvsyncError):
+    """The env file was replaced (the rename happened) but its directory could not be synced:
+    the new content is in place, so the backup of the old one must stay."""
+
+
+def check_report_path(path: PathArg) -> None:
+    """Refuse (one line), before anything is written, a report path that is a symlink or a
+    file with other hard links, or whose folder leads out of its anchor through a symlink: a
+    report truncates the file it writes, so a planted ``junit.xml -> ~/.bashrc`` must not
+    make it truncate that file."""
+    shown = _show(path)
+    _checked_home(path, "write report")
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
+    _check_report_stat(st, shown)
+
+
+def _check_report_stat(st: os.stat_result, shown: str) -> None:
+    if stat.S_ISLNK(st.st_mode):
+        raise EnvsyncError(
+            f"refusing to write report {shown}: it is a symlink (not followed); "
+            f"remove it or name another file"
+        )
+    if stat.S_ISDIR(st.st_mode):
+        raise EnvsyncError(f"cannot write report {shown}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise EnvsyncError(f"cannot write report {shown}: not a regular file")
+    if st.st_nlink > 1:
+        raise EnvsyncError(
+            f"refusing to write report {shown}: it has other hard links, whose content "
+            f"would change too; remove it or name another file"
+        )
+
+
+def write_report(path: PathArg, text: str) -> None:
+    """Write a report file (created as ``open()`` would, or truncated), under the rule of
+    :func:`check_report_path`, opened without following a symlink."""
+    shown = _show(path)
+    folder = _checked_home(path, "write report")
+    name = os.path.basename(path)
+    try:
+        with _Dir(folder) as directory:
+            fd = directory.open(name, os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NONBLOCK, 0o666)
+        try:
+            _check_report_stat(os.fstat(fd), shown)
+            os.ftruncate(fd, 0)
+            _write_all(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -984,7 +1386,7 @@ def env_lock(env_path: Path) -> Iterator[None]:
 
     directory = _resolve(env_path).parent
     try:
-        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY)
+        fd = _walk(str(directory)) if _AT else os.open(directory, os.O_RDONLY | _O_DIRECTORY)
     except OSError as exc:
         raise EnvsyncError(
             f"cannot lock {_show(env_path)}: directory {_show(directory)}: {_reason(exc)}"
@@ -1056,10 +1458,36 @@ def replace_with_backup(
     )
     try:
         atomic_write(env_path, text, expect=expect, command=command)
+    except _ReplacedNotSynced:
+        raise  # the env file is the new one: its backup is the only copy of the old
     except BaseException:
         discard_backup(backup)
         raise
     return backup
+
+
+def read_backup(backup: Path) -> str:
+    """The text of the backup ``backup`` (as :func:`read_text`), opened without following a
+    symlink: a planted ``env-backup/.env.backup_... -> /elsewhere`` is refused, never read."""
+    folder = _real(os.path.dirname(os.path.abspath(backup)))
+    return _read_in(folder, os.path.basename(backup), "backup", _show(backup))
+
+
+def _env_bytes(env_path: Path) -> bytes:
+    """The env file's bytes as they are (restore may replace a broken one), opened under the
+    rule of the write."""
+    folder, name = _target(env_path, "write")
+    try:
+        with _Dir(folder) as home:
+            fd = home.open(name, os.O_RDONLY | _O_BINARY | _O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise EnvsyncError(f"cannot read {_show(env_path)}: not a regular file")
+            return _read_all(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read {_show(env_path)}: {_reason(exc)}") from None
 
 
 def restore(env_path: Path, backup: Path, backup_dir: Path, force: bool = False) -> Path | None:
@@ -1069,23 +1497,20 @@ def restore(env_path: Path, backup: Path, backup_dir: Path, force: bool = False)
     when it exists and differs from ``backup``; that new backup's path is returned (None when
     no backup was needed). ``env_path`` keeps its mode, or takes the backup's mode when it does
     not exist. Nothing is written when they are identical. A read-only env file is refused
-    unless ``force``.
+    unless ``force``. The backup is read without following a symlink (:func:`read_backup`),
+    the env file under the rule of the write (:func:`read_env`).
     """
     with env_lock(env_path):
-        text = read_text(backup, "backup")
+        text = read_backup(backup)
         check_writable_target(env_path, backup_dir)
         wanted = text.encode("utf-8")
-        if os.path.exists(env_path):
-            try:
-                with open(env_path, "rb") as fh:
-                    current = fh.read()
-            except OSError as exc:
-                raise EnvsyncError(f"cannot read {_show(env_path)}: {_reason(exc)}") from None
+        if os.path.lexists(env_path):
+            current = _env_bytes(env_path)
             if current == wanted:
                 return None
             if not force:
                 refuse_read_only(env_path)
-            same_dir = os.path.realpath(backup.parent) == os.path.realpath(backup_dir)
+            same_dir = _real(backup.parent) == _real(backup_dir)
             used = backup.name if same_dir else str(backup)
             return replace_with_backup(
                 env_path, text, backup_dir, MADE_BY_RESTORE, used, expect=current

@@ -39,6 +39,9 @@ class Job(NamedTuple):
     env_text: str | None = None
     #: ``--no-base``: two-way, whatever record or history there is
     no_base: bool = False
+    #: absolute paths of the files named on the command line (template, ``--env``, ``--base``):
+    #: only those are read through a symlink leading out of the current directory
+    explicit: frozenset[str] = frozenset()
 
 
 class FixOptions(NamedTuple):
@@ -68,12 +71,18 @@ def _display(path: Path) -> str:
     return str(path)
 
 
+def _read(job: Job, path: Path, what: str) -> str:
+    """Read a file of the job; one not named on the command line must not lead out of the
+    folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
+    return files.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
+
+
 def load_templates(job: Job) -> Loaded:
     """Read the template, the rest of its set and its base; raises EnvsyncError."""
-    ttext = files.read_text(job.template, "template")
+    ttext = _read(job, job.template, "template")
     template = index(_display(job.template), parse(ttext))
     # (a template that assigns no key, all of them commented out or none, is a valid template)
-    also = tuple(index(_display(p), parse(files.read_text(p, "template"))) for p in job.also)
+    also = tuple(index(_display(p), parse(_read(job, p, "template"))) for p in job.also)
     return Loaded(template, also, None, BaseChoice(None, "none"))
 
 
@@ -218,7 +227,7 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
                 job, loaded, started, "--if-missing skip" if not job.optional else "optional"
             )
         return _missing(job, loaded, settings, started)
-    etext = files.read_text(job.env, "env file")
+    etext = _read(job, job.env, "env file")
     bdir = files.backup_dir_for(job.env, job.backup_dir or backup_dir)
     env, c, loaded = _compare(job, loaded, parse(etext), settings, bdir)
     more = _permission_findings(job.env, bdir, settings)
@@ -312,6 +321,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
         return _preview_piped(job, loaded, settings, opts.diff, started)
     bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
+    if os.path.abspath(job.env) not in job.explicit:
+        files.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"
@@ -338,7 +349,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     from envsync_hook.merge import merge
 
     with files.env_lock(job.env):
-        etext = files.read_text(job.env, "env file")
+        etext = files.read_env(job.env)  # (no symlink followed out of its folder, even now)
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c, loaded = _compare(job, loaded, edoc, settings, bdir)

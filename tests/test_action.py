@@ -172,6 +172,7 @@ def run_action(
     *,
     action_path: Path = ROOT,
     skip_install: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> ActionRun:
     action = load_action()
     declared = action["inputs"]
@@ -196,6 +197,12 @@ def run_action(
     else:
         base_env.pop("ENVSYNC_ACTION_SKIP_INSTALL", None)
         base_env.pop("PYTHONPATH", None)  # the installed action, not this checkout
+        # pip as on a fresh runner: the index only, none of this machine's pip configuration
+        # (local wheel folders or constraints would bypass the lock's downloads and the cache)
+        for name in [k for k in base_env if k.startswith("PIP_") and k != "PIP_CERT"]:
+            del base_env[name]
+        base_env["PIP_CONFIG_FILE"] = os.devnull
+    base_env.update(extra_env or {})
     steps: dict[str, dict[str, str]] = {}
     stdout, stderr, rc = "", "", 0
     for i, step in enumerate(action["runs"]["steps"]):
@@ -537,10 +544,26 @@ def test_install_step_installs_the_action_into_a_virtualenv(
         if "==" in ln and not ln.startswith(("pip==", "setuptools==", "wheel=="))
     }
     assert installed == locked_for_this_python()
-    # the downloads went to the directory the cache step keeps
+    # the wheels went to the folder the cache keeps, keyed on the interpreter and the lock
     cache = Path(run.steps["cache-key"]["dir"])
-    assert cache.is_relative_to(tmp_path / "runner") and any(cache.rglob("*"))
-    assert run.steps["cache-key"]["key"].startswith("envsync-hook-pip-")
+    assert cache.is_relative_to(tmp_path / "runner")
+    wheels = {p.name.split("-")[0].lower().replace("_", "-") for p in cache.glob("*.whl")}
+    assert wheels == set(locked_for_this_python())
+    tag = f"{sys.implementation.name}{sys.version_info[0]}{sys.version_info[1]}-"
+    assert run.steps["cache-key"]["key"].startswith(f"envsync-hook-wheels-local-{tag}")
+    # a cache hit (actions/cache restores the folder in a new job): installed from the
+    # folder alone, with the index unreachable
+    shutil.copytree(cache, tmp_path / "again" / "runner" / cache.name)
+    offline = run_action(
+        tmp_path / "again",
+        workspace,
+        {},
+        action_path=action_path,
+        skip_install=False,
+        extra_env={"PIP_INDEX_URL": "http://127.0.0.1:9/"},
+    )
+    assert offline.returncode == 1, offline.stdout + offline.stderr
+    assert offline.outputs["errors"] == "1"
 
 
 def test_install_refuses_a_file_that_does_not_match_the_lock(
@@ -600,6 +623,62 @@ def test_the_lock_pins_every_dependency_with_hashes() -> None:
     assert {"pydantic", "pydantic-core", "tomli"} <= names
     for version in re.findall(r"^pydantic==(\S+)", text, re.M):
         assert tuple(int(p) for p in version.split(".")[:2]) >= (2, 4), version
+
+
+# --- the repository's code never runs ---------------------------------------------------------
+# The steps run in the checked-out repository. A Python started there with `-m`, `-c` or a
+# script on stdin puts that directory first on sys.path, so a planted `json.py` would be
+# imported instead of the standard library's: every Python of the action runs isolated (-I).
+
+PLANTED = ("argparse", "json", "shlex", "venv")
+
+
+def plant_modules(tree: Path, markers: Path) -> None:
+    """A module of each planted name in ``tree`` that, imported, leaves a marker file."""
+    markers.mkdir(exist_ok=True)
+    for name in PLANTED:
+        (tree / f"{name}.py").write_text(
+            f"open({str(markers / name)!r}, 'w').close()\n", encoding="utf-8"
+        )
+
+
+def control_imports(tree: Path, markers: Path) -> list[str]:
+    """The plants work: a plain ``python -c 'import NAME'`` in ``tree`` imports each of them."""
+    for name in PLANTED:
+        subprocess.run([sys.executable, "-c", f"import {name}"], cwd=tree, check=False)
+    return sorted(p.name for p in markers.iterdir())
+
+
+def test_planted_modules_in_the_checkout_never_run(tmp_path: Path, workspace: Path) -> None:
+    markers = tmp_path / "markers"
+    plant_modules(workspace, markers)
+    # `args` makes the step split words (shlex); the counts come from its JSON report (json);
+    # envsync itself parses its command line (argparse) and writes JSON and JUnit
+    run = run_action(
+        tmp_path, workspace, {**PY, "args": "--ignore 'LOCAL_*'", "junit": "junit.xml"}
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.outputs["errors"] == "1" and run.outputs["exit-code"] == "1"
+    assert (workspace / "junit.xml").read_text("utf-8").startswith("<?xml")
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert control_imports(workspace, markers) == sorted(PLANTED)
+
+
+def test_planted_venv_module_does_not_run_in_the_install_step(
+    tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real install step creates its virtual environment with a planted ``venv.py`` in the
+    checkout. pip is kept offline (``PIP_NO_INDEX``): the step may fail at the install, after
+    the environment was created; what matters is which ``venv`` made it."""
+    markers = tmp_path / "markers"
+    plant_modules(workspace, markers)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    action_path = copy_package(tmp_path / "action")
+    run_action(tmp_path, workspace, {**PY}, action_path=action_path, skip_install=False)
+    venv = tmp_path / "runner" / "envsync-hook-venv"
+    assert (venv / "pyvenv.cfg").is_file()  # the standard library's venv ran
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert control_imports(workspace, markers) == sorted(PLANTED)
 
 
 # --- the README's workflows -------------------------------------------------------------------

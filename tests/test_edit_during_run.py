@@ -3,8 +3,8 @@
 Real subprocess runs; ``tests/faults/edit_during_run.py`` appends to the env file after envsync
 has read it and written its backup, just before the replace (the hook ``files.before_replace``).
 Each run must exit 2 with one line telling the operator to run again, leave the edited file
-exactly as the other program left it, and leave no temp file; a backup, if made, holds exactly
-the text envsync merged from.
+exactly as the other program left it, and leave no temp file and no new backup (a failed write
+leaves none behind: it is not a state anything replaced).
 """
 
 from __future__ import annotations
@@ -59,10 +59,14 @@ def test_fix_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert "secret-value-1" not in proc.stdout + proc.stderr
     # the other program's edit stands, nothing of the merge replaced it
     assert env.read_text(encoding="utf-8") == ENV + APPENDED
-    # the backup is exactly the text that was merged from
-    backups = sorted((tmp_path / "env-backup").glob(".env.backup_*"))
-    assert [b.read_text(encoding="utf-8") for b in backups] == [ENV]
+    # the backup made before the refused replace is gone (with its metadata)
+    assert sorted((tmp_path / "env-backup").glob(".env.backup_*")) == []
     assert _leftovers(tmp_path) == []
+
+
+def _backups(tmp_path: Path) -> list[Path]:
+    found = (tmp_path / "env-backup").glob(".env.backup_*")
+    return sorted(p for p in found if not p.name.endswith(".meta"))
 
 
 def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
@@ -77,6 +81,8 @@ def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert env.read_text(encoding="utf-8").startswith("HOST=db.internal\nPORT=9090\nNEW=1\n")
+    # the backup is exactly the text that was merged from
+    assert [b.read_text(encoding="utf-8") for b in _backups(tmp_path)] == [ENV]
 
 
 def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
@@ -90,6 +96,7 @@ def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "run envsync restore again" in proc.stderr
     assert env.read_text(encoding="utf-8") == ENV + APPENDED
+    assert sorted(p.name for p in bdir.iterdir()) == [old.name]  # no new backup
     assert _leftovers(tmp_path) == []
 
 

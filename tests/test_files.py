@@ -469,11 +469,10 @@ def test_backup_never_overwrites_a_taken_name(tmp_path: Path) -> None:
 
 @posix_only
 def test_backup_of_a_symlinked_env_copies_the_target(tmp_path: Path) -> None:
-    real = tmp_path / "real"
-    real.mkdir()
-    target = _write(real / "prod.env", b"A=target\n", 0o640)
     deploy = tmp_path / "deploy"
-    deploy.mkdir()
+    real = deploy / "real"
+    real.mkdir(parents=True)
+    target = _write(real / "prod.env", b"A=target\n", 0o640)
     link = deploy / ".env"
     link.symlink_to(os.path.relpath(target, deploy))
     b = make_backup(link, backup_dir_for(link, None), now=NOW)
@@ -642,11 +641,10 @@ def test_atomic_write_mode_argument_does_not_change_an_existing_file(tmp_path: P
 @posix_only
 @pytest.mark.parametrize("relative", [True, False])
 def test_atomic_write_through_symlink_replaces_target(tmp_path: Path, relative: bool) -> None:
-    real = tmp_path / "real"
-    real.mkdir()
-    target = _write(real / "prod.env", b"OLD=1\n", 0o640)
     deploy = tmp_path / "deploy"
-    deploy.mkdir()
+    real = deploy / "real"
+    real.mkdir(parents=True)
+    target = _write(real / "prod.env", b"OLD=1\n", 0o640)
     link = deploy / ".env"
     dest = os.path.relpath(target, deploy) if relative else str(target)
     link.symlink_to(dest)
@@ -654,8 +652,55 @@ def test_atomic_write_through_symlink_replaces_target(tmp_path: Path, relative: 
     assert link.is_symlink() and os.readlink(link) == dest
     assert target.read_bytes() == b"NEW=1\n"
     assert _mode(target) == 0o640
-    assert _listing(deploy) == [".env"]
+    assert _listing(deploy) == [".env", "real"]
     assert _listing(real) == ["prod.env"]
+
+
+@posix_only
+@pytest.mark.parametrize("operation", ["atomic_write", "make_backup", "read_env", "restore"])
+def test_a_symlink_out_of_its_folder_is_refused_by_every_writer(
+    tmp_path: Path, operation: str
+) -> None:
+    """Called directly (not only through check_writable_target): the module itself refuses a
+    symlinked env file whose target is outside the link's folder, and touches nothing."""
+    (tmp_path / "elsewhere").mkdir()
+    victim = _write(tmp_path / "elsewhere" / "victim.env", b"V=1\n", 0o640)
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    link = deploy / ".env"
+    link.symlink_to("../elsewhere/victim.env")
+    (deploy / "env-backup").mkdir()
+    backup = _write(deploy / "env-backup" / ".env.backup_20240101_000000", b"B=1\n")
+    before = _tree(tmp_path)
+    calls: dict[str, Callable[[], object]] = {
+        "atomic_write": lambda: atomic_write(link, "NEW=1\n"),
+        "make_backup": lambda: make_backup(link, deploy / "env-backup", now=NOW),
+        "read_env": lambda: files.read_env(link),
+        "restore": lambda: files.restore(link, backup, deploy / "env-backup"),
+    }
+    with pytest.raises(EnvsyncError) as info:
+        calls[operation]()
+    assert "outside" in _assert_one_line_naming(info.value, link)
+    assert _tree(tmp_path) == before
+    assert victim.read_bytes() == b"V=1\n"
+
+
+@posix_only
+def test_a_backup_that_is_a_symlink_is_never_read(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    secret = _write(tmp_path / "elsewhere" / "secret", b"S=outside\n")
+    bdir = tmp_path / "d" / "env-backup"
+    bdir.mkdir(parents=True)
+    (bdir / ".env.backup_29991231_235959").symlink_to(secret)
+    real = _write(bdir / ".env.backup_20240101_000000", b"A=1\n")
+    env = tmp_path / "d" / ".env"
+    assert list_backups(env, bdir) == [real]  # the link is not a backup
+    with pytest.raises(EnvsyncError) as info:
+        files.read_backup(bdir / ".env.backup_29991231_235959")
+    assert "symbolic link" in str(info.value)
+    with pytest.raises(EnvsyncError):
+        files.restore(env, bdir / ".env.backup_29991231_235959", bdir)
+    assert not env.exists()
 
 
 @posix_only

@@ -16,15 +16,21 @@ already imported). Those rows use a directory outside pytest's ``tmp_path``, who
 root may enter; it is removed afterwards.
 
 Decided behaviour for a symlinked ``.env`` whose target is outside the ``.env``'s directory:
-``check`` reads through it, ``fix`` and ``restore`` refuse (a symlink planted in a repository
-must not make the hook rewrite ``~/.bashrc``); a target in the same directory or below it is
-followed and replaced (tests/test_crash.py, scenario ``fix-symlinked-env``). The same for a
-backup directory that is a symlink: to a directory outside, ``fix`` and ``restore`` refuse (the
-backups hold the secrets, and restore must not read a planted one); inside, it is followed.
+``fix`` and ``restore`` refuse (a symlink planted in a repository must not make the hook rewrite
+``~/.bashrc``), and ``check`` refuses to read it unless the file is named on the command line
+(``--env``); a target in the same directory or below it is followed and replaced
+(tests/test_crash.py, scenario ``fix-symlinked-env``). The same for a backup directory reached
+through a symlink: to a directory outside, ``fix`` and ``restore`` refuse (the backups hold the
+secrets, and restore must not read a planted one); inside, it is followed.
+
+The attacks of issue 14 ("Leaving the folder"; the race is ``test_race_*`` below) are the rows
+marked ``# attack (N)``. Their outside files hold ``OUTSIDE``; besides the tree comparison, that
+marker must reach no output and no file inside the folder (nothing outside was read).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import pwd
 import shutil
@@ -43,6 +49,7 @@ import envsync_hook
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SECRET = "hostile-secret-b7f3e1"
+OUTSIDE = "outside-secret-5c91d0"
 
 
 class Expect(NamedTuple):
@@ -75,6 +82,9 @@ class Row(NamedTuple):
     names: str = ".env"
     verify: Callable[[Path, str, subprocess.CompletedProcess[bytes]], None] | None = None
     as_nobody: bool = False
+    #: further arguments of check and fix; of restore
+    args: tuple[str, ...] = ()
+    restore_args: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------
@@ -82,6 +92,7 @@ class Row(NamedTuple):
 
 TEMPLATE = "# app\nAPP_URL=http://localhost\nDB_PASSWORD=changeme\nWORKERS=4\n"
 ENV = f"APP_URL=https://prod.example\nDB_PASSWORD={SECRET}\nWORKERS=8\n"
+BACKED = ENV.replace("WORKERS=8", "WORKERS=9")  # an older version, in a backup
 
 
 def _w(path: Path, data: str | bytes, mode: int = 0o600) -> None:
@@ -207,6 +218,100 @@ def _backup_dir_unwritable(d: Path) -> None:
         os.chown(d, *_nobody_ids())
         os.chown(d / ".env", *_nobody_ids())
     os.chmod(d / "env-backup", 0o555)
+
+
+# --- leaving the folder (issue 14): the folder is d/app, d/elsewhere is outside it
+
+
+def _outside(d: Path, name: str = "victim.env") -> Path:
+    victim = d / "elsewhere" / name
+    _w(victim, f"APP_URL=x\nDB_PASSWORD={OUTSIDE}\nSTOLEN={OUTSIDE}\n", 0o644)
+    return victim
+
+
+def _parent_folder_symlink_env(d: Path) -> None:
+    """attack (2): ``env = "deploy/.env"`` with ``deploy -> ../elsewhere``"""
+    _template_only(d / "app")
+    _outside(d, ".env")
+    (d / "app" / "deploy").symlink_to("../elsewhere")
+    _w(d / "app" / ".envsync.toml", 'env = "deploy/.env"\nshow_values = true\n', 0o644)
+    _w(d / "app" / "env-backup" / ".env.backup_20240101_000000", ENV)
+
+
+def _parent_folder_symlink_backup_dir(d: Path) -> None:
+    """attack (2): ``backup_dir = "backups/env"`` with ``backups -> ../public``"""
+    _pair()(d / "app")
+    (d / "public" / "env").mkdir(parents=True)
+    _w(d / "public" / "env" / ".env.backup_20240101_000000", f"A={OUTSIDE}\n")
+    (d / "app" / "backups").symlink_to("../public")
+    _w(d / "app" / ".envsync.toml", 'backup_dir = "backups/env"\n', 0o644)
+
+
+def _report_symlink(d: Path) -> None:
+    """attack (3): a report path that is a symlink to a file elsewhere"""
+    _pair()(d / "app")
+    _outside(d)
+    (d / "app" / "report.out").symlink_to("../elsewhere/victim.env")
+
+
+def _report_folder_symlink(d: Path) -> None:
+    """attack (3): a report path whose folder is a symlink out of the folder"""
+    _pair()(d / "app")
+    _outside(d)
+    (d / "app" / "reports").symlink_to("../elsewhere")
+
+
+def _report_hard_link(d: Path) -> None:
+    """attack (3), by hard link: truncating the report would truncate the other name's file"""
+    _pair()(d / "app")
+    os.link(_outside(d), d / "app" / "report.out")
+
+
+def _planted_backup(d: Path) -> None:
+    """attack (4): ``env-backup/.env.backup_29991231_235959 -> /elsewhere``"""
+    _pair()(d / "app")
+    _outside(d)
+    _w(d / "app" / "env-backup" / ".env.backup_20240101_000000", BACKED)
+    os.chmod(d / "app" / "env-backup", 0o700)
+    (d / "app" / "env-backup" / ".env.backup_29991231_235959").symlink_to(
+        "../../elsewhere/victim.env"
+    )
+
+
+def _verify_planted_backup(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]) -> None:
+    if command == "restore":  # the genuine backup, not the planted link, was restored
+        assert (d / "app" / ".env").read_text("utf-8") == BACKED
+        assert b"20240101_000000" in proc.stderr
+
+
+def _template_symlink(d: Path, with_env: bool) -> None:
+    """attack (5): the template is a symlink to a file outside, with ``show_values = true``"""
+    (d / "app").mkdir(parents=True)
+    _outside(d, "secrets.env")
+    (d / "app" / ".env.example").symlink_to("../elsewhere/secrets.env")
+    _w(d / "app" / ".envsync.toml", "show_values = true\n", 0o644)
+    if with_env:
+        _env_only(d / "app")
+
+
+def _config_outside(key: str, value: str) -> Callable[[Path], None]:
+    """attack (5), without a symlink: a planted configuration names a file outside the folder"""
+
+    def setup(d: Path) -> None:
+        _pair()(d / "app")
+        _outside(d, "x.env.example")
+        _outside(d, ".env")
+        _w(d / "app" / ".envsync.toml", f'{key} = {value}\nshow_values = true\n', 0o644)
+
+    return setup
+
+
+def _verify_named_template(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]) -> None:
+    # named on the command line: read, so its key is reported (check) or added (fix)
+    if command == "check":
+        assert b"STOLEN" in proc.stdout
+    else:
+        assert "STOLEN=" in (d / "app" / ".env").read_text("utf-8")
 
 
 BIG_VALUE = "x" * 5_000_000
@@ -420,7 +525,7 @@ ROWS = [
     Row(
         "env-symlink-outside-its-directory",
         _env_symlink_outside,
-        finding("ENV003", 0),
+        refuse("outside"),
         refuse("symlink"),
         refuse("symlink"),
     ),
@@ -439,6 +544,117 @@ ROWS = [
         finding("ENV002", 0),
         WORKS,
         names=".env.example",
+    ),
+    # attack (2): a symlinked parent folder
+    Row(
+        "parent-folder-symlink-env",
+        _parent_folder_symlink_env,
+        refuse("outside"),
+        refuse("outside"),
+        refuse("outside"),
+        names="deploy/.env",
+        restore_args=("deploy/.env",),
+    ),
+    Row(
+        "parent-folder-symlink-backup-dir",
+        _parent_folder_symlink_backup_dir,
+        finding("ENV003", 0),
+        refuse("outside"),
+        refuse("outside"),
+        names="backups/env",
+        restore_args=("--backup-dir", "backups/env"),
+    ),
+    # attack (3): report files
+    *(
+        Row(
+            f"report-symlink{option}",
+            _report_symlink,
+            refuse("symlink"),
+            refuse("symlink"),
+            names="report.out",
+            args=(option, "report.out"),
+        )
+        for option in ("--junit", "--json", "--sarif", "--output")
+    ),
+    Row(
+        "report-folder-symlink",
+        _report_folder_symlink,
+        refuse("outside"),
+        refuse("outside"),
+        names="reports/victim.env",
+        args=("--junit", "reports/victim.env"),
+    ),
+    Row(
+        "report-hard-link",
+        _report_hard_link,
+        refuse("hard links"),
+        refuse("hard links"),
+        names="report.out",
+        args=("--json", "report.out"),
+    ),
+    # attack (4): a planted backup
+    Row(
+        "planted-backup-symlink",
+        _planted_backup,
+        finding("ENV003", 0),
+        WORKS,
+        WORKS,
+        verify=_verify_planted_backup,
+    ),
+    Row(
+        "planted-backup-symlink-named",
+        _planted_backup,
+        finding("ENV003", 0),
+        WORKS,
+        refuse("symbolic link"),
+        names="env-backup/.env.backup_29991231_235959",
+        restore_args=("--from", "env-backup/.env.backup_29991231_235959"),
+    ),
+    # attack (5): a template leading out of the folder (with show_values = true planted)
+    Row(
+        "template-symlink-outside",
+        lambda d: _template_symlink(d, with_env=True),
+        refuse("outside"),
+        refuse("outside"),
+        names=".env.example",
+    ),
+    Row(
+        "template-symlink-outside-no-env",
+        lambda d: _template_symlink(d, with_env=False),
+        refuse("outside"),
+        refuse("outside"),
+        names=".env.example",
+    ),
+    Row(
+        "config-template-outside",
+        _config_outside("templates", '["../elsewhere/x.env.example"]\nenv = ".env"'),
+        refuse("outside"),
+        refuse("outside"),
+        names="elsewhere/x.env.example",
+    ),
+    Row(
+        "config-template-outside-named-config",
+        _config_outside("templates", '["../elsewhere/x.env.example"]\nenv = ".env"'),
+        WORKS,
+        WORKS,
+        args=("--config", ".envsync.toml"),  # a configuration named on the command line
+        verify=_verify_named_template,
+    ),
+    Row(
+        "config-env-outside",
+        _config_outside("env", '"../elsewhere/.env"'),
+        refuse("outside"),
+        refuse("outside"),
+        names="elsewhere/.env",
+    ),
+    Row(
+        "template-symlink-outside-named",
+        lambda d: _template_symlink(d, with_env=True),
+        WORKS,
+        WORKS,
+        names=".env.example",
+        args=(".env.example",),
+        verify=_verify_named_template,
     ),
 ]
 
@@ -476,6 +692,7 @@ import envsync_hook.cli, envsync_hook.compare, envsync_hook.config, envsync_hook
 import envsync_hook.document, envsync_hook.files, envsync_hook.merge, envsync_hook.pairing
 import envsync_hook.runner, envsync_hook.reporters, envsync_hook.reporters.text
 import envsync_hook.reporters.summary, fcntl, difflib, shutil, gettext, textwrap, glob, json
+import zlib, datetime, hashlib  # (what a fix that writes imports lazily)
 envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups([])
@@ -539,11 +756,17 @@ def test_hostile_input(workdir: Path, row: Row, command: str) -> None:
     row.setup(workdir)
     cwd = workdir / "app" if (workdir / "app").is_dir() else workdir
     before = _snapshot(workdir.parent)
-    proc = _run([command], cwd, row.as_nobody)
+    extra = row.restore_args if command == "restore" else row.args
+    proc = _run([command, *extra], cwd, row.as_nobody)
     stdout = proc.stdout.decode("utf-8", "replace")
     stderr = proc.stderr.decode("utf-8", "replace")
     assert "Traceback" not in stderr, stderr
     assert SECRET not in stdout + stderr
+    if row.verify is not _verify_named_template:
+        assert OUTSIDE not in stdout + stderr  # nothing outside the folder was read
+        for p in cwd.rglob("*"):
+            if p.is_file() and not p.is_symlink() and p.stat().st_nlink == 1:
+                assert OUTSIDE.encode() not in p.read_bytes(), p
 
     if expect.kind == "refuse":
         assert proc.returncode == 2, (stdout, stderr)
@@ -671,6 +894,32 @@ def test_fix_keeps_the_owner(tmp_path: Path) -> None:
         assert (os.stat(p).st_uid, os.stat(p).st_gid) == (uid, gid)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="running as another user needs root")
+def test_fix_as_another_user_keeps_the_owner_only_where_permitted() -> None:
+    """The README's claim, exactly: the owner is kept where permitted. Run as another user who
+    may write the folder (not root, not the owner), the new .env and its backup are that user's;
+    the mode is kept."""
+    try:
+        uid, gid = _nobody_ids()
+    except KeyError:
+        pytest.skip("no 'nobody' user to run as")
+    base = Path(tempfile.mkdtemp(prefix="envsync-owner-"))
+    try:
+        os.chmod(base, 0o755)
+        d = base / "d"
+        _pair()(d)
+        os.chown(d, uid, gid)  # the folder is the other user's; .env stays root's
+        os.chmod(d / ".env", 0o666)
+        proc = _run(["fix"], d, as_nobody=True)
+        assert proc.returncode == 1, proc.stderr.decode()
+        [backup] = (d / "env-backup").glob(".env.backup_*[0-9]")
+        for p in (d / ".env", backup):
+            st = os.stat(p)
+            assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (uid, gid, 0o666), p
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_restore_keeps_the_mode(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
@@ -743,3 +992,82 @@ def test_a_broken_second_pair_stops_fix_before_the_first_is_written(
     [line] = proc.stderr.decode().splitlines()
     assert line.startswith("envsync: error: ") and "b.env" in line
     assert _snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------------------------------
+# attack (1): the race. Another process flips .env between a regular file and a symlink to a
+# file outside the folder while fix runs; whatever instant the flip lands on, the outside file
+# never changes and its content reaches no backup, no .env and no output.
+
+RACE_TRIES = 200
+
+_FLIPPER = """
+import os, random, sys, time
+folder, stop, text = sys.argv[1], sys.argv[2], sys.argv[3]
+env = os.path.join(folder, ".env")
+flips = 0
+while not os.path.exists(stop):
+    link, reg = os.path.join(folder, ".flip-link"), os.path.join(folder, ".flip-reg")
+    os.symlink("../elsewhere/victim.env", link)
+    os.replace(link, env)
+    time.sleep(random.random() * 0.001)  # each state lasts a random while: every instant is hit
+    with open(reg, "w") as f:
+        f.write(text)
+    os.chmod(reg, 0o600)
+    os.replace(reg, env)
+    time.sleep(random.random() * 0.004)
+    flips += 1
+print(flips)
+"""
+
+# the real CLI entry point, RACE_TRIES times in one process (start-up would dominate otherwise)
+_FIXES = """
+import collections, sys
+from envsync_hook import cli
+codes = collections.Counter(cli.main(["fix"]) for _ in range(int(sys.argv[1])))
+print(dict(codes))
+"""
+
+
+def test_race_env_swapped_for_a_symlink_never_writes_or_reads_outside(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    victim = _outside(d)
+    victim_before = victim.read_bytes()
+    _pair()(d / "app")
+    app = d / "app"
+    stop = tmp_path / "stop"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["NO_COLOR"] = "1"
+    flipper = subprocess.Popen(
+        [sys.executable, "-c", _FLIPPER, str(app), str(stop), ENV],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _FIXES, str(RACE_TRIES)],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        stop.touch()
+        flips = int(flipper.communicate(timeout=60)[0] or 0)
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
+    codes: dict[int, int] = ast.literal_eval(proc.stdout.decode().splitlines()[-1])
+    assert sum(codes.values()) == RACE_TRIES
+    assert set(codes) <= {0, 1, 2}, codes
+    assert codes.get(1, 0) > 0, codes  # fix did write, between flips
+    assert flips > RACE_TRIES, flips  # the flipper ran throughout
+    assert victim.read_bytes() == victim_before  # never written through the link
+    assert sorted(p.name for p in (d / "elsewhere").iterdir()) == ["victim.env"]
+    assert OUTSIDE not in out and SECRET not in out
+    backups = list((app / "env-backup").iterdir())
+    assert backups
+    for p in [*backups, *app.iterdir()]:
+        if p.is_file() and not p.is_symlink():
+            assert OUTSIDE.encode() not in p.read_bytes(), p  # never read into the folder

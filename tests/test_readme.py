@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +23,28 @@ def _first_command(prefix: str) -> list[str]:
 
 
 def test_main_job_command_runs_on_the_shipped_example(tmp_path: Path) -> None:
-    argv = _first_command("python -m pip install . && envsync check")
-    check = argv[argv.index("&&") + 1 :]
+    """The README's line after the install, command by command, on a fresh copy of examples/
+    made with the modes a git checkout gives (0644 under the usual umask): it greets a newcomer
+    with what it says, and no ENV011 about the example's own file mode."""
+    argv = _first_command("python -m pip install . && ")
+    commands: list[list[str]] = [[]]
+    for word in argv[argv.index("&&") + 1 :]:
+        if word == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    for f in (tmp_path / "examples").rglob("*"):
+        if f.is_file():
+            os.chmod(f, 0o644)
+    *setup, check = commands
+    for command in setup:
+        assert command[0] == "chmod" and len(command) == 3, command
+        os.chmod(tmp_path / command[2], int(command[1], 8))
     assert check[:2] == ["envsync", "check"]
     proc = subprocess.run(
         [sys.executable, "-m", "envsync_hook", *check[1:]],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
@@ -35,6 +53,7 @@ def test_main_job_command_runs_on_the_shipped_example(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert re.search(r"ENV004 stale-default DB_HOST\b", proc.stdout)
     assert re.search(r"ENV001 missing-key REQUEST_TIMEOUT\b", proc.stdout)
+    assert "ENV011" not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     # the example's values (a stand-in password among them) are not printed
     env = (ROOT / "examples" / "upgrade" / ".env").read_text(encoding="utf-8")
