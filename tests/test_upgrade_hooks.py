@@ -275,3 +275,127 @@ def test_hook_no_op_is_fast(hooked: tuple[Path, dict[str, str]]) -> None:
     assert not (work / "docker" / "env-backup").exists()
     assert min(cpu) < 0.3, cpu
     print(f"upgrade-hook no-op: CPU best {min(cpu):.3f} s, wall best {min(wall):.3f} s")
+
+
+@pytest.mark.parametrize("start", ["1.4.0", "1.10.0", "1.14.0"])
+def test_plain_fix_after_checkout(
+    dify_repo: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    corpus: Path,
+    compose: Callable[..., list[object]],
+    start: str,
+) -> None:
+    """No options, no sync record: the base comes from git history, the set from compose."""
+    origin, commits = dify_repo
+    work = clone(origin, tmp_path / "work")
+    git(work, "checkout", "-q", start)
+    docker = work / "docker"
+    before = operator_env(corpus, start)
+    write_env(docker, before)
+    git(work, "checkout", "-q", "1.14.1")
+
+    plain = run(docker, "fix")
+    assert plain.returncode == 1, plain.stderr
+    assert "template set of 35 found" in plain.stderr
+    got = (docker / ".env").read_text(encoding="utf-8")
+
+    shutil.rmtree(docker / "env-backup")  # (no sync record left for the flagged run)
+    write_env(docker, before)
+    flagged = run(docker, "fix", "--base-ref", commits[start], "--also", ALSO)
+    assert flagged.returncode == 1, flagged.stderr
+    expected = (docker / ".env").read_text(encoding="utf-8")
+
+    plain_values, flagged_values, old = read_values(compose, got, expected, before)
+    assert plain_values == flagged_values
+    new_defaults = template_values(compose, docker)
+    (old_defaults,) = read_values(
+        compose, (corpus / "dify" / start / "docker" / ".env.example").read_text(encoding="utf-8")
+    )
+    for key in STALE:
+        if old_defaults.get(key) != new_defaults[key]:
+            assert plain_values[key] == new_defaults[key], key  # the stale default moved on
+    assert plain_values["MY_OPERATOR_ONLY"] == old["MY_OPERATOR_ONLY"]
+    for key in ("SECRET_KEY", "DB_PASSWORD", "NGINX_SSL_PROTOCOLS", "CELERY_WORKER_AMOUNT"):
+        assert plain_values[key] == old[key], key  # customisations kept
+
+
+def test_upgrade_hook_on_checkout(
+    hooked: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    corpus: Path,
+    pre_commit: PreCommit,
+    compose: Callable[..., list[object]],
+) -> None:
+    work, commits = hooked
+    docker = work / "docker"
+    before = (docker / ".env").read_text(encoding="utf-8")
+    run_git = hooked_git(pre_commit)
+    proc = run_git(work, "checkout", "-q", "1.14.1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "envsync upgrade" in proc.stdout + proc.stderr
+    got = (docker / ".env").read_text(encoding="utf-8")
+    assert got != before
+    backups = [p for p in (docker / "env-backup").iterdir() if p.is_file()]
+    assert any(p.read_text(encoding="utf-8") == before for p in backups)
+    expected = expected_merge(work, tmp_path, corpus, commits["1.10.0"])
+    got_values, expected_values = read_values(compose, got, expected)
+    assert got_values == expected_values
+    assert got_values["DB_HOST"] == template_values(compose, docker)["DB_HOST"]
+    assert "sk-9f8e7d" not in proc.stdout + proc.stderr  # no value in the hook's output
+
+
+def test_upgrade_hook_on_pull(
+    hooked: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    corpus: Path,
+    pre_commit: PreCommit,
+    compose: Callable[..., list[object]],
+) -> None:
+    work, commits = hooked
+    docker = work / "docker"
+    before = (docker / ".env").read_text(encoding="utf-8")
+    run_git = hooked_git(pre_commit)
+    branch = git(work, "rev-parse", "--abbrev-ref", "origin/HEAD").strip().split("/", 1)[1]
+    git(work, "-c", "core.hooksPath=/dev/null", "checkout", "-q", branch)
+    git(work, "-c", "core.hooksPath=/dev/null", "reset", "-q", "--hard", "1.10.0")
+    write_env(docker, before)
+    proc = run_git(work, "pull", "-q", "--ff-only")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = (docker / ".env").read_text(encoding="utf-8")
+    assert any(
+        p.read_text(encoding="utf-8") == before
+        for p in (docker / "env-backup").iterdir()
+        if p.is_file()
+    )
+    expected = expected_merge(work, tmp_path, corpus, commits["1.10.0"])
+    got_values, expected_values = read_values(compose, got, expected)
+    assert got_values == expected_values
+
+
+def test_readme_snippet_on_the_1_14_1_commit(
+    tmp_path: Path, corpus: Path, hook_repo: Path, pre_commit: PreCommit
+) -> None:
+    """The README's commit-time hooks (``--base-ref HEAD``) on the 1.14.0 -> 1.14.1 commit:
+    templates new at HEAD and comment-only templates are no errors; the first commit stops
+    once (fix changed the .env), the second goes through."""
+    config = yaml.safe_load(readme_config())
+    config["repos"][0]["repo"] = str(hook_repo)
+    config["repos"][0]["rev"] = git(hook_repo, "rev-parse", "HEAD").strip()
+    repo = init_repo(tmp_path / "deployment")
+    (repo / ".gitignore").write_text(".env\nenv-backup/\n", encoding="utf-8")
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    copy_release(corpus, "1.14.0", repo / "docker")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "dify 1.14.0")
+    write_env(repo / "docker", operator_env(corpus, "1.14.0"))
+    proc = pre_commit(repo, "install")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    copy_release(corpus, "1.14.1", repo / "docker")
+    git(repo, "add", "-A")
+    run_git = hooked_git(pre_commit)
+    first = run_git(repo, "commit", "-q", "-m", "dify 1.14.1")
+    out = first.stdout + first.stderr
+    assert first.returncode == 1, out
+    assert "exit code: 2" not in out and "envsync: error" not in out, out
+    second = run_git(repo, "commit", "-q", "-m", "dify 1.14.1")
+    assert second.returncode == 0, second.stdout + second.stderr
