@@ -138,10 +138,12 @@ class Document:
         "_issues",
         "_spans_of",
         "errors",
+        "exports",
         "keys",
         "kinds",
         "lines",
         "spans",
+        "tails",
         "starts",
         "templates",
         "text",
@@ -161,6 +163,13 @@ class Document:
         self.spans: list[tuple[int, int]] = []
         self._commented: list[Commented] | None = None
         self._issues: list[SyntaxIssue] | None = None
+        #: (index, text) of the bindings whose line goes on after the value with a ``#`` (a
+        #: trailing comment): the text from the end of the value (or from `` #``) to the end
+        #: of the line, as written
+        self.tails: list[tuple[int, str]] = []
+        #: indexes of bindings that may start with ``export`` (check ``text.startswith``): the
+        #: scanner notes the prefix before it knows whether the statement is valid
+        self.exports: list[int] = []
 
     def value_span(self, i: int) -> tuple[int, int]:
         """``(value_start, value_end)`` of the ``i``-th binding."""
@@ -309,6 +318,7 @@ def parse(text: str) -> Document:
     lines_append = lines.append
     starts_append = starts.append
     errors = doc.errors
+    tails_append = doc.tails.append
 
     def add(key: str, line: int, start: int, vstart: int, vend: int, kind: int, tmpl: str) -> None:
         i = len(keys)
@@ -351,6 +361,9 @@ def parse(text: str) -> Document:
                 if val is None:  # a quoted value, taken whole by the regex
                     i = len(keys)
                     content = single if double is None else double
+                    closed = kstart + len(key) + len(lead) + len(content) + 3
+                    if fm.end() != closed and "#" in text[closed : fm.end()]:
+                        tails_append((i, text[closed : fm.end()]))  # a comment after the quote
                     if lead or (double is None and "$" in content):
                         # not the usual offsets for its template (see Document.value_span)
                         vstart = kstart + len(key) + 1 + len(lead)
@@ -377,6 +390,7 @@ def parse(text: str) -> Document:
                     # spaces before an unquoted value
                     cut = val.find(" #")
                     if cut >= 0:
+                        tails_append((len(keys), val[cut:]))
                         val = val[:cut]
                     val = val.rstrip(go_space)
                     vstart = kstart + len(key) + 1
@@ -387,7 +401,9 @@ def parse(text: str) -> Document:
                     fpos = fm.end()
                     continue
                 if " #" in val:
-                    val = val[: val.find(" #")]
+                    cut = val.find(" #")
+                    tails_append((len(keys), val[cut:]))
+                    val = val[:cut]
                 fline += gap_lines + 1
                 keys_append(key)
                 lines_append(fline)
@@ -402,6 +418,8 @@ def parse(text: str) -> Document:
         m = head(text, pos)
         if m is None:  # pragma: no cover - every part of _HEAD is optional
             break
+        if m.start(2) >= 0:
+            doc.exports.append(len(keys))
         skip_end = m.end(1)
         if skip_end > pos:
             line += count("\n", pos, skip_end)
@@ -415,6 +433,7 @@ def parse(text: str) -> Document:
                 vstart = m.start(4)
                 cut = raw.find(" #")
                 if cut >= 0:
+                    tails_append((len(keys), raw[cut:]))
                     raw = raw[:cut]
                 raw = raw.rstrip(_GO_SPACE_CHARS)
                 if not raw:
@@ -509,6 +528,10 @@ def parse(text: str) -> Document:
             if "\\" in content:
                 content = content.replace("\\" + q, q)
             add(key, line, start, vstart, qm.end(), _KIND_OF_QUOTE[q], _quoted_template(content, q))
+            nl = text.find("\n", qm.end())
+            rest = text[qm.end() : n if nl < 0 else nl]
+            if "#" in rest:
+                tails_append((len(keys) - 1, rest))
             crossed = count("\n", vstart, qm.end())
             if crossed:
                 line += crossed
@@ -520,6 +543,7 @@ def parse(text: str) -> Document:
         raw = text[vstart:eol]
         cut = raw.find(" #")
         if cut >= 0:
+            tails_append((len(keys), raw[cut:]))
             raw = raw[:cut]
         raw = raw.rstrip(_GO_SPACE_CHARS)
         if not raw:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from operator import eq
+from typing import NamedTuple
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import (
@@ -21,6 +23,7 @@ from envsync_hook.document import (
     parse,
 )
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.references import EMPTY, first_changed, place, referencing_keys, unsure
 
 MARKER_PREFIX = "# envsync:"
 
@@ -172,10 +175,16 @@ def merge(
     tdoc, edoc = template.doc, env.doc
     tkinds, ttemplates, ekinds, etemplates = tdoc.kinds, tdoc.templates, edoc.kinds, edoc.templates
     tlast, elast, ebare = template.last, env.last, env.bare_after
+    comments, exported = _operator_text(template, env, decisions)
     visit: Iterable[str] = tlast
     if comparison.unequal is not None and BARE not in tkinds and BARE not in ekinds:
         # the other keys hold the template's text on an ordinary line: nothing to splice
+        # (but for the operator's own comment or ``export`` on some of them)
         visit = comparison.unequal
+        if comments or exported:
+            listed = set(visit)
+            own = [k for k in (*comments, *exported) if k in tlast and k not in listed]
+            visit = [*visit, *dict.fromkeys(own)]
     for key in visit:
         ti = tlast[key]
         decision = decisions.get(key)
@@ -189,6 +198,8 @@ def merge(
             and ttemplates[ti] == etemplates[ei]
             and tkinds[ti] != BARE
             and ekinds[ei] != BARE
+            and key not in comments
+            and key not in exported
         ):
             continue  # the template's line already reads as the operator's
         tb = tdoc.binding(ti)
@@ -214,7 +225,15 @@ def merge(
                     line += eol  # a bare KEY last with no newline would read as key ""
                 edits.append((s, e, line))
             continue
-        if (
+        if decision == KEEP and key in exported and not ttext.startswith("export", tb.start):
+            edits.append((tb.start, tb.start, "export "))
+        own_comment = comments.get(key) if decision == KEEP else None
+        if own_comment is not None and own_comment != _comment_after(ttext, tb.value_end):
+            # the operator's value with the rest of its line, as written: it reads as it did
+            etext = env.doc.text
+            mine = etext[eb.value_start : _line_end(etext, eb.value_end)]
+            edits.append((tb.value_start, _line_end(ttext, tb.value_end), mine))
+        elif (
             eb is not tb
             and eb.template != tb.template
             and canonical(eb.template) != canonical(tb.template)
@@ -249,6 +268,7 @@ def merge(
     del pieces  # (a copy of the template's text: not kept while the result is verified)
 
     trail = [k for k, d in decisions.items() if d == TRAIL]
+    block_header: tuple[int, int] | None = None
     if trail:
         final_newline = body == "" or body.endswith("\n")
         block: list[str] = [""] if body else []
@@ -270,13 +290,88 @@ def merge(
         last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
         bare_last = env.doc.kinds[env.last[last_key]] == BARE or last_key in env.bare_after
         end = eol if final_newline or bare_last else ""
+        at = len(body) + (0 if final_newline else len(eol))
+        marker = block[1 if body else 0]
+        block_header = (at, at + (len(eol) if body else 0) + len(marker) + len(eol))
         text = "".join((body, "" if final_newline else eol, eol.join(block), end))
         del body, block
     else:
         text = body
         del body
-    verify(text, template, env, decisions, comparison.unequal)
+    doc = parse(text)
+    kept = referencing_keys(env, decisions)
+    checked: _Checked | None = None
+    if kept:
+        result = _result_side(doc, template, trail)
+        doubts = unsure(env, result, decisions, EMPTY, kept)
+        if doubts:
+            # a kept value's reference would not resolve as in the env file: move lines
+            placed = place(text, doc, env, decisions, kept, block_header, eol)
+            if placed != text:
+                text, doc = placed, parse(placed)
+                result = index("merged", doc)
+                doubts = unsure(env, result, decisions, EMPTY, kept)
+        checked = _Checked(result, kept, doubts)
+    verify(text, template, env, decisions, comparison.unequal, doc, checked)
     return text
+
+
+def _result_side(doc: Document, template: Side, trail: list[str]) -> Side:
+    """The merged document indexed. In the usual layout (the template's statements, then the
+    trailing block's ``trail``) a copy of the template's index, extended, serves: cheaper than
+    indexing every statement anew."""
+    tkeys, keys = template.doc.keys, doc.keys
+    nt = len(tkeys)
+    if len(keys) == nt + len(trail) and keys[nt:] == trail and all(map(eq, keys, tkeys)):
+        last = template.last.copy()
+        last.update(zip(trail, range(nt, nt + len(trail))))
+        return Side("merged", doc, last, template.dups)
+    return index("merged", doc)
+
+
+class _Checked(NamedTuple):
+    """What merge already worked out for the check by references (``verify`` reuses it)."""
+
+    result: Side
+    kept: list[str]
+    empty_doubts: list[str]
+
+
+def _operator_text(
+    template: Side, env: Side, decisions: dict[str, str]
+) -> tuple[dict[str, str], set[str]]:
+    """The kept keys whose env line carries the operator's own text beyond the value: a
+    trailing comment unlike the template's (key -> the comment) and an ``export`` prefix.
+    Only the lines the parser noted are looked at (most have neither), and a comment written
+    as on the template's line is passed over at the cost of one dict look-up."""
+    doc = env.doc
+    text, keys, elast = doc.text, doc.keys, env.last
+    tkeys = template.doc.keys
+    theirs = {tkeys[i]: tail for i, tail in template.doc.tails}
+    comments: dict[str, str] = {}
+    for i, tail in doc.tails:
+        key = keys[i]
+        if theirs.get(key) == tail or elast.get(key) != i or decisions.get(key) != KEEP:
+            continue
+        comment = _comment_after(text, doc.value_span(i)[1])
+        if comment is not None:
+            comments[key] = comment
+    exported = {
+        keys[i]
+        for i in doc.exports
+        if i < len(keys)
+        and elast.get(keys[i]) == i
+        and decisions.get(keys[i]) == KEEP
+        and doc.kinds[i] != BARE
+        and text.startswith("export", doc.starts[i])
+    }
+    return comments, exported
+
+
+def _comment_after(text: str, value_end: int) -> str | None:
+    """The comment after a value on its line (spaces around it stripped), or None."""
+    rest = text[value_end : _line_end(text, value_end)].strip(_INLINE_SPACE)
+    return rest if rest.startswith("#") else None
 
 
 def _last_commented(template: Side) -> dict[str, Commented]:
@@ -349,14 +444,22 @@ def verify(
     env: Side,
     decisions: dict[str, str],
     unequal: Iterable[str] | None = None,
+    doc: Document | None = None,
+    checked: _Checked | None = None,
 ) -> None:
-    doc = parse(text)
+    """Refuse (:class:`MergeError`) a merged ``text`` that would not read as decided: first
+    the text of every key (the operator's, the template's, none), then what Compose reads
+    where values reference other keys (:func:`references.first_changed`). ``doc``: ``text``
+    parsed, and ``checked``, when the caller has them."""
+    if doc is None:
+        doc = parse(text)
     if doc.errors:
         raise MergeError(
             f"refusing to fix {env.path}: the merged file would have a syntax error at line "
             f"{doc.errors[0].line}; nothing was written"
         )
     if _reads_as_planned(doc, template, env, decisions, unequal):
+        _check_references(doc, env, decisions, checked)
         return
     # not the usual shape (a bare KEY, an opt-in under its comment, a re-quoted value): key
     # by key, and where the texts differ, as the values compose reads
@@ -377,3 +480,22 @@ def verify(
     for key, d in decisions.items():
         if d == DROP and key not in tlast and key in got:
             raise MergeError(f"refusing to fix {env.path}: {key} would not be dropped")
+    _check_references(doc, env, decisions, checked)
+
+
+def _check_references(
+    doc: Document, env: Side, decisions: dict[str, str], checked: _Checked | None = None
+) -> None:
+    """The texts are right; now what Compose reads from them (values with references)."""
+    if checked is None:
+        kept = referencing_keys(env, decisions)
+        if not kept:
+            return
+        result = index("merged", doc)
+        checked = _Checked(result, kept, unsure(env, result, decisions, EMPTY, kept))
+    key = first_changed(env, checked.result, decisions, checked.kept, checked.empty_doubts)
+    if key is not None:
+        raise MergeError(
+            f"refusing to fix {env.path}: Docker Compose would read {key} differently after "
+            f"the merge (a reference to another key would resolve elsewhere); nothing was written"
+        )

@@ -404,10 +404,15 @@ PAST, FUTURE = "2001-01-01T00:00:00+0000", "2099-01-01T00:00:00+0000"
     ],
 )
 def test_order_of_the_sources(
-    tmp_path: Path, given: set[str], commit_date: str, expected: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    given: set[str],
+    commit_date: str,
+    expected: str,
 ) -> None:
     """option > record > hook ref (unless the record is newer) > git history > none."""
     work, commits = _repo(tmp_path, H1, H2, date=commit_date)
+    monkeypatch.chdir(work)  # (the project folder, as when the operator runs envsync there)
     if "history" not in given:
         shutil.rmtree(work / ".git")  # (no repository: no history, and no hook ref either)
     (work / ".env.example").write_text(H3)

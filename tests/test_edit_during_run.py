@@ -64,6 +64,11 @@ def test_fix_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def _backups(tmp_path: Path) -> list[Path]:
+    found = (tmp_path / "env-backup").glob(".env.backup_*")
+    return sorted(p for p in found if not p.name.endswith(".meta"))
+
+
 def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
     """Control: the same run with nothing edited meanwhile writes the merge."""
     env = _setup(tmp_path)
@@ -76,6 +81,8 @@ def test_fix_without_an_edit_replaces(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert env.read_text(encoding="utf-8").startswith("HOST=db.internal\nPORT=9090\nNEW=1\n")
+    # the backup is exactly the text that was merged from
+    assert [b.read_text(encoding="utf-8") for b in _backups(tmp_path)] == [ENV]
 
 
 def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
@@ -93,11 +100,13 @@ def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["bytes", "text"])
 @pytest.mark.parametrize("edit", ["append", "same size", "same size and mtime"])
-def test_the_check_compares_content(tmp_path: Path, edit: str) -> None:
-    """In process: an edit of the same size, with the mtime put back, is still seen."""
+def test_the_check_compares_content(tmp_path: Path, edit: str, as_text: bool) -> None:
+    """In process: an edit of the same size, with the mtime put back, is still seen (what
+    was read given as bytes, as restore has it, or as text, as fix has it)."""
     env = _setup(tmp_path)
-    expect = env.read_bytes()
+    expect: str | bytes = env.read_text(encoding="utf-8") if as_text else env.read_bytes()
     st = os.stat(env)
 
     def change(path: Path) -> None:
@@ -112,5 +121,5 @@ def test_the_check_compares_content(tmp_path: Path, edit: str) -> None:
             files.atomic_write(env, "HOST=new\n", expect=expect)
     finally:
         files.before_replace = None
-    assert env.read_bytes() != expect and b"HOST=new" not in env.read_bytes()
+    assert env.read_text(encoding="utf-8") != ENV and b"HOST=new" not in env.read_bytes()
     assert _leftovers(tmp_path) == []

@@ -192,7 +192,7 @@ LAYOUT: list[tuple[str, str, str, dict[str, Any], str | tuple[str, ...]]] = [
     ),
     # the env's own syntax variants are read, then written in the template's layout
     ("'KEY =value' in env", "A=1\n", "A =5\n", {}, "A=5\n"),
-    ("export prefix in env", "A=1\n", "export A=5\n", {}, "A=5\n"),
+    ("export prefix in env: kept (issue 12)", "A=1\n", "export A=5\n", {}, "export A=5\n"),
     ("env duplicates: the last one counts", "A=1\n", "A=2\nA=9\n", {}, "A=9\n"),
     (
         "template duplicates: the last one is edited",

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from random import Random
 
 import pytest
 from cli_run import run
 from conftest import SUMMARY
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envsync_hook.renames import looks_renamed, rename_pairs
 
@@ -126,3 +129,27 @@ def test_dify_upgrade_without_the_template_set_has_no_wrong_hint(
     ]
     assert not [f for f in hints if "AMPLITUDE_API_KEY" in f["message"]], hints
     assert len(hints) <= 2, hints
+
+
+_WORD = st.sampled_from(["API", "KEY", "REDIS", "URL", "DB", "HOST", "SSRF", "PORT", "MAX", "X"])
+_NAME = st.lists(_WORD, min_size=1, max_size=4).map("_".join)
+_VALUE = st.sampled_from(["", "1", "true", "http://a:1/b", "/srv/data", "your-key", "base64"])
+
+
+@given(
+    st.lists(st.tuples(_NAME, _VALUE), max_size=12, unique_by=lambda kv: kv[0]),
+    st.lists(st.tuples(_NAME, _VALUE), max_size=12, unique_by=lambda kv: kv[0]),
+    st.randoms(use_true_random=False),
+)
+def test_hints_are_one_to_one_and_do_not_depend_on_order(
+    left: list[tuple[str, str]], came: list[tuple[str, str]], rnd: Random
+) -> None:
+    came = [kv for kv in came if kv[0] not in {k for k, _ in left}]
+    departed = [(k, [v]) for k, v in left]
+    found = rename_pairs(departed, came)
+    olds, news = [r.old for r in found], [r.new for r in found]
+    assert len(set(olds)) == len(olds) and len(set(news)) == len(news)
+    assert set(olds) <= {k for k, _ in left} and set(news) <= {k for k, _ in came}
+    rnd.shuffle(departed)
+    rnd.shuffle(came)
+    assert set(rename_pairs(departed, came)) == set(found)

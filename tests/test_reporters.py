@@ -628,6 +628,11 @@ def test_github_step_summary() -> None:
     assert lines[0] == "## envsync check: failed"
     assert "3 errors, 2 warnings, 1 info in 4 pairs, 1 skipped (fail-on: error)" in lines
     assert "- skipped: ci/.env does not exist: skipped" in lines
+    # each compared pair says which base it was compared with (skipped pairs: none)
+    bases = [line for line in lines if line.startswith("- ") and "base" in line]
+    assert len(bases) == 3
+    assert bases[0].startswith("- docker/.env: base from sync record: docker/env-backup/")
+    assert "- other/.env: no base (two-way)" in bases
     header = lines.index("| File | Line | Code | Slug | Key | Message |")
     rows = [line for line in lines[header + 2 :] if line.startswith("|")]
     assert len(rows) == 6
