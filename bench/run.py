@@ -207,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"generated {c.name} template": str(c.directory / ".env.example") for c in synth[-1:]
         }
         lines += shapes.measure(it, env, generated)
+        lines += ["", "hostile input (issue 14), whole processes, best of 3, two sizes each:"]
+        lines += shapes.measure_hostile(it, env)
     if args.profile and synth:
         biggest = synth[-1]
         for command in ("check", "fix"):

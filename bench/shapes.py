@@ -57,3 +57,90 @@ def measure(it: interp.Interpreter, env: dict[str, str], extra: dict[str, str]) 
     times: dict[str, float] = json.loads(proc.stdout)
     width = max(len(n) for n in times)
     return [f"  {name:<{width}}  {secs * 1000:8.1f} ms" for name, secs in times.items()]
+
+
+# --- hostile input, whole processes -----------------------------------------------------------
+
+
+def _unclosed(size: int) -> tuple[str, str]:
+    unit = "${A:-xxxxxxxxxx"
+    return "A=1\n", "A=1\nV=" + unit * (size // len(unit)) + "\n"
+
+
+def _long_value(size: int) -> tuple[str, str]:
+    return "V=x\n", "V=" + "a" * size + "://u:pw@h\n"
+
+
+def _reordered(keys: int) -> tuple[str, str]:
+    import random
+
+    names = [f"KEY_{i}" for i in range(keys)]
+    template = "".join(f"# comment\n{k}=v{i}\n" for i, k in enumerate(names))
+    random.Random(keys).shuffle(names)
+    env = "".join(f"# comment\n{k}=custom{i}\n" for i, k in enumerate(names))
+    return template, env
+
+
+def _nested(depth: int) -> tuple[str, str]:
+    return "A=1\n", "A=1\nV=" + "${B:-" * depth + "x" + "}" * depth + "\n"
+
+
+#: name -> (files for a size, the two sizes, what a size counts, the command's arguments)
+HOSTILE = {
+    "unclosed ${A:-xxxxxxxxxx repeated (check)": (_unclosed, (75_000, 150_000), "B", ["check"]),
+    "one long value (check --show-values)": (
+        _long_value,
+        (40_000, 80_000),
+        "B",
+        ["check", "--show-values"],
+    ),
+    "keys under equal comments, reordered (fix --diff)": (
+        _reordered,
+        (4_000, 8_000),
+        " keys",
+        ["fix", "--diff"],
+    ),
+    "nested ${B:-...} defaults (check)": (_nested, (150, 300), " deep", ["check"]),
+}
+
+
+def _run_seconds(argv: list[str], cwd: str, env: dict[str, str], runs: int = 3) -> float:
+    """Best of ``runs`` wall times of ``argv`` in ``cwd`` (the CLI's exit code is not checked:
+    findings make it 1)."""
+    import time
+
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False, timeout=600)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def measure_hostile(it: interp.Interpreter, env: dict[str, str]) -> list[str]:
+    """Report lines: each hostile input of issue 14 at two sizes, as a whole ``envsync``
+    process (best of 3), and the growth from the smaller to the larger. The times include
+    start-up; linear cost shows as a growth of at most about 2 (quadratic: 4)."""
+    import os
+    import tempfile
+
+    lines = []
+    width = max(len(n) for n in HOSTILE)
+    for name, (build, sizes, unit, args) in HOSTILE.items():
+        times = []
+        for size in sizes:
+            template, envtext = build(size)
+            with tempfile.TemporaryDirectory() as tmp:
+                with open(os.path.join(tmp, ".env.example"), "w", encoding="utf-8") as f:
+                    f.write(template)
+                path = os.path.join(tmp, ".env")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(envtext)
+                os.chmod(path, 0o600)
+                times.append(_run_seconds([*it.envsync, *args], tmp, env))
+        a, b = sizes
+        lines.append(
+            f"  {name:<{width}}  {a:>7,}{unit}: {times[0] * 1000:7.0f} ms"
+            f"  {b:>7,}{unit}: {times[1] * 1000:7.0f} ms  growth x{times[1] / times[0]:.2f}"
+        )
+    return lines

@@ -836,7 +836,7 @@ def _check_report_paths(args: argparse.Namespace) -> None:
     from envsync_hook import files
 
     for path in (args.output, args.junit, args.json, args.sarif):
-        if path:
+        if path and path != "-":  # (``-``: standard output)
             files.check_report_path(path)
 
 
@@ -883,7 +883,12 @@ def _report(
     )
     # github and sarif reports name paths from the repository root (looked up only for them)
     rooted = _from_root(results, options) if fmt in _ROOTED or args.sarif else None
-    text = get_reporter(fmt)(*(rooted if rooted and fmt in _ROOTED else (results, options)))
+
+    def inputs(name: str, opts: ReportOptions) -> tuple[list[PairResult], ReportOptions]:
+        """What reporter ``name`` renders: the results, their paths from the root if rooted."""
+        return rooted if rooted is not None and name in _ROOTED else (results, opts)
+
+    text = get_reporter(fmt)(*inputs(fmt, options))
     if to_file:
         _write_file(args.output, text)
     else:
@@ -892,15 +897,14 @@ def _report(
     plain = options._replace(color=False)
     for path, name in ((args.junit, "junit"), (args.json, "json"), (args.sarif, "sarif")):
         if path:
-            inputs = rooted if rooted and name in _ROOTED else (results, plain)
-            _write_file(path, get_reporter(name)(*inputs))
+            _write_file(path, get_reporter(name)(*inputs(name, plain)))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if fmt == "github" and summary_path and rooted:
+    if fmt == "github" and summary_path:
         from envsync_hook.reporters import step_summary
 
         try:
             with open(summary_path, "a", encoding="utf-8") as f:
-                f.write(step_summary(*rooted))
+                f.write(step_summary(*inputs("github", plain)))
         except OSError as e:
             out.notice(f"envsync: could not append to GITHUB_STEP_SUMMARY: {e.strerror or e}")
 

@@ -13,7 +13,7 @@ from operator import eq, ne, not_
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
-from envsync_hook.escaping import key_placeholder, plausible_key, shown_key
+from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
 
@@ -490,8 +490,15 @@ def compare(
     _rename_hints(ctx, template, env, missing, base, extra)
     if ctx.settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, env, base, also)
-    # (a key the template defines on a line of its own is a name, wherever the env file has it)
-    odd = odd_keys(template.doc) | (odd_keys(env.doc) - template.last.keys())
+    # (a key a template of the set or the base defines, or offers commented out, is a name,
+    # wherever the env file has it)
+    odd = odd_keys(env.doc)
+    if odd:
+        known: tuple[Side | None, ...] = (template, *also, base)
+        for known_side in known:
+            if known_side is not None:
+                odd = odd - known_side.last.keys() - {c.key for c in known_side.doc.commented}
+    odd |= odd_keys(template.doc, bare=False)
     findings = hide_odd_keys(ctx.out, odd)
     findings.sort()
     return Comparison(
@@ -555,6 +562,34 @@ def _published(sides: Iterable[Side | None], keys: set[str]) -> dict[str, set[st
     return out
 
 
+def _names_holding(keys: list[str], patterns: tuple[str, ...]) -> list[str]:
+    """The ``keys`` that hold a pattern (or ``pw``), ignoring case: a superset of the secret-
+    looking ones. One ``str.find`` loop per pattern over all the names joined, lowered once
+    (a regex or a test per name costs a second at 100,000 keys; this, a few milliseconds)."""
+    joined = "\n".join(keys)
+    lowered = joined.lower()
+    words = {p.lower() for p in patterns if p} | {"pw"}
+    if len(lowered) != len(joined):  # (a name whose lower case is longer: the slow way)
+        return [k for k in keys if any(w in k.lower() for w in words)]
+    found: list[int] = []  # offsets of the hits, at most one per name and word
+    for word in words:
+        at = lowered.find(word)
+        while at >= 0:
+            found.append(at)
+            eol = lowered.find("\n", at)
+            if eol < 0:
+                break
+            at = lowered.find(word, eol + 1)  # on from the next name
+    found.sort()
+    hits: set[int] = set()
+    line = prev = 0
+    for at in found:  # (the name's index: the newlines before it, counted once overall)
+        line += lowered.count("\n", prev, at)
+        prev = at
+        hits.add(line)
+    return [keys[i] for i in sorted(hits)]
+
+
 def _default_secrets(
     ctx: _Ctx, template: Side, env: Side, base: Side | None, also: tuple[Side, ...]
 ) -> None:
@@ -562,15 +597,13 @@ def _default_secrets(
     template, another template of the set or the base publishes (the base is whatever the run
     chose: ``--base``, the sync record, the hook's commit, the git history). Fix never changes
     it on its own: a database password cannot change without the database."""
-    from envsync_hook.secrets import is_secret_key, secret_name_search
+    from envsync_hook.secrets import is_secret_key
 
     patterns = ctx.settings.secret_patterns
-    # (a C-level pass picks the few names worth the full test)
-    search = secret_name_search(patterns)
     ekinds, etemplates, elines = env.doc.kinds, env.doc.templates, env.doc.lines
     candidates = {
         k
-        for k in filter(search, env.last)
+        for k in _names_holding(list(env.last), patterns)
         if ekinds[env.last[k]] != BARE and is_secret_key(k, patterns)
     }
     if not candidates:
@@ -601,16 +634,24 @@ def _default_secrets(
         )
 
 
-def odd_keys(doc: Document) -> frozenset[str]:
-    """Keys of statements that do not start their line: text after a closing quote
-    (``A="x"token``) or a second statement on a line. Docker Compose reads a key there, but
-    it is the rest of a value more often than a name: it is shown by its line, never as text.
+def odd_keys(doc: Document, bare: bool = True) -> frozenset[str]:
+    """Keys of statements that do not start their line (text after a closing quote,
+    ``A="x"token``, or a second statement on a line) and, with ``bare``, of bare ``KEY``
+    lines (a token or a line of a PEM pasted on its own line). Docker Compose reads a key
+    there, but it is a piece of a value more often than a name: it is shown by its line, never
+    as text.
     """
-    lines, keys = doc.lines, doc.keys
+    lines, keys, kinds = doc.lines, doc.keys, doc.kinds
+    out: set[str] = set()
+    if bare and BARE in kinds:
+        at = kinds.find(BARE)
+        while at >= 0:  # (bytearray.find: C-level, and bare lines are rare)
+            out.add(keys[at])
+            at = kinds.find(BARE, at + 1)
     if len(keys) < 2:
-        return frozenset()
+        return frozenset(out)
     # (C-level: a statement on the same line as the one before it)
-    out = set(compress(keys[1:], map(eq, lines[1:], lines[:-1])))
+    out.update(compress(keys[1:], map(eq, lines[1:], lines[:-1])))
     if doc.spans:
         # a statement right after a quoted value that crosses lines, on its closing line
         text, starts = doc.text, doc.starts
@@ -626,6 +667,8 @@ def odd_keys(doc: Document) -> frozenset[str]:
 def hide_odd_keys(findings: list[Finding], odd: frozenset[str]) -> list[Finding]:
     """``findings`` with each key that is no plausible variable name (or stands mid-line, see
     :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text."""
+    if not odd and all_plausible([f.key for f in findings]):
+        return findings  # (the usual case, decided by two C-level passes)
     out = findings
     for n, f in enumerate(findings):
         key = f.key

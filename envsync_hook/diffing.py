@@ -123,7 +123,15 @@ def masked_text(
         eol = text.find("\n", hash_at)
         eol = n if eol < 0 else eol
         body_start = hash_at + 1
-        masks.extend(_comment_masks(text[body_start:eol], body_start, show_values, patterns))
+        body = text[body_start:eol]
+        if k >= 0 and text.rfind("\n", 0, hash_at) < covered[k][1] and not show_values:
+            # a comment after a statement on its line: the operator's note beside a value
+            # (``DB_PASSWORD=x # was hunter2``), hidden whole
+            if body.strip():
+                lead = len(body) - len(body.lstrip())
+                masks.append((body_start + lead, body_start + len(body.rstrip()), MASK))
+        else:
+            masks.extend(_comment_masks(body, body_start, show_values, patterns))
         pos = eol
     # lines compose rejects (the parser may stop there: everything after is hidden)
     hidden_from = n
@@ -306,7 +314,7 @@ def masked_diff(
     a_real, b_real = old.split("\n"), new.split("\n")
     old_doc = parse(old)
     odd = odd_keys(old_doc) | {k for k in old_doc.keys if not plausible_key(k)}
-    a_show = masked_lines(old_doc, show_values, patterns)
+    a_show = masked_lines(old_doc, show_values, patterns, frozenset(odd))
     b_show = masked_lines(parse(new), show_values, patterns, frozenset(odd))
     out = [f"--- {escape(old_name)}", f"+++ {escape(new_name)}"]
     for group in grouped(opcodes(a_real, b_real)):

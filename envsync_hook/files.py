@@ -362,7 +362,46 @@ def _changed(path: PathArg, command: str) -> EnvsyncError:
     )
 
 
-def _check_unchanged(directory: _Dir, name: str, expect: bytes, command: str) -> None:
+#: what fix or restore read: the text (decoded, as fix holds it) or the bytes
+Expected = Union[str, bytes]
+_CHUNK = 1 << 20
+
+
+def _same_content(chunks: Iterator[bytes], expect: Expected) -> bool:
+    """Whether the bytes ``chunks`` yield are ``expect`` (its UTF-8 form, for a text), a
+    chunk at a time: neither side is copied whole (at 100,000 keys a copy is 10 MB of peak)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")() if isinstance(expect, str) else None
+    pos = 0
+    for chunk in chunks:
+        part: str | bytes = chunk
+        if decoder is not None:
+            try:
+                part = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return False
+        if expect[pos : pos + len(part)] != part:
+            return False
+        pos += len(part)
+    if decoder is not None:
+        try:
+            if decoder.decode(b"", True):
+                return False
+        except UnicodeDecodeError:
+            return False
+    return pos == len(expect)
+
+
+def _fd_chunks(fd: int) -> Iterator[bytes]:
+    while True:
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _check_unchanged(directory: _Dir, name: str, expect: Expected, command: str) -> None:
     """Raise unless the file ``name`` of ``directory`` holds exactly ``expect``: compared by
     content, not by mtime (an edit within the same second, or one that restores the mtime, is
     still seen). Opened without following a symlink: one swapped in is a change."""
@@ -379,10 +418,12 @@ def _check_unchanged(directory: _Dir, name: str, expect: bytes, command: str) ->
         raise
     try:
         size = os.fstat(fd).st_size
-        current = _read_all(fd, size) if size == len(expect) else b""
+        same = (isinstance(expect, str) or size == len(expect)) and _same_content(
+            _fd_chunks(fd), expect
+        )
     finally:
         os.close(fd)
-    if size != len(expect) or current != expect:
+    if not same:
         raise _changed(path, command)
 
 
@@ -815,7 +856,7 @@ def make_backup(
     env_path: Path,
     backup_dir: Path,
     now: datetime | None = None,
-    expect: bytes | None = None,
+    expect: Expected | None = None,
     command: str = MADE_BY_FIX,
     restored_from: str | None = None,
 ) -> Path:
@@ -848,7 +889,9 @@ def make_backup(
         raise EnvsyncError(f"cannot back up {shown}: {_reason(exc)}") from None
     finally:
         os.close(src)
-    if expect is not None and data != expect:
+    if expect is not None and not _same_content(
+        (data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)), expect
+    ):
         raise _changed(env_path, command)
 
     # the temp name tells apart env files of the same name that share a backup directory
@@ -1206,7 +1249,7 @@ def atomic_write(
     path: Path,
     text: str,
     mode: int | None = None,
-    expect: bytes | None = None,
+    expect: Expected | None = None,
     command: str = "fix",
 ) -> None:
     """Replace the file ``path`` resolves to with ``text`` (UTF-8, no newline translation).
@@ -1218,9 +1261,10 @@ def atomic_write(
     target with ``os.replace`` and the directory fsynced, all relative to the target's directory
     opened without following symlinks: whatever replaced the target meanwhile (a planted
     symlink), the rename replaces that entry and never writes anywhere else. On failure the temp
-    file is removed and ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: the bytes
-    the caller read; right before the rename the file is read again and, if another program
-    changed it, the temp file is removed and nothing is replaced (see :func:`_check_unchanged`).
+    file is removed and ``EnvsyncError`` says that ``path`` is unchanged. ``expect``: what the
+    caller read (the bytes, or the text decoded from them); right before the rename the file is
+    read again and, if another program changed it, the temp file is removed and nothing is
+    replaced (see :func:`_check_unchanged`).
     """
     shown = _show(path)
     try:
@@ -1247,7 +1291,7 @@ def _replace_in(
     data: bytes,
     mode: int | None,
     shown: str,
-    expect: bytes | None,
+    expect: Expected | None,
     command: str,
 ) -> None:
     """:func:`atomic_write`'s steps in the open ``directory``."""
@@ -1319,9 +1363,11 @@ def check_report_path(path: PathArg) -> None:
     """Refuse (one line), before anything is written, a report path that is a symlink or a
     file with other hard links, or whose folder leads out of its anchor through a symlink: a
     report truncates the file it writes, so a planted ``junit.xml -> ~/.bashrc`` must not
-    make it truncate that file."""
+    make it truncate that file. A device or a pipe (``/dev/null``, ``/dev/stdout``) is fine."""
     shown = _show(path)
     _checked_home(path, "write report")
+    if _is_stream(path):
+        return
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -1329,6 +1375,16 @@ def check_report_path(path: PathArg) -> None:
     except OSError as exc:
         raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
     _check_report_stat(st, shown)
+
+
+def _is_stream(path: PathArg) -> bool:
+    """Whether ``path`` leads (through symlinks: ``/dev/stdout``) to a device or a pipe, which a
+    report is written to as it is: there is no file content to truncate."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _check_report_stat(st: os.stat_result, shown: str) -> None:
@@ -1354,6 +1410,18 @@ def write_report(path: PathArg, text: str) -> None:
     shown = _show(path)
     folder = _checked_home(path, "write report")
     name = os.path.basename(path)
+    if _is_stream(path):  # /dev/null, /dev/stdout, a pipe: opened as it is, never truncated
+        try:
+            fd = os.open(path, os.O_WRONLY | _O_BINARY)
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a file since: not ours
+                    raise EnvsyncError(f"refusing to write report {shown}: it changed meanwhile")
+                _write_all(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise EnvsyncError(f"cannot write report {shown}: {_reason(exc)}") from None
+        return
     try:
         with _Dir(folder) as directory:
             fd = directory.open(name, os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NONBLOCK, 0o666)
@@ -1445,7 +1513,7 @@ def replace_with_backup(
     backup_dir: Path,
     command: str = MADE_BY_FIX,
     restored_from: str | None = None,
-    expect: bytes | None = None,
+    expect: Expected | None = None,
 ) -> Path:
     """Back up ``env_path``, then replace it with ``text``; the backup's path. ``command``
     (what made the backup), ``expect``: as :func:`make_backup` and :func:`atomic_write`.

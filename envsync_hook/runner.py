@@ -522,10 +522,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
-        merged_from = etext.encode("utf-8")
+        backup = files.replace_with_backup(job.env, new, bdir, expect=etext)
         del etext
-        backup = files.replace_with_backup(job.env, new, bdir, expect=merged_from)
-        del merged_from
         recorded = _record(job, loaded, bdir)  # after the replace: what it now syncs with
     actions = actions._replace(backup=str(backup))
     # the findings that remain are those of the merged text (parsed once, by the merge's own

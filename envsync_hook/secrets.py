@@ -7,7 +7,7 @@ By default nothing prints a value at all (messages use :func:`describe_value`). 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 DEFAULT_SECRET_PATTERNS = (
     "PASSWORD",
@@ -75,15 +75,6 @@ def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -
             and "disable" not in parts
         )
     return "pw" in folded and not SECRET_WORDS.isdisjoint(_WORD_SPLIT.split(folded))
-
-
-def secret_name_search(
-    patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS,
-) -> Callable[[str], object]:
-    """A quick pre-test for :func:`is_secret_key`: a compiled regex's ``search`` that matches
-    every name :func:`is_secret_key` accepts (and some it refuses), for C-level filtering."""
-    words = sorted({re.escape(p) for p in patterns if p} | {"pw"})
-    return re.compile("|".join(words), re.IGNORECASE).search
 
 
 #: where a URL's authority starts: after ``scheme://`` (RFC 3986 scheme characters), or a

@@ -172,6 +172,7 @@ def run_action(
     *,
     action_path: Path = ROOT,
     skip_install: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> ActionRun:
     action = load_action()
     declared = action["inputs"]
@@ -196,6 +197,12 @@ def run_action(
     else:
         base_env.pop("ENVSYNC_ACTION_SKIP_INSTALL", None)
         base_env.pop("PYTHONPATH", None)  # the installed action, not this checkout
+        # pip as on a fresh runner: the index only, none of this machine's pip configuration
+        # (local wheel folders or constraints would bypass the lock's downloads and the cache)
+        for name in [k for k in base_env if k.startswith("PIP_") and k != "PIP_CERT"]:
+            del base_env[name]
+        base_env["PIP_CONFIG_FILE"] = os.devnull
+    base_env.update(extra_env or {})
     steps: dict[str, dict[str, str]] = {}
     stdout, stderr, rc = "", "", 0
     for i, step in enumerate(action["runs"]["steps"]):
@@ -543,10 +550,26 @@ def test_install_step_installs_the_action_into_a_virtualenv(
         if "==" in ln and not ln.startswith(("pip==", "setuptools==", "wheel=="))
     }
     assert installed == locked_for_this_python()
-    # the downloads went to the directory the cache step keeps
+    # the wheels went to the folder the cache keeps, keyed on the interpreter and the lock
     cache = Path(run.steps["cache-key"]["dir"])
-    assert cache.is_relative_to(tmp_path / "runner") and any(cache.rglob("*"))
-    assert run.steps["cache-key"]["key"].startswith("envsync-hook-pip-")
+    assert cache.is_relative_to(tmp_path / "runner")
+    wheels = {p.name.split("-")[0].lower().replace("_", "-") for p in cache.glob("*.whl")}
+    assert wheels == set(locked_for_this_python())
+    tag = f"{sys.implementation.name}{sys.version_info[0]}{sys.version_info[1]}-"
+    assert run.steps["cache-key"]["key"].startswith(f"envsync-hook-wheels-local-{tag}")
+    # a cache hit (actions/cache restores the folder in a new job): installed from the
+    # folder alone, with the index unreachable
+    shutil.copytree(cache, tmp_path / "again" / "runner" / cache.name)
+    offline = run_action(
+        tmp_path / "again",
+        workspace,
+        {},
+        action_path=action_path,
+        skip_install=False,
+        extra_env={"PIP_INDEX_URL": "http://127.0.0.1:9/"},
+    )
+    assert offline.returncode == 1, offline.stdout + offline.stderr
+    assert offline.outputs["errors"] == "1"
 
 
 def test_install_refuses_a_file_that_does_not_match_the_lock(

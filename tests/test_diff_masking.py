@@ -104,9 +104,12 @@ def test_diff_of_reordered_keys_under_equal_comments_is_fast() -> None:
     times = []
     for n in (4000, 8000):
         a, b = shuffled(n)
-        started = time.perf_counter()
-        codes = opcodes(a, b)
-        times.append(time.perf_counter() - started)
+        best = float("inf")
+        for _ in range(3):  # (best of 3: the machine may be busy)
+            started = time.perf_counter()
+            codes = opcodes(a, b)
+            best = min(best, time.perf_counter() - started)
+        times.append(best)
         # every line accounted for, in order, on both sides
         assert codes[0][1] == 0 and codes[-1][2] == len(a) and codes[-1][4] == len(b)
     assert times[1] < 5.0

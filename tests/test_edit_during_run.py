@@ -100,11 +100,13 @@ def test_restore_refuses_an_edit_made_while_it_runs(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["bytes", "text"])
 @pytest.mark.parametrize("edit", ["append", "same size", "same size and mtime"])
-def test_the_check_compares_content(tmp_path: Path, edit: str) -> None:
-    """In process: an edit of the same size, with the mtime put back, is still seen."""
+def test_the_check_compares_content(tmp_path: Path, edit: str, as_text: bool) -> None:
+    """In process: an edit of the same size, with the mtime put back, is still seen (what
+    was read given as bytes, as restore has it, or as text, as fix has it)."""
     env = _setup(tmp_path)
-    expect = env.read_bytes()
+    expect: str | bytes = env.read_text(encoding="utf-8") if as_text else env.read_bytes()
     st = os.stat(env)
 
     def change(path: Path) -> None:
@@ -119,5 +121,5 @@ def test_the_check_compares_content(tmp_path: Path, edit: str) -> None:
             files.atomic_write(env, "HOST=new\n", expect=expect)
     finally:
         files.before_replace = None
-    assert env.read_bytes() != expect and b"HOST=new" not in env.read_bytes()
+    assert env.read_text(encoding="utf-8") != ENV and b"HOST=new" not in env.read_bytes()
     assert _leftovers(tmp_path) == []
