@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import SUMMARY
 
+from envsync_hook.base import read_record, record_dir
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX only")
 
 GATED = Path(__file__).parent / "faults" / "gated_cli.py"
@@ -94,8 +96,22 @@ def _problems(
     backups = sorted(p for p in (work / "env-backup").iterdir() if BACKUP.fullmatch(p.name))
     # each backup's metadata sidecar is expected; anything else is left behind
     metas = {b.name + ".meta" for b in backups}
+    # and the sync record (base.py), which must be one whole record of the template synced with
+    record = read_record(work / ".env", work / "env-backup")
+    if (
+        record is None
+        or [name for name in record.copies] != [".env.example"]
+        or any(
+            (record.directory / copy).read_text(encoding="utf-8") != TEMPLATE
+            for copy in record.copies.values()
+        )
+    ):
+        found.append("no whole sync record of the template")
+    expected_names = metas | {record_dir(work / ".env", work / "env-backup").name}
     others = sorted(
-        p.name for p in (work / "env-backup").iterdir() if p not in backups and p.name not in metas
+        p.name
+        for p in (work / "env-backup").iterdir()
+        if p not in backups and p.name not in expected_names
     )
     if len(backups) != 1:
         found.append(f"{len(backups)} backups")
