@@ -484,8 +484,8 @@ def hook_refs(environ: Mapping[str, str]) -> HookRefs:
     """
     checkout = environ.get("PRE_COMMIT_CHECKOUT_TYPE")
     if checkout is not None:
-        before = environ.get("PRE_COMMIT_FROM_REF") or None
-        after = environ.get("PRE_COMMIT_TO_REF") or None
+        before = _commit_id(environ, "PRE_COMMIT_FROM_REF")
+        after = _commit_id(environ, "PRE_COMMIT_TO_REF")
         if checkout != "1":
             # a file checkout does not move HEAD: the same commit on both sides, nothing to do
             return HookRefs(after, after, "post-checkout")
@@ -497,6 +497,18 @@ def hook_refs(environ: Mapping[str, str]) -> HookRefs:
         before = _rev_parse("ORIG_HEAD")
         return HookRefs(before, None if squash == "1" else "HEAD", "post-merge")
     return HookRefs(None, None, "")
+
+
+_COMMIT_ID = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+def _commit_id(environ: Mapping[str, str], name: str) -> str | None:
+    """The commit id in variable ``name``; anything else is refused, because the id goes on
+    git's command line (``--output=FILE`` there would write FILE)."""
+    value = environ.get(name) or None
+    if value is not None and not _COMMIT_ID.fullmatch(value):
+        raise EnvsyncError(f"--upgrade-hook: {name} is not a commit id")
+    return value
 
 
 def _git(*args: str) -> tuple[int, bytes]:

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envsync_hook import discovery
+from envsync_hook.errors import EnvsyncError
 from tests.cli_run import run
 
 
@@ -267,6 +268,48 @@ HOOK_ENV: list[tuple[str, dict[str, str], tuple[str | None, str | None, str]]] =
     ),
     ("no hook", {}, (None, None, "")),
 ]
+
+
+@pytest.mark.parametrize("ref", ["--output=/tmp/victim", "-p", "HEAD; rm -rf /", "a" * 65, "main"])
+@pytest.mark.parametrize("name", ["PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF"])
+def test_hook_refs_that_are_not_commit_ids_are_refused(name: str, ref: str) -> None:
+    environ = {"PRE_COMMIT_CHECKOUT_TYPE": "1", "PRE_COMMIT_FROM_REF": "a" * 40}
+    environ["PRE_COMMIT_TO_REF"] = "b" * 40
+    environ[name] = ref
+    with pytest.raises(EnvsyncError, match=f"{name} is not a commit id"):
+        discovery.hook_refs(environ)
+
+
+def test_hook_ref_option_injection_writes_nothing(tmp_path: Path) -> None:
+    """PRE_COMMIT_FROM_REF=--output=FILE went to git diff as an option and truncated FILE."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".env.example").write_text("A=1\n", encoding="utf-8")
+    (repo / ".env").write_text("A=1\n", encoding="utf-8")
+    os.chmod(repo / ".env", 0o600)
+    git = ["git", "-c", "user.email=a@b", "-c", "user.name=a", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", ".env.example"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT_"))}
+    env.update(
+        PRE_COMMIT_CHECKOUT_TYPE="1",
+        PRE_COMMIT_FROM_REF=f"--output={victim}",
+        PRE_COMMIT_TO_REF="HEAD",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "envsync_hook", "check", "--upgrade-hook"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is not a commit id" in proc.stderr
+    assert victim.read_text(encoding="utf-8") == "precious\n"
 
 
 @pytest.mark.parametrize(
