@@ -242,9 +242,8 @@ def read_record(env: Path, backup_dir: Path) -> Record | None:
         return None  # (the usual case: one stat, no further cost)
     if not stat.S_ISDIR(st.st_mode):
         return None
-    try:
-        text = files.read_text(directory / _MANIFEST, "sync record")
-    except EnvsyncError:
+    text = _read_record_file(directory / _MANIFEST) if _private(st) else None
+    if text is None:
         return None
     lines = text.split("\n")
     if not lines or lines[0] != _HEADER:
@@ -267,18 +266,44 @@ def read_record(env: Path, backup_dir: Path) -> Record | None:
     return Record(directory, when, copies)
 
 
+def _private(st: os.stat_result) -> bool:
+    """Whether ``st`` is what write_record makes: no access for group or others (a record
+    planted by a checkout or a copy, 0644 or a symlink to elsewhere, is no record)."""
+    return not stat.S_ISLNK(st.st_mode) and not st.st_mode & 0o077
+
+
+def _read_record_file(path: Path) -> str | None:
+    """A file of the record, if it is a private regular file (never through a symlink)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or not _private(st):
+        return None
+    try:
+        return files.read_text(path, "sync record")
+    except EnvsyncError:
+        return None
+
+
 def _record_side(record: Record, template: Path, env: Path, current: Side | None) -> Side | None:
     """The recorded copy of ``template`` (``current`` itself when the copy has its text)."""
     name = record.copies.get(_rel(template, env))
     if name is None:
         return None
-    try:
-        text = files.read_text(record.directory / name, "sync record")
-    except EnvsyncError:
+    text = _read_record_file(record.directory / name)
+    if text is None:
         return None
     if current is not None and text == current.doc.text:
         return current  # the same text: no second parse (what a check after a fix meets)
     return index(f"{template} (sync record)", parse(text))
+
+
+def forget_record(env: Path, backup_dir: Path) -> None:
+    """Drop the sync record of ``env`` (its manifest: without it there is no record), as after
+    a restore, which brings back a file that was not synced with the recorded templates."""
+    with suppress(FileNotFoundError, NotADirectoryError):
+        os.unlink(record_dir(env, backup_dir) / _MANIFEST)  # (a symlink itself, never its target)
 
 
 def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]]) -> bool:

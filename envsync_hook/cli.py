@@ -1033,6 +1033,10 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
     # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)
     files.read_backup(source)
     made = files.restore(env, source, bdir, force=args.force)
+    from envsync_hook.base import forget_record
+
+    # the record names the templates the replaced file was synced with, not the restored one
+    forget_record(env, bdir)
     extra = f" (the previous {env} is in {made})" if made else ""
     out.notice(f"{env}: restored from {source}{extra}")
     return 0

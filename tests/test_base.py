@@ -126,6 +126,43 @@ def test_sync_record_without_git_gives_what_base_v1_gives(tmp_path: Path) -> Non
     assert "B=new\n" in after and "C=mine\n" in after and "GONE" not in after
 
 
+def test_restore_forgets_the_sync_record(tmp_path: Path) -> None:
+    """After restore, the record names templates the restored file was never synced with: a
+    stale default would read as a customisation (DB_HOST=db kept after an upgrade)."""
+    _files(tmp_path, "DB_HOST=db\nLOG=info\n", "DB_HOST=db\nLOG=debug\n")
+    assert run(tmp_path, "fix").returncode in (0, 1)
+    (tmp_path / ".env.example").write_text("DB_HOST=db_postgres\nLOG=info\n")
+    assert run(tmp_path, "fix").returncode == 1
+    assert "DB_HOST=db_postgres\n" in (tmp_path / ".env").read_text()
+    assert run(tmp_path, "restore").returncode == 0
+    assert "DB_HOST=db\n" in (tmp_path / ".env").read_text()
+    assert _json(tmp_path, "check")["pairs"][0]["base"]["source"] != "record"
+
+
+@pytest.mark.parametrize("planted", ["symlink", "world-readable"])
+def test_a_planted_sync_record_is_no_record(tmp_path: Path, planted: str) -> None:
+    """A record that write_record did not make (a symlink to elsewhere, a 0644 copy from a
+    checkout) must not decide what fix takes."""
+    _files(tmp_path, "DB_HOST=newdefault\n", "DB_HOST=my-custom-host\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    record = tmp_path / "env-backup" / ".env.sync"
+    record.mkdir(parents=True, mode=0o700)
+    os.chmod(tmp_path / "env-backup", 0o700)
+    name = "0123456789abcdef0123456789abcdef.template"
+    manifest = f"envsync sync record 1\ntime 1\ntemplate {name} .env.example\n"
+    for fname, text in ((name, "DB_HOST=my-custom-host\n"), ("manifest", manifest)):
+        if planted == "symlink":
+            (outside / fname).write_text(text)
+            (record / fname).symlink_to(outside / fname)
+        else:
+            (record / fname).write_text(text)
+            os.chmod(record / fname, 0o644)
+    data = _json(tmp_path, "check")
+    assert data["pairs"][0]["base"]["source"] != "record"
+    assert "ENV004" not in {f["code"] for f in data["pairs"][0]["findings"]}
+
+
 def test_sync_record_is_protected_and_not_a_backup(tmp_path: Path) -> None:
     _files(tmp_path, "A=1\nB=2\n", "A=1\n")
     assert run(tmp_path, "fix").returncode == 1
