@@ -688,10 +688,11 @@ def _snapshot(root: Path) -> dict[str, tuple[object, ...]]:
 
 _AS_NOBODY = """
 import os, sys
-import envsync_hook.cli, envsync_hook.compare, envsync_hook.config, envsync_hook.diffing
-import envsync_hook.document, envsync_hook.files, envsync_hook.merge, envsync_hook.pairing
-import envsync_hook.runner, envsync_hook.reporters, envsync_hook.reporters.text
-import envsync_hook.reporters.summary, fcntl, difflib, shutil, gettext, textwrap, glob, json
+import importlib, pkgutil, envsync_hook
+# every module of the package (nobody may not read the venv once the switch is made)
+for m in pkgutil.walk_packages(envsync_hook.__path__, "envsync_hook."):
+    importlib.import_module(m.name)
+import envsync_hook.cli, fcntl, difflib, shutil, gettext, textwrap, glob, json, subprocess
 import zlib, datetime, hashlib  # (what a fix that writes imports lazily)
 envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
 uid, gid = int(sys.argv[1]), int(sys.argv[2])

@@ -390,7 +390,9 @@ def _fix_would(pairs: Sequence[PairResult], command: str) -> str:
 
 
 def shell_quote(word: str) -> str:
-    """``word`` quoted for a POSIX shell when it needs it."""
+    """``word`` quoted for a POSIX shell when it needs it; control characters and workflow
+    commands made inert first (:func:`one_line`): the command is printed, never run."""
+    word = one_line(word)
     if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
         return word
     return "'" + word.replace("'", "'\"'\"'") + "'"
