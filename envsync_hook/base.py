@@ -306,6 +306,24 @@ def forget_record(env: Path, backup_dir: Path) -> None:
         os.unlink(record_dir(env, backup_dir) / _MANIFEST)  # (a symlink itself, never its target)
 
 
+_TEMP = re.compile(r"\..+\.[0-9a-f]{12}\.envsync-tmp")
+
+
+def _remove_killed_temps(directory: Path) -> None:
+    """Remove the temporary files of a record write that was killed (fix holds the env lock
+    while it records, so no other writer is using them)."""
+    try:
+        if not stat.S_ISDIR(os.lstat(directory).st_mode):
+            return
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if _TEMP.fullmatch(name):
+            with suppress(OSError):
+                os.unlink(directory / name)
+
+
 def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]]) -> bool:
     """Record ``templates`` (path, text) as the set ``env`` is now in sync with.
 
@@ -320,10 +338,11 @@ def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]])
     for path, text in templates:
         digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
         wanted[_rel(path, env)] = (f"{digest}.template", text)
+    directory = record_dir(env, backup_dir)
+    _remove_killed_temps(directory)
     old = read_record(env, backup_dir)
     if old is not None and old.copies == {rel: name for rel, (name, _) in wanted.items()}:
         return False
-    directory = record_dir(env, backup_dir)
     # (the backup directory may be a symlink that fix accepted; the record directory may not)
     for d, stat_of in ((backup_dir, os.stat), (directory, os.lstat)):
         try:

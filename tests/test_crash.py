@@ -197,6 +197,9 @@ def _canon(state: State) -> list[tuple[str, Entry]]:
             re.sub(r"\d{8}_\d{6}", "<stamp>", k),
             (v[0], re.sub(rb"(?m)^(env|dir) .*$", rb"\1 <place>", v[1]), v[2])
             if k.endswith(".meta")
+            # the sync record's manifest names the env file and the time it was written
+            else (v[0], re.sub(rb"(?m)^(env|time) .*$", rb"\1 <place>", v[1]), v[2])
+            if k.endswith(".sync/manifest")
             else v,
         )
         for k, v in state.items()
@@ -269,6 +272,11 @@ def _problems(
             if entry[0] != "file" or entry[2] != 0o600:
                 found.append(f"backup metadata {rel} is a {entry[0]} with mode {entry[2]:04o}")
             continue
+        if re.match(rf"{re.escape(bdir)}/[^/]+\.sync(/|$)", rel) and not _is_temp(rel):
+            # the sync record (base.py): as protected as a backup, whole files only
+            if entry[2] != (0o700 if entry[0] == "dir" else 0o600):
+                found.append(f"sync record {rel} is a {entry[0]} with mode {entry[2]:04o}")
+            continue
         if rel == bdir and entry[0] == "dir":
             if entry[2] != 0o700:
                 found.append(f"backup directory created with mode {entry[2]:04o}, not 0700")
@@ -319,6 +327,10 @@ def _normalise(line: str, work: Path) -> str:
     line = re.sub(r"(?:[0-9a-f]{8}\.)?[0-9a-f]{12}\.envsync-tmp", "<hex>.envsync-tmp", line)
     line = re.sub(r"\d{8}_\d{6}", "<stamp>", line)
     line = line.rsplit(" = ", 1)[0]
+    if "envsync sync record 1" in line:
+        # the record's manifest holds the time it was written (and with it the length written)
+        line = re.sub(r"time \d+\.\d+", "time <t>", line)
+        line = re.sub(r", \d+\)$", ", <n>)", line)
     if "envsync-backup 1" in line:
         # a backup's metadata names its env file's directory by device and inode, which differ
         # between the scenario copies (and with them the length written), not between runs
