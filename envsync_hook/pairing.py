@@ -60,7 +60,7 @@ def expand_also(patterns: list[str], root: Path | None = None) -> list[Path]:
     seen: set[str] = set()
     for pat in patterns:
         full = pat if root is None or os.path.isabs(pat) else str(root / pat)
-        matches = sorted(glob.glob(full, recursive=True))
+        matches = sorted(_glob_no_follow(full))
         for m in matches:
             p = Path(m)
             key = os.path.normpath(m)
@@ -68,6 +68,24 @@ def expand_also(patterns: list[str], root: Path | None = None) -> list[Path]:
                 continue
             seen.add(key)
             out.append(p)
+    return out
+
+
+def _glob_no_follow(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, but ``**`` never enters a symlinked folder:
+    glob follows them, and two links to ``..`` in a repository made one check run for ever."""
+    parts = pattern.split("/")
+    if "**" not in parts:
+        return glob.glob(pattern)
+    i = parts.index("**")
+    head, rest = "/".join(parts[:i]), "/".join(parts[i + 1 :])
+    bases = glob.glob(head) if glob.has_magic(head) else [head or "."]
+    out: list[str] = []
+    for base in bases:
+        for folder, subfolders, _ in os.walk(base):  # (os.walk does not follow links)
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+            prefix = glob.escape(folder) if head else glob.escape(folder).removeprefix("./")
+            out += _glob_no_follow(f"{prefix}/{rest}" if prefix else rest)
     return out
 
 

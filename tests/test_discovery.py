@@ -529,3 +529,44 @@ def test_a_named_member_is_checked_within_its_set(repo: Path) -> None:
             "docker/.env": {"MOVED": "ENV008"},
             "docker/envs/a.env": {"SHARED": "ENV008"},
         }, (order, pairs)
+
+
+# --- --also globs never enter a symlinked folder -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["envs/**/*.env.example", "**/*.env.example", "envs/*/*.env.example", "*/**/db.env.example"],
+)
+def test_also_glob_matches_what_glob_matches_without_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pattern: str
+) -> None:
+    import glob as stdlib_glob
+
+    from envsync_hook.pairing import expand_also
+
+    for rel in ("envs/a.env.example", "envs/x/b.env.example", "envs/x/y/db.env.example"):
+        write(tmp_path / rel, "A=1\n")
+    write(tmp_path / "envs" / ".hidden" / "c.env.example", "A=1\n")
+    write(tmp_path / "top.env.example", "A=1\n")
+    monkeypatch.chdir(tmp_path)
+    expected = sorted(
+        os.path.normpath(p) for p in stdlib_glob.glob(pattern, recursive=True) if os.path.isfile(p)
+    )
+    assert expected  # the table means something
+    assert sorted(os.path.normpath(p) for p in expand_also([pattern])) == expected
+    assert sorted(os.path.normpath(p) for p in expand_also([pattern], tmp_path)) == [
+        os.path.normpath(tmp_path / p) for p in expected
+    ]
+
+
+def test_also_glob_with_symlink_loops_finishes(tmp_path: Path) -> None:
+    """Two links to .. made glob's ** walk for ever (the README's own hook argument)."""
+    write(tmp_path / ".env.example", "A=1\n")
+    write(tmp_path / ".env", "A=1\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    write(tmp_path / "envs" / "x.env.example", "B=1\n")
+    (tmp_path / "envs" / "loop1").symlink_to("..")
+    (tmp_path / "envs" / "loop2").symlink_to("..")
+    proc = run(tmp_path, "check", "--also", "envs/**/*.env.example", timeout=30)
+    assert proc.returncode in (0, 1), proc.stderr
