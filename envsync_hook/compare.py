@@ -259,6 +259,13 @@ def _base_values(base: Side) -> dict[str, str]:
     return {k: canonical(templates[i]) for k, i in base.last.items() if kinds[i] != BARE}
 
 
+def _line_list(lines: list[int], most: int = 10) -> str:
+    """Line numbers for a message, at most ``most`` of them (one line of output, whatever the
+    file: 100,000 duplicates made a 344 KB message)."""
+    shown = ", ".join(map(str, lines[:most]))
+    return shown if len(lines) <= most else f"{shown} and {len(lines) - most} more"
+
+
 def compare(
     template: Side,
     env: Side,
@@ -462,7 +469,7 @@ def compare(
             key,
             epath,
             lines[-1],
-            f"assigned {len(lines)} times (lines {', '.join(map(str, lines))}); "
+            f"assigned {len(lines)} times (lines {_line_list(lines)}); "
             f"Docker Compose uses the last",
         )
 

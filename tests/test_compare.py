@@ -500,3 +500,18 @@ def test_show_values_masks_secrets_and_url_passwords() -> None:
     assert "difyai123456" not in messages["DB_PASSWORD"]
     assert "Zq7pPlantedUrlPw3" not in messages["URL"]
     assert "host" in messages["URL"]
+
+
+@pytest.mark.parametrize(
+    ("times", "shown"), [(2, "lines 1, 2)"), (10, "9, 10)"), (11, "and 1 more")]
+)
+def test_duplicate_lines_listed_at_most_ten(times: int, shown: str) -> None:
+    """100,000 duplicates made one 344 KB message line; the list stops at ten."""
+    (finding,) = [f for f in run("A=1\n", "A=1\n" * times).findings if f.code == "ENV006"]
+    assert f"assigned {times} times" in finding.message and shown in finding.message
+    assert finding.message.count(",") <= 10
+
+
+def test_duplicate_message_is_short_for_many_duplicates() -> None:
+    (finding,) = [f for f in run("A=1\n", "A=1\n" * 100_000).findings if f.code == "ENV006"]
+    assert len(finding.message) < 120 and "and 99990 more" in finding.message
