@@ -1081,6 +1081,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _collected(argv)
     except (SystemExit, KeyboardInterrupt):
         raise
+    except OSError as e:  # an output that cannot be written (a full disk, a closed pipe)
+        _Out.error(f"I/O error: {e.strerror or type(e).__name__}; nothing more is shown")
+        return 2
     except BaseException as e:  # noqa: BLE001 - the last resort: no traceback, no value
         _Out.error(_internal_error(e))
         return 2

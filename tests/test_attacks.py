@@ -171,3 +171,23 @@ def test_no_control_character_or_value_in_any_output(
         assert not any(_bad(c) for c in text), repr(text)
         for value in (*planted, "zqcqz"):
             assert value not in text
+
+
+def test_output_that_cannot_be_written_is_an_io_error(tmp_path: Path) -> None:
+    """stdout on /dev/full: one line saying so, exit 2, not an 'internal error, report it'."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    (tmp_path / ".env.example").write_text("A=1\nB=2\n")
+    (tmp_path / ".env").write_text("A=1\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "envsync_hook", "check"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("envsync: error: I/O error: No space left on device"), proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
