@@ -691,7 +691,8 @@ import os, sys
 import importlib, pkgutil, envsync_hook
 # every module of the package (nobody may not read the venv once the switch is made)
 for m in pkgutil.walk_packages(envsync_hook.__path__, "envsync_hook."):
-    importlib.import_module(m.name)
+    if not m.name.endswith("__main__"):  # (that one runs the command line)
+        importlib.import_module(m.name)
 import envsync_hook.cli, fcntl, difflib, shutil, gettext, textwrap, glob, json, subprocess
 import zlib, datetime, hashlib  # (what a fix that writes imports lazily)
 envsync_hook.cli.build_parser().parse_args(sys.argv[3:])  # what argparse imports lazily
