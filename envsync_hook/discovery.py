@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -147,23 +147,30 @@ def _scalar(text: str) -> str | None:
     return text
 
 
-def _split_flow(text: str) -> list[str]:
-    """The top-level comma-separated items of a flow collection's inside."""
-    items: list[str] = []
+def _outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) of each character outside quotes."""
     depth = 0
     quote = ""
-    start = 0
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
+        else:
+            if ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            yield i, ch, depth
+
+
+def _split_flow(text: str) -> list[str]:
+    """The top-level comma-separated items of a flow collection's inside."""
+    items: list[str] = []
+    start = 0
+    for i, ch, depth in _outside_quotes(text):
+        if ch == "," and depth == 0:
             items.append(text[start:i].strip())
             start = i + 1
     items.append(text[start:].strip())
@@ -233,20 +240,9 @@ def _flow_env_files(text: str) -> list[str]:
 
 def _closing(text: str) -> int:
     """Index of the bracket closing the one ``text`` starts with (-1: not closed)."""
-    depth = 0
-    quote = ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-            if depth == 0:
-                return i
+    for i, ch, depth in _outside_quotes(text):
+        if ch in "]}" and depth == 0:
+            return i
     return -1
 
 
