@@ -363,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY",
         help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
-        "current one, from Python's secrets module (a backup first); repeatable",
+        "current one, from Python's secrets module (a backup first); repeatable. Keys that "
+        "held one value get one new value; a secret-looking key not chosen that holds a "
+        "chosen key's value is refused (choose it too)",
     )
     fix.add_argument(
         "--keep-stale",

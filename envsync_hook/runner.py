@@ -363,7 +363,7 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
         return text, []
     from envsync_hook.generate import generate_secrets
 
-    return generate_secrets(text, settings.generate_secrets)
+    return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
 def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
@@ -545,7 +545,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             )
         summary = _summary_notice(c)
         if generated:
+            from envsync_hook.generate import shared_note
+
             fresh = f"fresh random value(s) for {', '.join(generated)}"
+            fresh += shared_note(new, generated)
             summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
             files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)

@@ -22,59 +22,118 @@ DEFAULT_SECRET_PATTERNS = (
     "CERT",
     "PASS",
     "PWD",
+    "PW",
 )
-
-#: name parts that mark a secret only as a whole part (``SMTP_PW``, ``pw``), since as a substring
-#: they are in many innocent names
-SECRET_WORDS = frozenset({"pw"})
 
 MASK = "***"
 
-_WORD_SPLIT = re.compile(r"[^0-9A-Za-z]+")
 #: values shown as they are even for a secret-looking key: they hide nothing (a switch, a
 #: number of one digit, emptiness), and masking them made ``ENABLE_OAUTH2=true`` unreadable
 _HARMLESS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1", "none", "null"})
 
+#: where a name splits into words: a lower-case letter or digit before a capital
+#: (``apiKey``), the last capital of a run before a capitalised word (``APIKey``)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[\W_]+")
+_TRAILING_DIGITS = re.compile(r"[0-9]+$")
 
-#: last name parts that make a name *about* a secret rather than a secret: its lifetime, a
-#: switch, a count, where a file is, which method or provider (``ACCESS_TOKEN_EXPIRE_MINUTES``,
-#: ``NGINX_SSL_CERT_FILENAME``, ``OPENSEARCH_AUTH_METHOD``, ``CERTBOT_EMAIL``)
+#: words that are a secret word run together with what it is the secret of, as all-capitals
+#: names write them (``APIKEY``, ``HTPASSWD``): such a word counts as the secret word
+COMPOUND_SECRETS = frozenset(
+    {
+        "passwd", "htpasswd", "passphrase", "passcode", "passkey", "apikey", "apitoken",
+        "apisecret", "accesskey", "secretkey", "privatekey", "masterkey", "authtoken",
+        "accesstoken", "refreshtoken", "bearertoken", "clientsecret", "appsecret",
+        "appkey", "signingkey", "encryptionkey", "sessionsecret", "jwtsecret", "webhooksecret",
+        "dbpass", "dbpassword", "userpass", "adminpass", "rootpass", "sastoken",
+    }
+)  # fmt: skip
+
+#: words after the secret word that make a name *about* a secret rather than one: where it is
+#: (``..._URL``, ``..._PASSWORD_FILE``, ``..._KEY_PATH``), its lifetime, a switch, a count or
+#: limit, which method or provider, who holds it (``ACCESS_TOKEN_EXPIRE_MINUTES``,
+#: ``NGINX_SSL_CERT_FILENAME``, ``OPENSEARCH_AUTH_METHOD``, ``TOKEN_URL``, ``AUTH_ENABLED``)
 ABOUT_A_SECRET = frozenset(
     {
-        "enabled", "enable", "disabled", "minutes", "hours", "days", "seconds", "ttl",
-        "timeout", "length", "provider", "method", "version", "filename", "file", "path",
-        "dir", "type", "mode", "reqs", "email", "domain", "options", "users", "user",
-        "username", "name", "host", "port", "region", "endpoint", "scheme", "algorithm",
-        "certfile", "keyfile", "certs",
+        "enabled", "enable", "disabled", "disable", "required", "minutes", "hours", "days",
+        "seconds", "ttl", "expire", "expires", "expiry", "expiration", "lifetime", "timeout",
+        "length", "size", "count", "counting", "limit", "max", "min", "provider", "method",
+        "version", "filename", "file", "path", "dir", "directory", "location", "type",
+        "mode", "reqs", "email", "domain", "options", "users", "user", "username", "name",
+        "host", "port", "region", "url", "uri", "urls", "endpoint", "server", "redirect",
+        "callback", "scheme", "algorithm", "algo", "certfile", "keyfile", "certs", "header",
+        "prefix", "suffix", "policy", "strategy", "format", "encoding", "field",
+        "through", "interval", "rotation", "store",
     }
 )  # fmt: skip
 
 
-def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
-    """True when a pattern occurs in ``key``, ignoring case (``db_password`` matches ``PASSWORD``),
-    or a part of ``key`` between non-alphanumerics is one of :data:`SECRET_WORDS` (``SMTP_PW``);
-    but not when the name is about a secret: its last part is one of :data:`ABOUT_A_SECRET`
-    (``ACCESS_TOKEN_EXPIRE_MINUTES``, ``SSL_CERT_FILE``), the part before it ``MAX`` or ``MIN``
-    (``CODE_GENERATION_MAX_TOKENS``), a part is ``ENABLE`` or ``DISABLE`` or the first ``USE``.
+def name_words(key: str) -> list[str]:
+    """The words of a variable name, case-folded: split at ``_``, ``-``, ``.`` and any other
+    non-word character and at camelCase boundaries (``awsAccessKeyId`` and
+    ``AWS_ACCESS_KEY_ID`` both give ``aws access key id``), a trailing number dropped
+    (``PASSWORD2`` is ``password``, ``OAUTH2`` is ``oauth``)."""
+    out = []
+    for part in _SEPARATORS.split(_CAMEL.sub("_", key)):
+        word = _TRAILING_DIGITS.sub("", part).casefold()
+        if word:
+            out.append(word)
+    return out
 
-    Matching is a plain substring test, so it errs towards masking (``MONKEY`` matches ``KEY``).
-    Empty patterns are ignored.
+
+def _pattern_words(patterns: Iterable[str]) -> list[tuple[str, ...]]:
+    """Each pattern as its words (``API_KEY`` is ``("api", "key")``); empty ones dropped."""
+    return [w for w in (tuple(name_words(p)) for p in patterns) if w]
+
+
+def _secret_word_end(words: list[str], patterns: list[tuple[str, ...]]) -> int:
+    """The index just past the last secret word of ``words`` (0 when there is none): a pattern's
+    words in a row, the last one also in the plural (``KEYS``, ``CREDENTIALS``), or a word of
+    :data:`COMPOUND_SECRETS` that holds a pattern (``PASSWD`` is one while ``PASS`` is)."""
+    end = 0
+    for i, word in enumerate(words):
+        if word in COMPOUND_SECRETS and any(pw[-1] in word for pw in patterns):
+            end = i + 1
+            continue
+        for pw in patterns:
+            last = pw[-1]
+            if word != last and (word not in (last + "s", last + "es") or word in ABOUT_A_SECRET):
+                continue  # (``CERTS``: a CA bundle's path or a switch, never a secret)
+            n = len(pw)
+            if n == 1 or (i + 1 >= n and tuple(words[i + 1 - n : i]) == pw[:-1]):
+                end = i + 1
+                break
+    return end
+
+
+def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
+    """True when ``key`` names a secret: one of its words (:func:`name_words`) is a pattern
+    (ignoring case; a pattern of several words, ``API_KEY``, matches them in a row; the last
+    in the plural too) or a compound such as ``APIKEY``, ``PASSWD``, ``HTPASSWD``,
+    ``PASSPHRASE`` (:data:`COMPOUND_SECRETS`). So ``DB_PASSWORD``, ``apiKey``, ``REDIS_PASS``,
+    ``MYSQL_PWD``, ``SMTP_PW``, ``SENTRY_DSN`` are secrets, and ``WEAVIATE_TOKENIZATION``,
+    ``COMPASS_URL``, ``BYPASS_PROXY``, ``KEYWORD_STORE``, ``MONKEY`` are not: a pattern inside
+    a longer word is no match.
+
+    Not a secret either, a name *about* one: a word of :data:`ABOUT_A_SECRET` after the last
+    secret word (``TOKEN_URL``, ``DB_PASSWORD_FILE``, ``ACCESS_TOKEN_EXPIRE_MINUTES``), ``MAX``
+    or ``MIN`` right before it (``CODE_GENERATION_MAX_TOKENS``), a first word ``USE``, or a
+    word ``ENABLE``/``DISABLE`` anywhere (``ENABLE_API_KEY_AUTH``): a switch.
     """
     folded = key.casefold()
-    if any(p and p.casefold() in folded for p in patterns):
-        parts = _WORD_SPLIT.split(folded)
-        if len(parts) < 2:
-            return True
-        # ``..._EXPIRE_MINUTES``, ``..._CERT_FILE``; ``MAX_TOKENS``: a limit, not a token;
-        # ``ENABLE_...``: a switch
-        return (
-            parts[-1] not in ABOUT_A_SECRET
-            and parts[-2] not in ("max", "min")
-            and parts[0] != "use"
-            and "enable" not in parts
-            and "disable" not in parts
-        )
-    return "pw" in folded and not SECRET_WORDS.isdisjoint(_WORD_SPLIT.split(folded))
+    pats = [p for p in patterns if p]
+    # (every match holds a pattern's last word as a substring: most names end here)
+    if not any(p.casefold() in folded for p in pats):
+        return False
+    words = name_words(key)
+    end = _secret_word_end(words, _pattern_words(pats))
+    if end == 0:
+        return False
+    if not ABOUT_A_SECRET.isdisjoint(words[end:]):
+        return False  # ``TOKEN_URL``, ``..._PASSWORD_FILE``: where or what the secret is
+    if end >= 2 and words[end - 2] in ("max", "min"):
+        return False  # ``MAX_TOKENS``: a limit, not a token
+    return words[0] != "use" and "enable" not in words and "disable" not in words
 
 
 #: where a URL's authority starts: after ``scheme://`` (RFC 3986 scheme characters), or a

@@ -258,3 +258,119 @@ def test_generate_secrets_named_empty_key_and_dry_run(tmp_path: Path) -> None:
     run(tmp_path, "fix", "--generate-secrets", "INIT_PASSWORD")
     value = (tmp_path / ".env").read_text().split("=", 1)[1].strip()
     assert len(value) == 32 and value.isalnum()
+
+
+# --- linked keys: one old value, one new value ---------------------------------------------------
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_hex(12)  # (built at run time: no value in the expected output)
+
+
+@pytest.mark.parametrize(
+    ("lines", "chosen", "same", "differ", "unchanged"),
+    [
+        # two chosen keys holding one value (named, or by one wildcard) get one new value
+        (["A_KEY={v}", "B_KEY={v}"], ["A_KEY", "B_KEY"], [("A_KEY", "B_KEY")], [], []),
+        (["A_KEY={v}", "B_KEY='{v}'"], ["*_KEY"], [("A_KEY", "B_KEY")], [], []),
+        (["A_KEY={v}", 'B_KEY="{v}"', "C_KEY={v}"], ["*"], [("A_KEY", "B_KEY", "C_KEY")], [], []),
+        # different values stay different
+        (["A_KEY={v}", "B_KEY={w}"], ["*_KEY"], [], [("A_KEY", "B_KEY")], []),
+        # two named empty keys: each its own value (empty is no shared secret)
+        (["A_KEY=", "B_KEY="], ["A_KEY", "B_KEY"], [], [("A_KEY", "B_KEY")], []),
+        # a key that is not secret-looking is no link: the user name equal to the password
+        (["ES_USERNAME={v}", "ES_PASSWORD={v}"], ["ES_PASSWORD"], [], [], ["ES_USERNAME"]),
+        # a reference follows its key, and is left as it is
+        (["A_KEY={v}", "B_KEY=${{A_KEY}}"], ["A_KEY"], [], [], ["B_KEY"]),
+    ],
+)
+def test_generate_secrets_links(
+    lines: list[str],
+    chosen: list[str],
+    same: list[tuple[str, ...]],
+    differ: list[tuple[str, ...]],
+    unchanged: list[str],
+) -> None:
+    v, w = _token(), _token()
+    text = "".join(line.format(v=v, w=w) + "\n" for line in lines)
+    new, keys = generate_secrets(text, chosen)
+    before, after = parse(text), parse(new)
+    old_values = {k: before.templates[i] for i, k in enumerate(before.keys)}
+    values = {k: after.templates[i] for i, k in enumerate(after.keys)}
+    for group in same:
+        assert len({values[k] for k in group}) == 1, group
+        assert all(values[k] != old_values[k] for k in group)
+    for group in differ:
+        assert len({values[k] for k in group}) == len(group), group
+    for k in unchanged:
+        assert values[k] == old_values[k] and k not in keys
+    assert keys and all(values[k] not in (v, w) for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("lines", "chosen", "named"),
+    [
+        (["A_KEY={v}", "B_KEY={v}"], ["A_KEY"], "B_KEY"),
+        (["DB_PASSWORD={v}", "REDIS_PASSWORD={v}", "LOG=x"], ["DB_*"], "REDIS_PASSWORD"),
+        (["A_KEY={v}", "apiToken='{v}'"], ["A_KEY"], "apiToken"),
+    ],
+)
+def test_generate_secrets_refuses_an_unchosen_twin(
+    lines: list[str], chosen: list[str], named: str
+) -> None:
+    from envsync_hook.errors import EnvsyncError
+
+    v = _token()
+    text = "".join(line.format(v=v) + "\n" for line in lines)
+    with pytest.raises(EnvsyncError) as caught:
+        generate_secrets(text, chosen)
+    message = str(caught.value)
+    assert named in message and "(not chosen)" in message and v not in message
+    assert "\n" not in message
+
+
+def _dify_copy(tmp_path: Path) -> str:
+    template = DIFY["1.10.0"].read_text()
+    _pair(tmp_path, template, template)
+    return template
+
+
+def _values(text: str) -> dict[str, str]:
+    doc = parse(text)
+    return {k: doc.templates[i] for i, k in enumerate(doc.keys)}
+
+
+def test_generate_secrets_cli_refuses_half_a_link_of_dify(tmp_path: Path) -> None:
+    """Dify 1.10.0 publishes one value for WEAVIATE_API_KEY and
+    WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS (the API's key and what Weaviate accepts):
+    choosing one alone is refused, naming the other, and nothing is written."""
+    template = _dify_copy(tmp_path)
+    published = _values(template)["WEAVIATE_API_KEY"]
+    proc = run(tmp_path, "fix", "--generate-secrets", "WEAVIATE_API_KEY")
+    assert proc.returncode == 2, proc.stderr
+    assert "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS (not chosen)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert published not in proc.stdout + proc.stderr
+    assert (tmp_path / ".env").read_text() == template
+    backups = tmp_path / "env-backup"
+    assert not backups.exists() or not [p for p in backups.iterdir() if ".backup_" in p.name]
+
+
+def test_generate_secrets_cli_gives_a_dify_link_one_value(tmp_path: Path) -> None:
+    template = _dify_copy(tmp_path)
+    old = _values(template)
+    pairs = [
+        ("WEAVIATE_API_KEY", "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS"),
+        ("SANDBOX_API_KEY", "CODE_EXECUTION_API_KEY"),
+    ]
+    args = [a for pair in pairs for k in pair for a in ("--generate-secrets", k)]
+    proc = run(tmp_path, "fix", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    new = _values((tmp_path / ".env").read_text())
+    for a, b in pairs:
+        assert new[a] == new[b] != old[a]
+        assert new[a] not in proc.stdout + proc.stderr
+        assert f"{a} and {b}" in proc.stderr or f"{b} and {a}" in proc.stderr
+    assert old["WEAVIATE_API_KEY"] not in proc.stdout + proc.stderr

@@ -27,6 +27,7 @@ def test_default_patterns_are_the_documented_ones() -> None:
         "CERT",
         "PASS",
         "PWD",
+        "PW",
     )
 
 
@@ -41,12 +42,12 @@ def test_default_patterns_are_the_documented_ones() -> None:
         ("OPENAI_API_KEY", True),
         ("PRIVATE_KEY_PATH", False),  # where the key is, not the key
         ("AWS_CREDENTIALS", True),
-        ("OAUTH_CLIENT_ID", True),  # AUTH inside OAUTH: substring match
+        ("OAUTH_CLIENT_ID", False),  # AUTH inside OAUTH is no word of the name
         ("PASSWORD_SALT", True),
         ("SENTRY_DSN", True),
         ("SSL_CERT_FILE", False),
         ("SSL_CERT", True),
-        ("MONKEY_BUSINESS", True),  # errs towards masking
+        ("MONKEY_BUSINESS", False),  # KEY inside a word is no match
         ("DB_HOST", False),
         ("LOG_LEVEL", False),
         ("PORT", False),
@@ -339,6 +340,77 @@ CORPUS_KEYS = {
     "SSL_EMAIL": False,
     "SECRET_KEY_BASE": True,
     "BASE_URL": False,
+    # a pattern inside a longer word is no secret word (red-team finding: substring matching)
+    "WEAVIATE_TOKENIZATION": False,
+    "HOLOGRES_TOKENIZER": False,
+    "WEAVIATE_ENABLE_TOKENIZER_GSE": False,
+    "CREATORS_PLATFORM_OAUTH_CLIENT_ID": False,
+    "AUTHORIZATION_ADMINLIST_USERS": False,
+    "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": False,
+    "SETUP_CUSTOM_CA_CERTIFICATE": False,
+    # metadata after the secret word
+    "REDIS_KEY_PREFIX": False,
+    "REDIS_SSL_KEYFILE": False,
+    "CHANGE_EMAIL_TOKEN_EXPIRY_MINUTES": False,
+    "PLUGIN_ALIYUN_OSS_AUTH_VERSION": False,
+    # secrets
+    "CHROMA_SERVER_AUTHN_CREDENTIALS": True,
+    "ADMIN_USER_PWD": True,
+    "ORACLE_DSN": True,
+    "ALIYUN_SLS_ACCESS_KEY_SECRET": True,
+    "INNER_API_KEY_FOR_PLUGIN": True,
+    "HTTP_REQUEST_NODE_SSL_CLIENT_KEY_DATA": True,
+}
+
+#: names not in the corpus, each labelled: the red-team's cases and the shapes the word rule
+#: has to decide (compounds, camelCase, dots and dashes, metadata words after the secret word)
+WORD_RULE_KEYS = {
+    # a pattern inside a longer word
+    "COMPASS_URL": False,
+    "BYPASS_PROXY": False,
+    "KEYWORD_STORE": False,
+    "KEYCLOAK_REALM": False,
+    "MONKEY": False,
+    "UPWARD_SPEED": False,
+    "OAUTH_REDIRECT_PATH": False,
+    "OAUTH2_ENABLED": False,
+    # an endpoint, a path, a switch, a lifetime, a size: about a secret, not one
+    "TOKEN_URL": False,
+    "AUTH_URL": False,
+    "OIDC_TOKEN_ENDPOINT": False,
+    "DB_PASSWORD_FILE": False,  # Docker secrets: the path of the file holding it
+    "SSH_PRIVATE_KEY_PATH": False,
+    "AUTH_TYPE": False,
+    "API_KEY_ENABLED": False,
+    "JWT_TOKEN_EXPIRES_IN": False,
+    "SESSION_TOKEN_TIMEOUT": False,
+    "PASSWORD_MIN_LENGTH": False,
+    "API_KEY_HEADER": False,
+    "KEYCLOAK_AUTH_SERVER_URL": False,
+    # secrets: the word alone, with a number, compounds, camelCase, dots and dashes
+    "KEY": True,
+    "DB_PASSWORD2": True,
+    "REDIS_PASS": True,
+    "MYSQL_PWD": True,
+    "SMTP_PW": True,
+    "AUTH_TOKEN": True,
+    "REDIS_AUTH": True,
+    "BASIC_AUTH": True,
+    "APIKEY": True,
+    "OPENAI_APIKEY": True,
+    "PASSWD": True,
+    "HTPASSWD": True,
+    "GPG_PASSPHRASE": True,
+    "awsAccessKeyId": True,
+    "apiKey": True,
+    "dbPassword": True,
+    "jwt.secret": True,
+    "github-token": True,
+    "AWS_SECRET_ACCESS_KEY": True,
+    "STRIPE_WEBHOOK_SECRET": True,
+    "KEYCLOAK_ADMIN_PASSWORD": True,
+    "SSH_PRIVATE_KEY": True,
+    "PLUGIN_API_KEYS": True,  # the plural
 }
 
 
@@ -362,3 +434,27 @@ def test_corpus_table_is_large_and_real() -> None:
 @pytest.mark.parametrize(("key", "secret"), sorted(CORPUS_KEYS.items()))
 def test_corpus_key_names(key: str, secret: bool) -> None:
     assert is_secret_key(key) is secret
+
+
+@pytest.mark.parametrize(("key", "secret"), sorted(WORD_RULE_KEYS.items()))
+def test_secret_names_match_words(key: str, secret: bool) -> None:
+    """A secret name holds a secret WORD (split at ``_ - .`` and camelCase), not a substring,
+    and no metadata word (``URL``, ``FILE``, ``EXPIRES``...) after it."""
+    assert is_secret_key(key) is secret
+
+
+@pytest.mark.parametrize(
+    ("key", "patterns", "expected"),
+    [
+        ("MY_API_KEY", ("API_KEY",), True),  # a pattern of several words: in a row
+        ("MY_KEY", ("API_KEY",), False),
+        ("API_OTHER_KEY", ("API_KEY",), False),
+        ("PINS", ("PIN",), True),  # the plural
+        ("SPINNER", ("PIN",), False),  # inside a word
+        ("DB_PASSWD", ("PIN",), False),  # compounds count only for the patterns in force
+    ],
+)
+def test_is_secret_key_custom_pattern_words(
+    key: str, patterns: tuple[str, ...], expected: bool
+) -> None:
+    assert is_secret_key(key, patterns) is expected
