@@ -163,6 +163,39 @@ _FIELD = re.compile(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
 _DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]+):(\S*)@(?=\S)")
 
 
+#: well-known token formats, masked in any value whatever its key is called (``NOTES=ghp_...``):
+#: GitHub, GitLab, OpenAI-style ``sk-``, Stripe, Slack, AWS access key ids, Google API keys,
+#: JWTs, Hugging Face, npm, SendGrid, and the start of a PEM private key (to the value's end).
+#: Each starts where no token character stands before it, so a long run is tried once, not at
+#: every character (linear).
+_KNOWN_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|sk-[A-Za-z0-9_\-]{16,}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+    r"|AIza[A-Za-z0-9_\-]{30,}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"
+    r"|hf_[A-Za-z0-9]{30,}"
+    r"|npm_[A-Za-z0-9]{30,}"
+    r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"
+    r")"
+)
+_PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def mask_tokens(value: str) -> str:
+    """``value`` with each well-known token (:data:`_KNOWN_TOKEN`) as ``***``, and everything
+    from a PEM private key's ``-----BEGIN ... PRIVATE KEY-----`` on (its body, across lines)."""
+    pem = _PRIVATE_KEY.search(value) if "-----BEGIN" in value else None
+    if pem is not None:
+        value = value[: pem.start()] + MASK
+    return _KNOWN_TOKEN.sub(MASK, value)
+
+
 def _url_starts(value: str) -> list[int]:
     """Offsets just past each ``//`` that starts a URL's authority, in order."""
     out = []
@@ -178,15 +211,33 @@ def _url_starts(value: str) -> list[int]:
     return out
 
 
+def _token_like(text: str) -> bool:
+    """``text`` is a token: a well-known format (:data:`_KNOWN_TOKEN`), or 16 or more letters,
+    digits, ``_`` and ``-`` with a letter and a digit among them."""
+    return bool(text) and (
+        _TOKEN_SEGMENT.fullmatch(text) is not None or _KNOWN_TOKEN.fullmatch(text) is not None
+    )
+
+
 def _mask_userinfo(value: str, start: int, end: int, out: list[str], pos: int) -> int:
-    """Mask the password of the authority at ``value[start:end]``; returns the new ``pos``."""
+    """Mask the secrets of the userinfo of the authority at ``value[start:end]``: the password,
+    and the user name too when it is a token (``https://ghp_...@github.com``, the way GitHub
+    and others take a token); returns the new ``pos``."""
     at = value.rfind("@", start, end)
     if at < 0:
         return pos
     colon = start
     while colon < at and value[colon] not in _USER_END:
         colon += 1
-    if value[colon] != ":" or colon + 1 == at:
+    if colon < at and value[colon] != ":":
+        return pos  # the ``@`` is past the authority (in the path): no userinfo
+    has_password = colon + 1 < at
+    if _token_like(value[start:colon]):
+        out.append(value[pos:start])
+        out.append(MASK)
+        out.append(":" + MASK if has_password else value[colon:at])
+        return at
+    if not has_password:
         return pos  # no password, or an empty one
     out.append(value[pos : colon + 1])
     out.append(MASK)
@@ -239,10 +290,18 @@ def mask_url_password(value: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTE
       and a digit), every segment after ``/services/``, ``/webhooks/`` and the like (Slack,
       Discord, Teams webhooks), a ``bot123:secret`` segment (Telegram).
     - The password of a DSN without ``//``: ``user:password@tcp(db:3306)/app``.
+    - A user name that is a token (``https://ghp_...@github.com``, ``https://<token>:x@h``).
+    - Well-known tokens anywhere in the value (:func:`mask_tokens`: ``ghp_...``, ``sk-...``,
+      a JWT, ``AKIA...``, a PEM private key), whatever the key is called.
 
     URLs without a password (``http://host``, ``https://user@host``, ``postgres://u:@host``)
     are unchanged. Linear in the length of ``value``.
     """
+    return mask_tokens(_mask_urls(value, patterns))
+
+
+def _mask_urls(value: str, patterns: Iterable[str]) -> str:
+    """:func:`mask_url_password` but for the well-known tokens."""
     if "//" not in value:
         return _mask_dsn(value, patterns) if "@" in value or "=" in value else value
     starts = _url_starts(value)

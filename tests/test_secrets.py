@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -458,3 +461,161 @@ def test_is_secret_key_custom_pattern_words(
     key: str, patterns: tuple[str, ...], expected: bool
 ) -> None:
     assert is_secret_key(key, patterns) is expected
+
+
+# --- --show-values through the CLI: tokens in a URL's user part, tokens under innocent names --
+
+
+def _mixed_token(n: int) -> str:
+    """A random token of ``n`` characters cycling capital, small letter, digit (built at run
+    time, so no test output holds a fixed secret)."""
+    import secrets
+    import string
+
+    pools = (string.ascii_uppercase, string.ascii_lowercase, string.digits)
+    return "".join(secrets.choice(pools[i % 3]) for i in range(n))
+
+
+def _show_cases() -> list[tuple[str, str, str, str]]:
+    """(key, value, what --show-values must show, the secret that must not show)."""
+    import secrets
+    import string
+
+    ghp = "ghp_" + secrets.token_hex(18)
+    pw = secrets.token_hex(8)
+    sk = "sk-" + secrets.token_hex(20)
+    jwt = (
+        "eyJ" + secrets.token_hex(10) + ".eyJ" + secrets.token_hex(10) + "." + secrets.token_hex(16)
+    )
+    akia = "AKIA" + "".join(
+        secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16)
+    )
+    return [
+        ("REPO_URL", f"https://{ghp}@github.com/o/r.git", "https://***@github.com/o/r.git", ghp),
+        (
+            "GIT_REMOTE",
+            f"https://{ghp}:x-oauth-basic@github.com/o",
+            "https://***:***@github.com/o",
+            ghp,
+        ),
+        ("CACHE_URL", f"redis://:{pw}@redis:6379/0", "redis://:***@redis:6379/0", pw),
+        ("MIRROR", f"https://user:{pw}@h.example/x", "https://user:***@h.example/x", pw),
+        ("NOTES", ghp, "***", ghp),
+        ("FOO", sk, "***", sk),
+        ("X", jwt, "***", jwt),
+        ("AWS_ID", akia, "***", akia),
+        ("HEADER", f"Bearer {jwt}", "Bearer ***", jwt),
+    ]
+
+
+#: innocent values that --show-values shows as they are, even under a secret-looking name
+SHOWN_AS_IS = [
+    ("DEBUG", "true"),
+    ("LOG_LEVEL", "INFO"),
+    ("WORKERS", "4"),
+    ("API_KEY_ENABLED", "false"),
+    ("DB_PASSWORD", ""),
+    ("HOMEPAGE", "https://user@example.com/docs"),
+    ("TASK", "task-manager-service-2"),
+]
+
+
+def test_show_values_masks_tokens_in_every_position(tmp_path: Path) -> None:
+    """``check --show-values`` and ``fix --diff --show-values`` (real CLI runs): a token in a
+    URL's user part, a password in a URL, and well-known token formats under innocent names are
+    masked; plain values, switches and empty values show."""
+    from tests.cli_run import run
+
+    cases = _show_cases()
+    rows = [(k, v, shown) for k, v, shown, _ in cases] + [(k, v, v) for k, v in SHOWN_AS_IS]
+    # (a new key after each line: every line is in the diff, as context of an addition)
+    (tmp_path / ".env.example").write_text(
+        "".join(f"{k}=placeholder\nNEW_{n}=1\n" for n, (k, _, _) in enumerate(rows))
+    )
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v, _ in rows))
+    os.chmod(tmp_path / ".env", 0o600)
+    check = run(tmp_path, "check", "--show-values", "-v")
+    diff = run(tmp_path, "fix", "--diff", "--show-values")
+    for proc in (check, diff):
+        assert proc.returncode in (0, 1), proc.stderr
+        for _, _, _, secret in cases:
+            assert secret not in proc.stdout + proc.stderr
+    for key, _, shown in rows:
+        (line,) = [x for x in check.stdout.splitlines() if f"changed-default {key}:" in x]
+        assert f"(yours: {shown!r}," in line, (key, shown)
+        assert f" {key}={shown}\n" in diff.stdout, (key, shown)
+
+
+def test_short_tokens_on_their_own_line_are_shown_by_line(tmp_path: Path) -> None:
+    """A token pasted on its own line (a key name to Docker Compose), bare or with base64's
+    ``=`` padding, is reported by its line, never as text, in every format."""
+    from tests.cli_run import run
+
+    bare, padded = _mixed_token(12), _mixed_token(11)
+    (tmp_path / ".env.example").write_text("NOTE=x\n")
+    (tmp_path / ".env").write_text(f"NOTE=x\n{bare}\n{padded}=\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    for fmt in ("text", "json", "github", "sarif", "junit"):
+        proc = run(tmp_path, "check", "--show-values", "--format", fmt)
+        out = proc.stdout + proc.stderr
+        assert bare not in out and padded not in out, fmt
+        assert "key on line 2" in out and "key on line 3" in out, fmt
+    diff = run(tmp_path, "fix", "--diff", "--show-values")
+    assert bare not in diff.stdout + diff.stderr and padded not in diff.stdout + diff.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "eyJ" + "-eyJ" * 50_000,
+        "eyJ" + "a" * 200_000,
+        "sk-" * 70_000,
+        "ghp_" * 50_000,
+        "https://" + "a" * 200_000 + "@h",
+        "-----BEGIN" * 20_000,
+    ],
+)
+def test_mask_tokens_is_fast_on_long_values(value: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    display_value("NOTES", value)
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("template", "shown"),
+    [
+        ("https://{ghp}@github.com/o/r", "https://***@github.com/o/r"),
+        ("https://{hex}@h/x", "https://***@h/x"),  # any token-like user name
+        ("https://{hex}:x-oauth-basic@h", "https://***:***@h"),
+        ("https://git@github.com/o/r", "https://git@github.com/o/r"),  # a plain user name
+        ("https://h/path/a@b", "https://h/path/a@b"),  # an @ in the path: no userinfo
+        ("{ghp}", "***"),
+        ("token {ghp} end", "token *** end"),
+        ("{sk}", "***"),
+        ("task-{hexshort}", "task-{hexshort}"),  # sk- inside a word is no token
+        ("{jwt}", "***"),
+        ("{akia}", "***"),
+        ("xoxb-{hexshort}", "***"),
+        ("-----BEGIN RSA PRIVATE KEY-----\n{hex}\n-----END RSA PRIVATE KEY-----", "***"),
+        ("-----BEGIN CERTIFICATE-----", "-----BEGIN CERTIFICATE-----"),  # public
+        ("true", "true"),
+        ("", ""),
+        ("hello world", "hello world"),
+    ],
+)
+def test_mask_url_password_tokens(template: str, shown: str) -> None:
+    import secrets
+    import string
+
+    values = {
+        "ghp": "ghp_" + secrets.token_hex(18),
+        "hex": secrets.token_hex(12) + "Z",
+        "hexshort": secrets.token_hex(8),
+        "sk": "sk-" + secrets.token_hex(20),
+        "jwt": "eyJ" + secrets.token_hex(6) + ".eyJ" + secrets.token_hex(6) + "." + "x" * 10,
+        "akia": "AKIA"
+        + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16)),
+    }
+    assert mask_url_password(template.format(**values)) == shown.format(**values)
