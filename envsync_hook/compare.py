@@ -6,13 +6,16 @@ into a message unless ``Settings.show_values`` (and then secrets stay masked).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, ne, not_
+from pathlib import Path
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
+from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
@@ -186,6 +189,21 @@ class Comparison(NamedTuple):
     offers: int = 0
 
 
+#: ENV004's verdict for a secret-looking key: kept, since a password or key in use cannot change
+#: without the service that holds it (Dify 1.14.1 emptied its published ``SECRET_KEY``)
+KEEPS_SECRET = (
+    "keeps it: a secret in use cannot change on its own (set a fresh one with "
+    "--generate-secrets KEY, or adopt the new default with --take-template KEY)"
+)
+
+
+def _secret_in_use(key: str, settings: Settings) -> bool:
+    """A stale default that fix keeps: the key looks secret (:func:`secrets.is_secret_key`)."""
+    from envsync_hook.secrets import is_secret_key
+
+    return is_secret_key(key, settings.secret_patterns)
+
+
 def looks_renamed(old: str, new: str) -> bool:
     """Whether the names alone are strong evidence of a rename (see :mod:`renames`)."""
     from envsync_hook.renames import looks_renamed as by_names
@@ -352,9 +370,13 @@ def compare(
         if old is not None and old != new:
             if cur == old:
                 stale += 1
-                if not settings.keep_stale:
+                verb = "takes the new default"
+                if settings.keep_stale:
+                    verb = "keeps it (--keep-stale)"
+                elif not take and _secret_in_use(key, settings):
+                    verb = KEEPS_SECRET
+                else:
                     decisions[key] = TAKE
-                verb = "keeps it (--keep-stale)" if settings.keep_stale else "takes the new default"
                 if take:
                     verb = "takes the new default"
                 _emit(
@@ -427,7 +449,7 @@ def compare(
                 decisions[key] = DROP
                 msg = (
                     f"now defined in {where[0]}; the env file holds the previous template's "
-                    f"default, so fix drops it (the new template's default applies)"
+                    f"default, so fix drops it ({_what_applies(where[0])})"
                 )
             elif settings.prune:
                 decisions[key] = DROP
@@ -518,6 +540,21 @@ def compare(
         unequal,
         offers,
     )
+
+
+def _what_applies(template: str) -> str:
+    """What Compose reads for a key dropped because ``template`` now defines it: the value in
+    that template's env file when it exists, else (an optional env file not created) the
+    compose file's own default, if it has one."""
+    from envsync_hook.pairing import env_for
+
+    try:
+        env = env_for(Path(template))
+    except EnvsyncError:
+        return "the new template's default applies where its env file is read"
+    if os.path.lexists(env):
+        return f"the value in {env} applies"
+    return f"{env} does not exist: the compose file's own default applies, if it sets one"
 
 
 def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
