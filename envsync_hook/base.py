@@ -205,16 +205,30 @@ def record_dir(env: Path, backup_dir: Path) -> Path:
     return backup_dir / f"{env.name}{RECORD_SUFFIX}"
 
 
+#: a byte of a path that is not UTF-8 (``os.fsdecode`` gives it as a lone surrogate)
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _escape(s: str) -> str:
-    """``s`` on one manifest line (backslash, line feed and carriage return escaped)."""
-    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    """``s`` on one manifest line of UTF-8 text: backslash, line feed and carriage return
+    escaped, and each byte of a path that is not UTF-8 (a folder named ``dep\\xffloy``) as
+    ``\\xff`` (the manifest could not be written with it as it is)."""
+    s = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    if not s.isprintable():  # (the usual path has no surrogate: no regex pass)
+        s = _RAW_BYTE.sub(lambda m: f"\\x{ord(m.group(0)) - 0xDC00:02x}", s)
+    return s
 
 
 _UNESCAPES = {"\\\\": "\\", "\\n": "\n", "\\r": "\r"}
 
 
 def _unescape(s: str) -> str:
-    return re.sub(r"\\[\\nr]", lambda m: _UNESCAPES[m.group(0)], s)
+    """The text :func:`_escape` wrote ``s`` from (a ``\\xNN`` back to its surrogate)."""
+    return re.sub(
+        r"\\(?:[\\nr]|x[89a-f][0-9a-f])",
+        lambda m: _UNESCAPES.get(m.group(0)) or chr(0xDC00 + int(m.group(0)[2:], 16)),
+        s,
+    )
 
 
 def _rel(path: Path, env: Path) -> str:

@@ -573,3 +573,31 @@ def test_a_template_with_no_keys_is_valid(tmp_path: Path, template: str) -> None
     assert fix.returncode in (0, 1), fix.stderr
     assert (tmp_path / ".env").read_text().endswith("\nA=1\n")
     assert run(tmp_path, "fix").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        b"dep\xffloy",  # a byte that is not UTF-8
+        b"dep\\xffloy",  # the four characters the manifest writes for it: no confusion
+        b"d\xc3(e\\p\xfe\xff",  # a broken sequence, a backslash, two bytes
+        "déploy".encode(),  # valid UTF-8
+    ],
+    ids=["xff", "backslash-x", "mixed", "utf8"],
+)
+def test_sync_record_in_a_folder_whose_name_is_not_utf8(tmp_path: Path, folder: bytes) -> None:
+    """The record is written (and read back: the next check takes its base from it) in a
+    folder whose name is not valid UTF-8: the manifest writes such a byte as ``\\xNN``."""
+    directory = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), folder)))
+    directory.mkdir()
+    _files(directory, V1, V1)
+    fixed = run(directory, "fix")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "not written" not in fixed.stdout + fixed.stderr
+    manifest = directory / "env-backup" / ".env.sync" / "manifest"
+    manifest.read_bytes().decode("utf-8")  # the manifest is UTF-8 text
+    (directory / ".env.example").write_text(V2)
+    data = _json(directory, "check")
+    (pair,) = data["pairs"]
+    assert pair["base"]["source"] == "record", pair["base"]
+    assert _codes(pair) == [("ENV001", "D"), ("ENV004", "B")]
