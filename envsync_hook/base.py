@@ -37,6 +37,10 @@ class BaseChoice(NamedTuple):
     #: the base of each template of ``Job.also`` (same order), where one is known
     also: tuple[Side | None, ...] = ()
     notice: str = ""  # one line for stderr (a fallback, a new template), if any
+    #: (key, default in comparison form) of every assignment in the template's committed
+    #: versions, when the git history was read to find the base (for ENV013: a published
+    #: default stays published); empty otherwise
+    history: frozenset[tuple[str, str]] = frozenset()
 
 
 def valid_rev(rev: str) -> str:
@@ -591,6 +595,11 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
             best = (score, i, text)
     total = len(scorer.env.values)
     current_matched = scorer.matched(template.doc.text)
+    # (every distinct line of every version is parsed once already: its defaults cost a pass
+    # over those lines, no further git process)
+    history = frozenset(
+        (str(info[0]), str(info[1])) for info in scorer.info.values() if len(info) == 2 and info[1]
+    )
     # used only when it explains the env file better than the current template does, and more
     # of its values (fewer keys alone, say, explains no value)
     if (
@@ -604,6 +613,7 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
             "none",
             f"git history: no committed version of {job.template} matches the env file better "
             f"than the current template ({current_matched} of {total} values are its defaults)",
+            history=history,
         )
     _, i, text = best
     version, matched = versions[i], scorer.matched(text)
@@ -612,7 +622,7 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
         f"{job.template} at {version.commit[:12]} ({version.label}): {matched} of {total} "
         f"values are its defaults (the current template's: {current_matched})"
     )
-    return BaseChoice(side, "git-history", detail)
+    return BaseChoice(side, "git-history", detail, history=history)
 
 
 # --- the one function that picks -------------------------------------------------------------

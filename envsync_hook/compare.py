@@ -290,8 +290,10 @@ def compare(
     settings: Settings,
     base: Side | None = None,
     also: tuple[Side, ...] = (),
+    history: Iterable[tuple[str, str]] = (),
 ) -> Comparison:
-    """Compare ``env`` with ``template`` (and ``base``, the previous template, if known)."""
+    """Compare ``env`` with ``template`` (and ``base``, the previous template, if known;
+    ``history``: (key, default) pairs the template's git history published, for ENV013)."""
     ctx = _Ctx(settings, [])
     ctx.out.extend(syntax_findings(template.path, template.doc, settings))
     ctx.out.extend(syntax_findings(env.path, env.doc, settings))
@@ -518,7 +520,7 @@ def compare(
 
     _rename_hints(ctx, template, env, missing, base, extra)
     if ctx.settings.severity_of("ENV013") != "off":
-        _default_secrets(ctx, template, env, base, also)
+        _default_secrets(ctx, template, env, base, also, history)
     # (a key a template of the set or the base defines, or offers commented out, is a name,
     # wherever the env file has it)
     odd = odd_keys(env.doc)
@@ -635,12 +637,18 @@ def _names_holding(keys: list[str], patterns: tuple[str, ...]) -> list[str]:
 
 
 def _default_secrets(
-    ctx: _Ctx, template: Side, env: Side, base: Side | None, also: tuple[Side, ...]
+    ctx: _Ctx,
+    template: Side,
+    env: Side,
+    base: Side | None,
+    also: tuple[Side, ...],
+    history: Iterable[tuple[str, str]] = (),
 ) -> None:
     """ENV013: a secret-looking key of the env file whose value is a non-empty default that the
     template, another template of the set or the base publishes (the base is whatever the run
-    chose: ``--base``, the sync record, the hook's commit, the git history). Fix never changes
-    it on its own: a database password cannot change without the database."""
+    chose: ``--base``, the sync record, the hook's commit, the git history), or any committed
+    version of the template did (``history``, when the run read it). Fix never changes it on
+    its own: a database password cannot change without the database."""
     from envsync_hook.secrets import is_secret_key
 
     patterns = ctx.settings.secret_patterns
@@ -653,6 +661,9 @@ def _default_secrets(
     if not candidates:
         return
     published = _published((template, *also, base), candidates)
+    for key, value in history:
+        if key in candidates:
+            published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
     for key in sorted(published, key=env.last.__getitem__):
         ei = env.last[key]
@@ -671,7 +682,8 @@ def _default_secrets(
             key,
             path,
             line,
-            "holds a default published in the template or its previous version, which anyone "
+            "holds a default published in the template, its previous version or its git "
+            "history, which anyone "
             "can read; set a fresh value (envsync fix --generate-secrets KEY makes one; a "
             "database password must be changed in the database too); fix does not change it "
             "on its own",

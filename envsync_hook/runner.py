@@ -227,7 +227,8 @@ def _compare(
     env = index(str(job.env), edoc)
     choice = choose_base(job, loaded.template, env, bdir)
     loaded = loaded._replace(base=choice.side, choice=choice)
-    return env, compare(loaded.template, env, settings, loaded.base, loaded.also), loaded
+    c = compare(loaded.template, env, settings, loaded.base, loaded.also, loaded.choice.history)
+    return env, c, loaded
 
 
 def _summary_notice(c: Comparison) -> str:
@@ -557,7 +558,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
             after = compare(
-                loaded.template, index(str(job.env), new_doc), settings, loaded.base, loaded.also
+                loaded.template,
+                index(str(job.env), new_doc),
+                settings,
+                loaded.base,
+                loaded.also,
+                loaded.choice.history,
             )
             remain = {(f.code, f.key) for f in after.findings}
             return FixOutcome(
@@ -586,7 +592,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     # the findings that remain are those of the merged text (parsed once, by the merge's own
     # check), not the ones fix just resolved
     after = compare(
-        loaded.template, index(str(job.env), new_doc), settings, loaded.base, loaded.also
+        loaded.template,
+        index(str(job.env), new_doc),
+        settings,
+        loaded.base,
+        loaded.also,
+        loaded.choice.history,
     )
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"

@@ -374,3 +374,66 @@ def test_generate_secrets_cli_gives_a_dify_link_one_value(tmp_path: Path) -> Non
         assert new[a] not in proc.stdout + proc.stderr
         assert f"{a} and {b}" in proc.stderr or f"{b} and {a}" in proc.stderr
     assert old["WEAVIATE_API_KEY"] not in proc.stdout + proc.stderr
+
+
+# --- ENV013 and the template's git history ------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    )
+
+
+def _history_repo(tmp_path: Path, old: str, new: str) -> Path:
+    """A repository whose template published ``SECRET_KEY=old`` (and other defaults) in its
+    first commit and ``SECRET_KEY=new`` in its second, the current one."""
+    _git(tmp_path, "init", "-q")
+    for n, (value, workers, level) in enumerate(((old, 4, "DEBUG"), (new, 8, "INFO"))):
+        (tmp_path / ".env.example").write_text(
+            f"SECRET_KEY={value}\nLOG_LEVEL={level}\nWORKERS={workers}\nAPI_KEY=\n"
+        )
+        _git(tmp_path, "add", ".env.example")
+        _git(tmp_path, "commit", "-q", "-m", f"v{n}")
+    return tmp_path
+
+
+#: the env file's other values are the current template's: the history gives no better base,
+#: so only the history's published values can tell that ``{old}`` was a default
+_REST = "LOG_LEVEL=INFO\nWORKERS=8\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "flagged"),
+    [
+        # a default an older version published is still published
+        ("SECRET_KEY={old}\n" + _REST + "API_KEY=\n", [], {"SECRET_KEY"}),
+        ("SECRET_KEY={new}\n" + _REST + "API_KEY=\n", [], {"SECRET_KEY"}),
+        # a fresh value is not
+        ("SECRET_KEY={fresh}\n" + _REST + "API_KEY=\n", [], set()),
+        # only the same key's published values count
+        ("SECRET_KEY={fresh}\n" + _REST + "API_KEY={old}\n", [], set()),
+        # --no-base reads no history
+        ("SECRET_KEY={old}\n" + _REST + "API_KEY=\n", ["--no-base"], set()),
+    ],
+)
+def test_env013_knows_the_template_git_history(
+    tmp_path: Path, env: str, args: list[str], flagged: set[str]
+) -> None:
+    import secrets
+
+    old, new, fresh = (secrets.token_hex(16) for _ in range(3))
+    repo = _history_repo(tmp_path, old, new)
+    (repo / ".env").write_text(env.format(old=old, new=new, fresh=fresh))
+    os.chmod(repo / ".env", 0o600)
+    proc = run(repo, "check", "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert _codes(proc.stdout).get("ENV013", set()) == flagged
+    for value in (old, new, fresh):
+        assert value not in proc.stdout + proc.stderr
