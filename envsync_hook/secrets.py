@@ -47,6 +47,7 @@ COMPOUND_SECRETS = frozenset(
         "accesstoken", "refreshtoken", "bearertoken", "clientsecret", "appsecret",
         "appkey", "signingkey", "encryptionkey", "sessionsecret", "jwtsecret", "webhooksecret",
         "dbpass", "dbpassword", "userpass", "adminpass", "rootpass", "sastoken",
+        "pgpass", "storepass", "keypass", "sslkey", "tlskey", "privkey", "jwtkey", "basicauth",
     }
 )  # fmt: skip
 
@@ -101,15 +102,29 @@ def _by_last_word(patterns: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]
     return out
 
 
+@lru_cache(maxsize=16)
+def _run_together(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Endings that make one all-capitals word a secret: a single-word pattern of five letters
+    or more (``PGPASSWORD``, ``ROOTPASSWORD``, ``GITHUBTOKEN``) and a compound of
+    :data:`COMPOUND_SECRETS` that holds a pattern (``SECRETACCESSKEY``, ``KEYSTOREPASS``), each
+    also in the plural. Shorter words only as whole words: ``BYPASS``, ``COMPASS`` and
+    ``MONKEY`` are no secrets."""
+    words = [pw[0] for pw in _pattern_words(patterns) if len(pw) == 1 and len(pw[0]) >= 5]
+    lasts = [pw[-1] for pw in _pattern_words(patterns)]
+    words += [c for c in sorted(COMPOUND_SECRETS) if any(last in c for last in lasts)]
+    return tuple(f for w in words for f in (w, w + "s", w + "es"))
+
+
 def _secret_word_end(words: list[str], patterns: tuple[str, ...]) -> int:
     """The index just past the last secret word of ``words`` (0 when there is none): a pattern's
     words in a row, the last one also in the plural (``KEYS``, ``CREDENTIALS``), or a word of
     :data:`COMPOUND_SECRETS` that holds a pattern (``PASSWD`` is one while ``PASS`` is)."""
     by_last = _by_last_word(patterns)  # (one dict lookup a word, not a loop over patterns)
+    endings = _run_together(patterns)
     end = 0
     for i, word in enumerate(words):
-        if word in COMPOUND_SECRETS and any(pw[-1] in word for pw in _pattern_words(patterns)):
-            end = i + 1
+        if word not in by_last and word.endswith(endings):
+            end = i + 1  # ``PGPASSWORD``, ``GITHUBTOKEN``, ``APISECRETKEY``, ``APIKEYS``
             continue
         for pw in by_last.get(word, ()):
             n = len(pw)
