@@ -879,7 +879,10 @@ def _report(
         __version__,
         args.command,
         verbosity=-1 if args.quiet else 1 if args.verbose else 0,
-        rerun=_rerun_args(getattr(args, "argv", ())),
+        rerun=_rerun_args(getattr(args, "argv", ()), _FIX_ONLY),
+        rerun_fix=_rerun_args(getattr(args, "argv", ()), ("--generate-secrets",))
+        if _can_fix(args)
+        else None,
         show_values=settings.show_values,
         width=max(60, min(_terminal_width(), 100)) if color else 100,
     )
@@ -918,8 +921,21 @@ _REPORT_FLAGS = frozenset(
 _REPORT_OPTIONS = frozenset(("--format", "--output", "--junit", "--json", "--sarif", "--color"))
 
 
-def _rerun_args(argv: Sequence[str]) -> str:
-    """The arguments after the subcommand, shell-quoted, without the report's own options."""
+#: fix's own options, which check refuses (flags, and options that take a value)
+_FIX_ONLY = ("--prune", "--keep-stale", "--force", "--take-template", "--generate-secrets")
+_FIX_ONLY_VALUED = frozenset(("--take-template", "--generate-secrets"))
+
+
+def _can_fix(args: argparse.Namespace) -> bool:
+    """Whether a suggested ``fix`` could run on this run's env file: not a pipe (``--env -``,
+    ``--env <(...)``), which fix cannot write."""
+    env = str(getattr(args, "env", None) or "")
+    return env != "-" and not env.startswith(("/dev/", "/proc/"))
+
+
+def _rerun_args(argv: Sequence[str], drop: Sequence[str] = ()) -> str:
+    """The arguments after the subcommand, shell-quoted, without the report's own options and
+    without the options in ``drop``."""
     from envsync_hook.reporters.text import shell_quote
 
     out: list[str] = []
@@ -931,8 +947,10 @@ def _rerun_args(argv: Sequence[str]) -> str:
         name = arg.split("=", 1)[0]
         if arg in _REPORT_FLAGS:
             continue
-        if name in _REPORT_OPTIONS:
+        if name in _REPORT_OPTIONS or (name in drop and name in _FIX_ONLY_VALUED):
             skip = "=" not in arg
+            continue
+        if name in drop:
             continue
         out.append(shell_quote(arg))
     return " ".join(out)

@@ -37,6 +37,9 @@ class ReportOptions(NamedTuple):
     #: text only: this run's arguments, shell-quoted, for the commands ``next:`` suggests
     #: (without the subcommand and the report options)
     rerun: str = ""
+    #: the same for a ``fix`` it suggests (fix's own options kept, ``--generate-secrets`` not:
+    #: it would rotate again); None when fix cannot run on these inputs (``--env -``)
+    rerun_fix: str | None = ""
     show_values: bool = False  # the run printed values (``next:`` does not suggest it again)
     width: int = 100  # text only: where packed key lists wrap
 
