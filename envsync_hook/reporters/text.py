@@ -303,8 +303,9 @@ def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
 def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand."""
     parts = ["envsync", command, *flags]
-    if options.rerun:
-        parts.append(options.rerun)
+    args = options.rerun_check if command == "check" else options.rerun
+    if args:
+        parts.append(args)
     return " ".join(parts)
 
 
