@@ -303,7 +303,9 @@ def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
 def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand."""
     parts = ["envsync", command, *flags]
-    args = options.rerun_check if command == "check" else options.rerun
+    args = options.rerun
+    if command == "check" and options.rerun_check is not None:
+        args = options.rerun_check
     if args:
         parts.append(args)
     return " ".join(parts)
