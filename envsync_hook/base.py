@@ -37,6 +37,10 @@ class BaseChoice(NamedTuple):
     #: the base of each template of ``Job.also`` (same order), where one is known
     also: tuple[Side | None, ...] = ()
     notice: str = ""  # one line for stderr (a fallback, a new template), if any
+    #: (key, default in comparison form) of every assignment in the template's committed
+    #: versions, when the git history was read to find the base (for ENV013: a published
+    #: default stays published); empty otherwise
+    history: frozenset[tuple[str, str]] = frozenset()
 
 
 def valid_rev(rev: str) -> str:
@@ -205,16 +209,30 @@ def record_dir(env: Path, backup_dir: Path) -> Path:
     return backup_dir / f"{env.name}{RECORD_SUFFIX}"
 
 
+#: a byte of a path that is not UTF-8 (``os.fsdecode`` gives it as a lone surrogate)
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _escape(s: str) -> str:
-    """``s`` on one manifest line (backslash, line feed and carriage return escaped)."""
-    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    """``s`` on one manifest line of UTF-8 text: backslash, line feed and carriage return
+    escaped, and each byte of a path that is not UTF-8 (a folder named ``dep\\xffloy``) as
+    ``\\xff`` (the manifest could not be written with it as it is)."""
+    s = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    if not s.isprintable():  # (the usual path has no surrogate: no regex pass)
+        s = _RAW_BYTE.sub(lambda m: f"\\x{ord(m.group(0)) - 0xDC00:02x}", s)
+    return s
 
 
 _UNESCAPES = {"\\\\": "\\", "\\n": "\n", "\\r": "\r"}
 
 
 def _unescape(s: str) -> str:
-    return re.sub(r"\\[\\nr]", lambda m: _UNESCAPES[m.group(0)], s)
+    """The text :func:`_escape` wrote ``s`` from (a ``\\xNN`` back to its surrogate)."""
+    return re.sub(
+        r"\\(?:[\\nr]|x[89a-f][0-9a-f])",
+        lambda m: _UNESCAPES.get(m.group(0)) or chr(0xDC00 + int(m.group(0)[2:], 16)),
+        s,
+    )
 
 
 def _rel(path: Path, env: Path) -> str:
@@ -577,6 +595,11 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
             best = (score, i, text)
     total = len(scorer.env.values)
     current_matched = scorer.matched(template.doc.text)
+    # (every distinct line of every version is parsed once already: its defaults cost a pass
+    # over those lines, no further git process)
+    history = frozenset(
+        (str(info[0]), str(info[1])) for info in scorer.info.values() if len(info) == 2 and info[1]
+    )
     # used only when it explains the env file better than the current template does, and more
     # of its values (fewer keys alone, say, explains no value)
     if (
@@ -590,6 +613,7 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
             "none",
             f"git history: no committed version of {job.template} matches the env file better "
             f"than the current template ({current_matched} of {total} values are its defaults)",
+            history=history,
         )
     _, i, text = best
     version, matched = versions[i], scorer.matched(text)
@@ -598,7 +622,7 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
         f"{job.template} at {version.commit[:12]} ({version.label}): {matched} of {total} "
         f"values are its defaults (the current template's: {current_matched})"
     )
-    return BaseChoice(side, "git-history", detail)
+    return BaseChoice(side, "git-history", detail, history=history)
 
 
 # --- the one function that picks -------------------------------------------------------------

@@ -363,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY",
         help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
-        "current one, from Python's secrets module (a backup first); repeatable",
+        "current one, from Python's secrets module (a backup first); repeatable. Keys that "
+        "held one value get one new value; a secret-looking key not chosen that holds a "
+        "chosen key's value is refused (choose it too)",
     )
     fix.add_argument(
         "--keep-stale",
@@ -878,6 +880,7 @@ def _report(
         args.command,
         verbosity=-1 if args.quiet else 1 if args.verbose else 0,
         rerun=_rerun_args(getattr(args, "argv", ())),
+        rerun_check=_rerun_args(getattr(args, "argv", ()), for_check=True),
         show_values=settings.show_values,
         width=max(60, min(_terminal_width(), 100)) if color else 100,
     )
@@ -914,10 +917,15 @@ _REPORT_FLAGS = frozenset(
     ("-q", "--quiet", "-v", "--verbose", "--show-values", "--dry-run", "--diff")
 )
 _REPORT_OPTIONS = frozenset(("--format", "--output", "--junit", "--json", "--sarif", "--color"))
+#: options of fix that no suggested ``check`` takes (flags, and options with a value)
+_FIX_FLAGS = frozenset(("--prune", "--keep-stale", "--force"))
+_FIX_OPTIONS = frozenset(("--take-template", "--generate-secrets"))
 
 
-def _rerun_args(argv: Sequence[str]) -> str:
-    """The arguments after the subcommand, shell-quoted, without the report's own options."""
+def _rerun_args(argv: Sequence[str], for_check: bool = False) -> str:
+    """The arguments after the subcommand, shell-quoted, without the report's own options and
+    ``--generate-secrets`` (done once: a rerun would draw yet another value); ``for_check``:
+    without any option only fix takes (``check`` refuses them)."""
     from envsync_hook.reporters.text import shell_quote
 
     out: list[str] = []
@@ -927,9 +935,13 @@ def _rerun_args(argv: Sequence[str]) -> str:
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if arg in _REPORT_FLAGS:
+        if arg in _REPORT_FLAGS or (for_check and arg in _FIX_FLAGS):
             continue
-        if name in _REPORT_OPTIONS:
+        if (
+            name in _REPORT_OPTIONS
+            or name == "--generate-secrets"
+            or (for_check and name in _FIX_OPTIONS)
+        ):
             skip = "=" not in arg
             continue
         out.append(shell_quote(arg))

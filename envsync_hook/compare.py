@@ -6,13 +6,16 @@ into a message unless ``Settings.show_values`` (and then secrets stay masked).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, ne, not_
+from pathlib import Path
 from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
+from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
 from envsync_hook.settings import Settings
@@ -186,6 +189,21 @@ class Comparison(NamedTuple):
     offers: int = 0
 
 
+#: ENV004's verdict for a secret-looking key: kept, since a password or key in use cannot change
+#: without the service that holds it (Dify 1.14.1 emptied its published ``SECRET_KEY``)
+KEEPS_SECRET = (
+    "keeps it: a secret in use cannot change on its own (set a fresh one with "
+    "--generate-secrets KEY, or adopt the new default with --take-template KEY)"
+)
+
+
+def _secret_in_use(key: str, settings: Settings) -> bool:
+    """A stale default that fix keeps: the key looks secret (:func:`secrets.is_secret_key`)."""
+    from envsync_hook.secrets import is_secret_key
+
+    return is_secret_key(key, settings.secret_patterns)
+
+
 def looks_renamed(old: str, new: str) -> bool:
     """Whether the names alone are strong evidence of a rename (see :mod:`renames`)."""
     from envsync_hook.renames import looks_renamed as by_names
@@ -272,8 +290,10 @@ def compare(
     settings: Settings,
     base: Side | None = None,
     also: tuple[Side, ...] = (),
+    history: Iterable[tuple[str, str]] = (),
 ) -> Comparison:
-    """Compare ``env`` with ``template`` (and ``base``, the previous template, if known)."""
+    """Compare ``env`` with ``template`` (and ``base``, the previous template, if known;
+    ``history``: (key, default) pairs the template's git history published, for ENV013)."""
     ctx = _Ctx(settings, [])
     ctx.out.extend(syntax_findings(template.path, template.doc, settings))
     ctx.out.extend(syntax_findings(env.path, env.doc, settings))
@@ -352,9 +372,13 @@ def compare(
         if old is not None and old != new:
             if cur == old:
                 stale += 1
-                if not settings.keep_stale:
+                verb = "takes the new default"
+                if settings.keep_stale:
+                    verb = "keeps it (--keep-stale)"
+                elif not take and _secret_in_use(key, settings):
+                    verb = KEEPS_SECRET
+                else:
                     decisions[key] = TAKE
-                verb = "keeps it (--keep-stale)" if settings.keep_stale else "takes the new default"
                 if take:
                     verb = "takes the new default"
                 _emit(
@@ -427,7 +451,7 @@ def compare(
                 decisions[key] = DROP
                 msg = (
                     f"now defined in {where[0]}; the env file holds the previous template's "
-                    f"default, so fix drops it (the new template's default applies)"
+                    f"default, so fix drops it ({_what_applies(where[0])})"
                 )
             elif settings.prune:
                 decisions[key] = DROP
@@ -496,7 +520,7 @@ def compare(
 
     _rename_hints(ctx, template, env, missing, base, extra)
     if ctx.settings.severity_of("ENV013") != "off":
-        _default_secrets(ctx, template, env, base, also)
+        _default_secrets(ctx, template, env, base, also, history)
     # (a key a template of the set or the base defines, or offers commented out, is a name,
     # wherever the env file has it)
     odd = odd_keys(env.doc)
@@ -518,6 +542,21 @@ def compare(
         unequal,
         offers,
     )
+
+
+def _what_applies(template: str) -> str:
+    """What Compose reads for a key dropped because ``template`` now defines it: the value in
+    that template's env file when it exists, else (an optional env file not created) the
+    compose file's own default, if it has one."""
+    from envsync_hook.pairing import env_for
+
+    try:
+        env = env_for(Path(template))
+    except EnvsyncError:
+        return "the new template's default applies where its env file is read"
+    if os.path.lexists(env):
+        return f"the value in {env} applies"
+    return f"{env} does not exist: the compose file's own default applies, if it sets one"
 
 
 def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
@@ -598,12 +637,18 @@ def _names_holding(keys: list[str], patterns: tuple[str, ...]) -> list[str]:
 
 
 def _default_secrets(
-    ctx: _Ctx, template: Side, env: Side, base: Side | None, also: tuple[Side, ...]
+    ctx: _Ctx,
+    template: Side,
+    env: Side,
+    base: Side | None,
+    also: tuple[Side, ...],
+    history: Iterable[tuple[str, str]] = (),
 ) -> None:
     """ENV013: a secret-looking key of the env file whose value is a non-empty default that the
     template, another template of the set or the base publishes (the base is whatever the run
-    chose: ``--base``, the sync record, the hook's commit, the git history). Fix never changes
-    it on its own: a database password cannot change without the database."""
+    chose: ``--base``, the sync record, the hook's commit, the git history), or any committed
+    version of the template did (``history``, when the run read it). Fix never changes it on
+    its own: a database password cannot change without the database."""
     from envsync_hook.secrets import is_secret_key
 
     patterns = ctx.settings.secret_patterns
@@ -616,6 +661,9 @@ def _default_secrets(
     if not candidates:
         return
     published = _published((template, *also, base), candidates)
+    for key, value in history:
+        if key in candidates:
+            published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
     for key in sorted(published, key=env.last.__getitem__):
         ei = env.last[key]
@@ -634,7 +682,8 @@ def _default_secrets(
             key,
             path,
             line,
-            "holds a default published in the template or its previous version, which anyone "
+            "holds a default published in the template, its previous version or its git "
+            "history, which anyone "
             "can read; set a fresh value (envsync fix --generate-secrets KEY makes one; a "
             "database password must be changed in the database too); fix does not change it "
             "on its own",

@@ -84,25 +84,52 @@ _NAME = re.compile(r"[^\W\d][\w.\-]{0,63}")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
 
 
+#: the words of a name part: a capitalised or lower-case run, or a run of capitals
+_CASE_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_DIGIT_RUNS = re.compile(r"[0-9]+")
+
+
+def looks_random(part: str) -> bool:
+    """True when a name part of 8 or more characters reads as a random token rather than
+    words: letters and digits, in mixed case or with three or more runs of digits, and fewer
+    than half of its letters in words of three or more letters with a vowel. So
+    ``aB3dE5fG7hJ`` and ``x7k2m9q4`` look random; ``S3BucketName2``, ``oAuth2Token``,
+    ``HTTP2Proxy``, ``awsAccessKeyId`` (no digit) do not."""
+    if len(part) < 8 or not part.isalnum() or part.isalpha() or part.isdigit():
+        return False
+    mixed = not part.isupper() and not part.islower()
+    if not mixed and len(_DIGIT_RUNS.findall(part)) < 3:
+        return False
+    letters = sum(c.isalpha() for c in part)
+    wordy = sum(
+        len(w)
+        for w in _CASE_WORDS.findall(part)
+        if len(w) >= 3 and not set(w.lower()).isdisjoint("aeiouy")
+    )
+    return wordy * 2 < letters
+
+
 def plausible_key(key: str) -> bool:
     """True when ``key`` looks like a variable name someone chose, rather than a line of a
     secret that Docker Compose reads as a key name.
 
     Refused: anything outside ASCII letters, digits and ``_ . -``; a first character that is
     not a letter or ``_``; more than 64 characters; a part between separators that looks like
-    a token (16 or more letters and digits with a digit among them, or 25 or more letters).
-    So ``DB_PASSWORD``, ``http_proxy``, ``S3_BUCKET_NAME``, ``awsAccessKeyId`` pass, and
-    ``MIIEvQIBADANBgkqhkiG9w0BAQEFAASC``, ``ghp_16C7e42F292c6912E7710c83``,
-    ``AKIAIOSFODNN7EXAMPLE`` do not.
+    a token (16 or more letters and digits with a digit among them, or 25 or more letters,
+    or 8 or more that :func:`looks_random`). So ``DB_PASSWORD``, ``http_proxy``,
+    ``S3_BUCKET_NAME``, ``awsAccessKeyId`` pass, and ``MIIEvQIBADANBgkqhkiG9w0BAQEFAASC``,
+    ``ghp_16C7e42F292c6912E7710c83``, ``AKIAIOSFODNN7EXAMPLE``, ``aB3dE5fG7hJ`` do not.
     """
     if _NAME.fullmatch(key) is None:
         return False
-    if len(key) < 16:
+    if len(key) < 8:
         return True
     for part in re.split(r"[_.\-]", key):
         if len(part) >= 25:
             return False
         if len(part) >= 16 and _TOKEN_RUN.fullmatch(part) is not None:
+            return False
+        if looks_random(part):
             return False
     return True
 
@@ -112,6 +139,9 @@ _PLAIN_NAMES = re.compile(
     r"(?:(?:[A-Za-z_][A-Za-z0-9_.\-]{0,63})?\n)*(?:[A-Za-z_][A-Za-z0-9_.\-]{0,63})?"
 )
 _LONG_RUN = re.compile(r"[A-Za-z0-9]{16}")
+#: what any name that :func:`looks_random` holds: a lower-case letter next to a capital or a
+#: digit, or a digit before a letter (UPPER_SNAKE names, the usual ones, have neither)
+_MAYBE_RANDOM = re.compile(r"[a-z][A-Z0-9]|[0-9][a-z]|[0-9][A-Z]+[0-9]+[A-Z]+[0-9]")
 
 
 def all_plausible(keys: list[str]) -> bool:
@@ -119,7 +149,11 @@ def all_plausible(keys: list[str]) -> bool:
     without a run of 16 letters and digits. False means "look at each" (:func:`plausible_key`).
     Two regex passes over the joined names instead of a call per name."""
     joined = "\n".join(keys)
-    return _PLAIN_NAMES.fullmatch(joined) is not None and _LONG_RUN.search(joined) is None
+    return (
+        _PLAIN_NAMES.fullmatch(joined) is not None
+        and _LONG_RUN.search(joined) is None
+        and _MAYBE_RANDOM.search(joined) is None
+    )
 
 
 def key_placeholder(line: int) -> str:

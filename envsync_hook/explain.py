@@ -61,7 +61,9 @@ EXPLANATIONS: dict[str, Explanation] = {
         ".env.example:1: ENV004 stale-default WORKERS: holds the previous template's default, "
         "which the template changed (template default is higher than yours); fix takes the "
         "new default",
-        "`envsync fix` takes the new default (`--keep-stale` keeps the old one).",
+        "`envsync fix` takes the new default (`--keep-stale` keeps the old one). A key that "
+        "looks secret keeps its value (a password in use cannot change on its own): set a "
+        "fresh one (`--generate-secrets KEY`) or take the default (`--take-template KEY`).",
         base="WORKERS=1\n",
     ),
     "ENV005": Explanation(

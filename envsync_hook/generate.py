@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
-from envsync_hook.document import BARE, DOUBLE, SINGLE, parse
+from envsync_hook.document import BARE, DOUBLE, SINGLE, Document, parse
+from envsync_hook.errors import EnvsyncError
+from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
 #: the shortest value generated (a current value shorter than this is a placeholder)
 MIN_LENGTH = 16
@@ -72,12 +74,62 @@ def chosen(key: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(key, p) for p in patterns)
 
 
-def generate_secrets(text: str, patterns: Sequence[str]) -> tuple[str, list[str]]:
+def _value(doc: Document, i: int) -> str:
+    """The value text of binding ``i`` as generation sees it (single quotes' ``$$`` as ``$``)."""
+    return doc.templates[i].replace("$$", "$") if doc.kinds[i] == SINGLE else doc.templates[i]
+
+
+def _refuse_unchosen_twins(
+    doc: Document,
+    last: dict[str, int],
+    chosen_values: dict[str, list[str]],
+    secret_patterns: Iterable[str],
+) -> None:
+    """Refuse (:class:`EnvsyncError`) when a secret-looking key that is not chosen holds the
+    value of a chosen one: after generation the two would disagree, and two keys holding one
+    published value are most often the two ends of one link (Dify's ``SANDBOX_API_KEY`` and
+    ``CODE_EXECUTION_API_KEY``). The message names the keys, never the value. A key that is
+    not secret-looking (``ELASTICSEARCH_USERNAME=elastic`` beside the password ``elastic``) is
+    no link."""
+    from envsync_hook.escaping import shown_key
+    from envsync_hook.secrets import is_secret_key
+
+    twins: list[tuple[str, list[str]]] = []
+    for key, i in last.items():
+        if doc.kinds[i] == BARE:
+            continue
+        value = _value(doc, i)
+        group = chosen_values.get(value) if value else None
+        if group is not None and key not in group and is_secret_key(key, secret_patterns):
+            twins.append((shown_key(key, doc.lines[i]), group))
+    if not twins:
+        return
+    names = ", ".join(k for k, _ in twins)
+    holders = ", ".join(dict.fromkeys(k for _, g in twins for k in g))
+    one = len(twins) == 1
+    it, holds = ("it", "holds") if one else ("them", "hold")
+    raise EnvsyncError(
+        f"refusing to generate secrets: {names} (not chosen) {holds} the same value as "
+        f"{holders} and would disagree with it after; choose {it} too (keys that held one "
+        f"value get one new value) or change {it} first; nothing was written"
+    )
+
+
+def generate_secrets(
+    text: str,
+    patterns: Sequence[str],
+    secret_patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS,
+) -> tuple[str, list[str]]:
     """``text`` with the value of each key matching ``patterns`` replaced by :func:`fresh_like`
     of it (its last assignment, the one Docker Compose uses), and the keys changed, in order.
     Not replaced: a value holding a reference (``${DB_PASSWORD}``: it follows that key), and
     an empty value unless the key is named without a wildcard (empty often switches a
     feature off).
+
+    Chosen keys that held one (non-empty) value get one new value: they are most often two ends
+    of one link (Dify's ``WEAVIATE_API_KEY`` and ``WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS``)
+    and must keep agreeing. A secret-looking key (``secret_patterns``) that is *not* chosen but
+    holds the value of a chosen one is refused: :func:`_refuse_unchosen_twins`.
 
     The new value is written in the quotes the old one had (none needed: the alphabet holds
     no quote, ``$``, ``#``, backslash or space)."""
@@ -85,22 +137,36 @@ def generate_secrets(text: str, patterns: Sequence[str]) -> tuple[str, list[str]
         return text, []
     doc = parse(text)
     last = {key: i for i, key in enumerate(doc.keys)}
-    edits: list[tuple[int, int, str]] = []
-    keys: list[str] = []
+    picked: list[tuple[str, int, str]] = []  # (key, binding, current value)
     exact = {p for p in patterns if not any(c in p for c in "*?[")}
     for key, i in last.items():
         kind = doc.kinds[i]
         if kind == BARE or not chosen(key, patterns):
             continue
-        current = doc.templates[i].replace("$$", "$") if kind == SINGLE else doc.templates[i]
+        current = _value(doc, i)
         if kind != SINGLE and "$" in current:
             continue  # a reference (``${DB_PASSWORD}``) follows its key: not replaced
         if not current and key not in exact:
             continue  # empty often means "off" (a sentinel, an init password): named keys only
+        picked.append((key, i, current))
+    chosen_values: dict[str, list[str]] = {}
+    for key, _i, current in picked:
+        if current:  # (empty values are no shared secret: each named one gets its own)
+            chosen_values.setdefault(current, []).append(key)
+    _refuse_unchosen_twins(doc, last, chosen_values, secret_patterns)
+    fresh: dict[str, str] = {}  # old value -> its one new value
+    edits: list[tuple[int, int, str]] = []
+    keys: list[str] = []
+    for key, i, current in picked:
+        new = fresh.get(current) if current else None
+        if new is None:
+            new = fresh_like(current)
+            if current:
+                fresh[current] = new
         start, end = doc.value_span(i)
-        if kind in (SINGLE, DOUBLE):
+        if doc.kinds[i] in (SINGLE, DOUBLE):
             start, end = start + 1, end - 1
-        edits.append((start, end, fresh_like(current)))
+        edits.append((start, end, new))
         keys.append(key)
     out = []
     pos = 0
@@ -110,3 +176,22 @@ def generate_secrets(text: str, patterns: Sequence[str]) -> tuple[str, list[str]
         pos = end
     out.append(text[pos:])
     return "".join(out), keys
+
+
+def shared_note(text: str, keys: Sequence[str]) -> str:
+    """Which of the generated ``keys`` share one new value in ``text`` (they held one value
+    before): ``"; A and B share one (they held the same value)"``, or ``""``."""
+    doc = parse(text)
+    last = {key: i for i, key in enumerate(doc.keys)}
+    by_value: dict[str, list[str]] = {}
+    for key in keys:
+        i = last.get(key)
+        if i is not None and doc.templates[i]:
+            by_value.setdefault(doc.templates[i], []).append(key)
+    groups = [g for g in by_value.values() if len(g) > 1]
+    if not groups:
+        return ""
+    from envsync_hook.escaping import escape
+
+    shared = "; ".join(escape(", ".join(g[:-1]) + " and " + g[-1]) for g in groups)
+    return f" ({shared}: keys that held one value got one new value)"

@@ -7,6 +7,7 @@ trailing block. The result is verified by parsing it back: every key must read a
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from operator import eq
@@ -23,6 +24,7 @@ from envsync_hook.document import (
     parse,
 )
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.escaping import escape_controls
 from envsync_hook.references import EMPTY, first_changed, place, referencing_keys, unsure
 
 MARKER_PREFIX = "# envsync:"
@@ -142,6 +144,12 @@ def _comments_above(
         pos = prev
     lines.reverse()
     return lines
+
+
+def _near(path: str, folder: str) -> str:
+    """``path`` as the env file's folder sees it, so that the text fix writes does not depend
+    on the directory it runs from; control characters escaped (a comment is one line)."""
+    return escape_controls(os.path.relpath(path, folder))
 
 
 def merge(
@@ -286,15 +294,17 @@ def merged(
         spans = env.doc.spans  # (a comment line inside a multi-line value is value)
         starts = [start for start, _ in spans]
         block.append(
-            f"{MARKER_PREFIX} kept from the previous env file; not assigned in {template_name}"
+            f"{MARKER_PREFIX} kept from the previous env file; not assigned in "
+            + escape_controls(template_name)
         )
+        folder = os.path.dirname(env.path) or os.curdir
         for key in env.last:
             if decisions.get(key) != TRAIL:
                 continue
             eb = env.at(key)
             where = comparison.relocated.get(key)
             if where is not None:
-                block.append(f"{MARKER_PREFIX} {key} is now defined in {where}")
+                block.append(f"{MARKER_PREFIX} {key} is now defined in {_near(where, folder)}")
             block.extend(_comments_above(env, eb, spans, starts))
             block.append(_statement_text(env, eb, eol))
         # a bare KEY as the very last line with no newline would read as the key ""

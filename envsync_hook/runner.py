@@ -15,6 +15,7 @@ from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import (
     DROP,
     KEEP,
+    KEEPS_SECRET,
     TAKE,
     TRAIL,
     Comparison,
@@ -98,12 +99,32 @@ def load_templates(job: Job) -> Loaded:
     return Loaded(template, also, None, BaseChoice(None, "none"))
 
 
-def _record(job: Job, loaded: Loaded, bdir: Path) -> str:
-    """Write the sync record: the template set the env file is now in sync with (base.py).
+def held_defaults(env: Side, c: Comparison) -> str:
+    """The stale defaults fix kept (a secret in use, ``--keep-stale``) as ``KEY=value`` lines,
+    their values as the env file writes them.
+
+    The sync record holds what the env file is in sync with; for these keys that is still the
+    previous template's default, so the next run sees them stale again (not customised) and
+    ENV013 still knows the published value."""
+    text, last = env.doc.text, env.last
+    out = []
+    for f in c.findings:
+        if f.code == "ENV004" and c.decisions.get(f.key) == KEEP and f.key in last:
+            start, end = env.doc.value_span(last[f.key])
+            out.append(f"{f.key}={text[start:end]}\n")
+    return "".join(out)
+
+
+def _record(job: Job, loaded: Loaded, bdir: Path, held: str = "") -> str:
+    """Write the sync record: the template set the env file is now in sync with (base.py),
+    and ``held`` (:func:`held_defaults`) after the template's text, where it overrides.
 
     The env file is already written: a record that cannot be written is a notice (returned),
     not a failure; the next run falls back to the next source of a base."""
-    texts = [(job.template, loaded.template.doc.text)]
+    ttext = loaded.template.doc.text
+    if held:
+        ttext += ("" if ttext.endswith(("\n", "\r")) or not ttext else "\n") + held
+    texts = [(job.template, ttext)]
     texts += [(p, side.doc.text) for p, side in zip(job.also, loaded.also)]
     try:
         write_record(job.env, bdir, texts)
@@ -206,7 +227,8 @@ def _compare(
     env = index(str(job.env), edoc)
     choice = choose_base(job, loaded.template, env, bdir)
     loaded = loaded._replace(base=choice.side, choice=choice)
-    return env, compare(loaded.template, env, settings, loaded.base, loaded.also), loaded
+    c = compare(loaded.template, env, settings, loaded.base, loaded.also, loaded.choice.history)
+    return env, c, loaded
 
 
 def _summary_notice(c: Comparison) -> str:
@@ -219,8 +241,30 @@ def _summary_notice(c: Comparison) -> str:
 
 
 def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | None) -> PairResult:
+    """Check one pair. A template with an unclosed quote is checked as if the quote were not
+    there, with one ENV007 at the line where it opened (as for the env file), not at the line
+    far below where Docker Compose fails; fix refuses such a template."""
     started = time.perf_counter()
     loaded = load_templates(job)
+    quoted: list[Finding] = []
+    if loaded.template.doc.errors:
+        path = loaded.template.path
+        tdoc, quoted = _past_unclosed_quotes(path, loaded.template.doc, settings)
+        loaded = loaded._replace(template=index(path, tdoc))
+    result = _check_loaded(job, loaded, settings, if_missing, backup_dir, started)
+    if quoted:
+        result = result._replace(findings=tuple(sorted((*result.findings, *quoted))))
+    return result
+
+
+def _check_loaded(
+    job: Job,
+    loaded: Loaded,
+    settings: Settings,
+    if_missing: str,
+    backup_dir: str | None,
+    started: float,
+) -> PairResult:
     if job.env_text is not None:  # from a pipe: no file, so no mode to check
         env, c, loaded = _compare(job, loaded, parse(job.env_text), settings, None)
         return _with_base(
@@ -320,7 +364,7 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
         return text, []
     from envsync_hook.generate import generate_secrets
 
-    return generate_secrets(text, settings.generate_secrets)
+    return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
 def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
@@ -394,7 +438,13 @@ def fix_actions(
         and k in elast
         and canonical(etemplates[elast[k]]) != canonical(ttemplates[tlast[k]])
     )
-    conflicts = tuple(f.key for f in c.findings if f.code == "ENV005" and f.key in elast)
+    # to review: conflicts, and the stale secrets fix keeps (ENV004 with KEEPS_SECRET)
+    conflicts = tuple(
+        f.key
+        for f in c.findings
+        if f.key in elast
+        and (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+    )
     return FixActions(
         added,
         tuple(updated),
@@ -482,7 +532,11 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
         if not changed:
             # (in sync: the record says what with)
-            recorded = "" if opts.dry_run or opts.diff else _record(job, loaded, bdir)
+            recorded = (
+                ""
+                if opts.dry_run or opts.diff
+                else _record(job, loaded, bdir, held_defaults(env, c))
+            )
             return FixOutcome(
                 result._replace(
                     duration=time.perf_counter() - started, notice=recorded, fixed=FixActions()
@@ -492,7 +546,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             )
         summary = _summary_notice(c)
         if generated:
+            from envsync_hook.generate import shared_note
+
             fresh = f"fresh random value(s) for {', '.join(generated)}"
+            fresh += shared_note(new, generated)
             summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
             files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
@@ -501,7 +558,12 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
             after = compare(
-                loaded.template, index(str(job.env), new_doc), settings, loaded.base, loaded.also
+                loaded.template,
+                index(str(job.env), new_doc),
+                settings,
+                loaded.base,
+                loaded.also,
+                loaded.choice.history,
             )
             remain = {(f.code, f.key) for f in after.findings}
             return FixOutcome(
@@ -518,18 +580,24 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # the old text's parse is not needed past here: its memory goes before the write (the
         # merged text's parse is kept for the findings that remain)
         result = result._replace(keys=())
+        held = held_defaults(env, c)
         del edoc, env, c, findings
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
         backup = files.replace_with_backup(job.env, new, bdir, expect=etext)
         del etext
-        recorded = _record(job, loaded, bdir)  # after the replace: what it now syncs with
+        recorded = _record(job, loaded, bdir, held)  # after the replace: what it syncs with
     actions = actions._replace(backup=str(backup))
     # the findings that remain are those of the merged text (parsed once, by the merge's own
     # check), not the ones fix just resolved
     after = compare(
-        loaded.template, index(str(job.env), new_doc), settings, loaded.base, loaded.also
+        loaded.template,
+        index(str(job.env), new_doc),
+        settings,
+        loaded.base,
+        loaded.also,
+        loaded.choice.history,
     )
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"

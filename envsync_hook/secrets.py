@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 DEFAULT_SECRET_PATTERNS = (
     "PASSWORD",
@@ -22,59 +23,135 @@ DEFAULT_SECRET_PATTERNS = (
     "CERT",
     "PASS",
     "PWD",
+    "PW",
 )
-
-#: name parts that mark a secret only as a whole part (``SMTP_PW``, ``pw``), since as a substring
-#: they are in many innocent names
-SECRET_WORDS = frozenset({"pw"})
 
 MASK = "***"
 
-_WORD_SPLIT = re.compile(r"[^0-9A-Za-z]+")
 #: values shown as they are even for a secret-looking key: they hide nothing (a switch, a
 #: number of one digit, emptiness), and masking them made ``ENABLE_OAUTH2=true`` unreadable
 _HARMLESS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1", "none", "null"})
 
+#: where a name splits into words: a lower-case letter or digit before a capital
+#: (``apiKey``), the last capital of a run before a capitalised word (``APIKey``)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[\W_]+")
+_TRAILING_DIGITS = re.compile(r"[0-9]+$")
 
-#: last name parts that make a name *about* a secret rather than a secret: its lifetime, a
-#: switch, a count, where a file is, which method or provider (``ACCESS_TOKEN_EXPIRE_MINUTES``,
-#: ``NGINX_SSL_CERT_FILENAME``, ``OPENSEARCH_AUTH_METHOD``, ``CERTBOT_EMAIL``)
+#: words that are a secret word run together with what it is the secret of, as all-capitals
+#: names write them (``APIKEY``, ``HTPASSWD``): such a word counts as the secret word
+COMPOUND_SECRETS = frozenset(
+    {
+        "passwd", "htpasswd", "passphrase", "passcode", "passkey", "apikey", "apitoken",
+        "apisecret", "accesskey", "secretkey", "privatekey", "masterkey", "authtoken",
+        "accesstoken", "refreshtoken", "bearertoken", "clientsecret", "appsecret",
+        "appkey", "signingkey", "encryptionkey", "sessionsecret", "jwtsecret", "webhooksecret",
+        "dbpass", "dbpassword", "userpass", "adminpass", "rootpass", "sastoken",
+    }
+)  # fmt: skip
+
+#: words after the secret word that make a name *about* a secret rather than one: where it is
+#: (``..._URL``, ``..._PASSWORD_FILE``, ``..._KEY_PATH``), its lifetime, a switch, a count or
+#: limit, which method or provider, who holds it (``ACCESS_TOKEN_EXPIRE_MINUTES``,
+#: ``NGINX_SSL_CERT_FILENAME``, ``OPENSEARCH_AUTH_METHOD``, ``TOKEN_URL``, ``AUTH_ENABLED``)
 ABOUT_A_SECRET = frozenset(
     {
-        "enabled", "enable", "disabled", "minutes", "hours", "days", "seconds", "ttl",
-        "timeout", "length", "provider", "method", "version", "filename", "file", "path",
-        "dir", "type", "mode", "reqs", "email", "domain", "options", "users", "user",
-        "username", "name", "host", "port", "region", "endpoint", "scheme", "algorithm",
-        "certfile", "keyfile", "certs",
+        "enabled", "enable", "disabled", "disable", "required", "minutes", "hours", "days",
+        "seconds", "ttl", "expire", "expires", "expiry", "expiration", "lifetime", "timeout",
+        "length", "size", "count", "counting", "limit", "max", "min", "provider", "method",
+        "version", "filename", "file", "path", "dir", "directory", "location", "type",
+        "mode", "reqs", "email", "domain", "options", "users", "user", "username", "name",
+        "host", "port", "region", "url", "uri", "urls", "endpoint", "server", "redirect",
+        "callback", "scheme", "algorithm", "algo", "certfile", "keyfile", "certs", "header",
+        "prefix", "suffix", "policy", "strategy", "format", "encoding", "field",
+        "through", "interval", "rotation", "store",
     }
 )  # fmt: skip
 
 
-def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
-    """True when a pattern occurs in ``key``, ignoring case (``db_password`` matches ``PASSWORD``),
-    or a part of ``key`` between non-alphanumerics is one of :data:`SECRET_WORDS` (``SMTP_PW``);
-    but not when the name is about a secret: its last part is one of :data:`ABOUT_A_SECRET`
-    (``ACCESS_TOKEN_EXPIRE_MINUTES``, ``SSL_CERT_FILE``), the part before it ``MAX`` or ``MIN``
-    (``CODE_GENERATION_MAX_TOKENS``), a part is ``ENABLE`` or ``DISABLE`` or the first ``USE``.
+def name_words(key: str) -> list[str]:
+    """The words of a variable name, case-folded: split at ``_``, ``-``, ``.`` and any other
+    non-word character and at camelCase boundaries (``awsAccessKeyId`` and
+    ``AWS_ACCESS_KEY_ID`` both give ``aws access key id``), a trailing number dropped
+    (``PASSWORD2`` is ``password``, ``OAUTH2`` is ``oauth``)."""
+    out = []
+    for part in _SEPARATORS.split(_CAMEL.sub("_", key)):
+        word = _TRAILING_DIGITS.sub("", part).casefold()
+        if word:
+            out.append(word)
+    return out
 
-    Matching is a plain substring test, so it errs towards masking (``MONKEY`` matches ``KEY``).
-    Empty patterns are ignored.
+
+@lru_cache(maxsize=16)  # (split once per pattern set, not once per key: 1.2 s at 100,000 keys)
+def _pattern_words(patterns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Each pattern as its words (``API_KEY`` is ``("api", "key")``); empty ones dropped."""
+    return [w for w in (tuple(name_words(p)) for p in patterns) if w]
+
+
+@lru_cache(maxsize=16)
+def _by_last_word(patterns: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """The patterns' words (:func:`_pattern_words`) by their last word, also in the plural
+    (``keys``, ``passes``), but for a plural that is a word about a secret (``certs``)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for pw in _pattern_words(patterns):
+        last = pw[-1]
+        for form in (last, last + "s", last + "es"):
+            if form == last or form not in ABOUT_A_SECRET:
+                out.setdefault(form, []).append(pw)
+    return out
+
+
+def _secret_word_end(words: list[str], patterns: tuple[str, ...]) -> int:
+    """The index just past the last secret word of ``words`` (0 when there is none): a pattern's
+    words in a row, the last one also in the plural (``KEYS``, ``CREDENTIALS``), or a word of
+    :data:`COMPOUND_SECRETS` that holds a pattern (``PASSWD`` is one while ``PASS`` is)."""
+    by_last = _by_last_word(patterns)  # (one dict lookup a word, not a loop over patterns)
+    end = 0
+    for i, word in enumerate(words):
+        if word in COMPOUND_SECRETS and any(pw[-1] in word for pw in _pattern_words(patterns)):
+            end = i + 1
+            continue
+        for pw in by_last.get(word, ()):
+            n = len(pw)
+            if n == 1 or (i + 1 >= n and tuple(words[i + 1 - n : i]) == pw[:-1]):
+                end = i + 1
+                break
+    return end
+
+
+@lru_cache(maxsize=16)  # (one C-level search a name instead of a loop over the patterns)
+def _any_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """A regex that finds any of ``patterns`` (case-folded) in a case-folded name."""
+    return re.compile("|".join(re.escape(p.casefold()) for p in patterns) or r"(?!)")
+
+
+def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
+    """True when ``key`` names a secret: one of its words (:func:`name_words`) is a pattern
+    (ignoring case; a pattern of several words, ``API_KEY``, matches them in a row; the last
+    in the plural too) or a compound such as ``APIKEY``, ``PASSWD``, ``HTPASSWD``,
+    ``PASSPHRASE`` (:data:`COMPOUND_SECRETS`). So ``DB_PASSWORD``, ``apiKey``, ``REDIS_PASS``,
+    ``MYSQL_PWD``, ``SMTP_PW``, ``SENTRY_DSN`` are secrets, and ``WEAVIATE_TOKENIZATION``,
+    ``COMPASS_URL``, ``BYPASS_PROXY``, ``KEYWORD_STORE``, ``MONKEY`` are not: a pattern inside
+    a longer word is no match.
+
+    Not a secret either, a name *about* one: a word of :data:`ABOUT_A_SECRET` after the last
+    secret word (``TOKEN_URL``, ``DB_PASSWORD_FILE``, ``ACCESS_TOKEN_EXPIRE_MINUTES``), ``MAX``
+    or ``MIN`` right before it (``CODE_GENERATION_MAX_TOKENS``), a first word ``USE``, or a
+    word ``ENABLE``/``DISABLE`` anywhere (``ENABLE_API_KEY_AUTH``): a switch.
     """
-    folded = key.casefold()
-    if any(p and p.casefold() in folded for p in patterns):
-        parts = _WORD_SPLIT.split(folded)
-        if len(parts) < 2:
-            return True
-        # ``..._EXPIRE_MINUTES``, ``..._CERT_FILE``; ``MAX_TOKENS``: a limit, not a token;
-        # ``ENABLE_...``: a switch
-        return (
-            parts[-1] not in ABOUT_A_SECRET
-            and parts[-2] not in ("max", "min")
-            and parts[0] != "use"
-            and "enable" not in parts
-            and "disable" not in parts
-        )
-    return "pw" in folded and not SECRET_WORDS.isdisjoint(_WORD_SPLIT.split(folded))
+    pats = tuple(p for p in patterns if p)
+    # (every match holds a pattern as a substring: most names end here, at one regex search)
+    if _any_pattern(pats).search(key.casefold()) is None:
+        return False
+    words = name_words(key)
+    end = _secret_word_end(words, pats)
+    if end == 0:
+        return False
+    if not ABOUT_A_SECRET.isdisjoint(words[end:]):
+        return False  # ``TOKEN_URL``, ``..._PASSWORD_FILE``: where or what the secret is
+    if end >= 2 and words[end - 2] in ("max", "min"):
+        return False  # ``MAX_TOKENS``: a limit, not a token
+    return words[0] != "use" and "enable" not in words and "disable" not in words
 
 
 #: where a URL's authority starts: after ``scheme://`` (RFC 3986 scheme characters), or a
@@ -104,6 +181,39 @@ _FIELD = re.compile(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
 _DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]+):(\S*)@(?=\S)")
 
 
+#: well-known token formats, masked in any value whatever its key is called (``NOTES=ghp_...``):
+#: GitHub, GitLab, OpenAI-style ``sk-``, Stripe, Slack, AWS access key ids, Google API keys,
+#: JWTs, Hugging Face, npm, SendGrid, and the start of a PEM private key (to the value's end).
+#: Each starts where no token character stands before it, so a long run is tried once, not at
+#: every character (linear).
+_KNOWN_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"
+    r"|sk-[A-Za-z0-9_\-]{16,}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+    r"|AIza[A-Za-z0-9_\-]{30,}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"
+    r"|hf_[A-Za-z0-9]{30,}"
+    r"|npm_[A-Za-z0-9]{30,}"
+    r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"
+    r")"
+)
+_PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def mask_tokens(value: str) -> str:
+    """``value`` with each well-known token (:data:`_KNOWN_TOKEN`) as ``***``, and everything
+    from a PEM private key's ``-----BEGIN ... PRIVATE KEY-----`` on (its body, across lines)."""
+    pem = _PRIVATE_KEY.search(value) if "-----BEGIN" in value else None
+    if pem is not None:
+        value = value[: pem.start()] + MASK
+    return _KNOWN_TOKEN.sub(MASK, value)
+
+
 def _url_starts(value: str) -> list[int]:
     """Offsets just past each ``//`` that starts a URL's authority, in order."""
     out = []
@@ -119,15 +229,33 @@ def _url_starts(value: str) -> list[int]:
     return out
 
 
+def _token_like(text: str) -> bool:
+    """``text`` is a token: a well-known format (:data:`_KNOWN_TOKEN`), or 16 or more letters,
+    digits, ``_`` and ``-`` with a letter and a digit among them."""
+    return bool(text) and (
+        _TOKEN_SEGMENT.fullmatch(text) is not None or _KNOWN_TOKEN.fullmatch(text) is not None
+    )
+
+
 def _mask_userinfo(value: str, start: int, end: int, out: list[str], pos: int) -> int:
-    """Mask the password of the authority at ``value[start:end]``; returns the new ``pos``."""
+    """Mask the secrets of the userinfo of the authority at ``value[start:end]``: the password,
+    and the user name too when it is a token (``https://ghp_...@github.com``, the way GitHub
+    and others take a token); returns the new ``pos``."""
     at = value.rfind("@", start, end)
     if at < 0:
         return pos
     colon = start
     while colon < at and value[colon] not in _USER_END:
         colon += 1
-    if value[colon] != ":" or colon + 1 == at:
+    if colon < at and value[colon] != ":":
+        return pos  # the ``@`` is past the authority (in the path): no userinfo
+    has_password = colon + 1 < at
+    if _token_like(value[start:colon]):
+        out.append(value[pos:start])
+        out.append(MASK)
+        out.append(":" + MASK if has_password else value[colon:at])
+        return at
+    if not has_password:
         return pos  # no password, or an empty one
     out.append(value[pos : colon + 1])
     out.append(MASK)
@@ -180,10 +308,18 @@ def mask_url_password(value: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTE
       and a digit), every segment after ``/services/``, ``/webhooks/`` and the like (Slack,
       Discord, Teams webhooks), a ``bot123:secret`` segment (Telegram).
     - The password of a DSN without ``//``: ``user:password@tcp(db:3306)/app``.
+    - A user name that is a token (``https://ghp_...@github.com``, ``https://<token>:x@h``).
+    - Well-known tokens anywhere in the value (:func:`mask_tokens`: ``ghp_...``, ``sk-...``,
+      a JWT, ``AKIA...``, a PEM private key), whatever the key is called.
 
     URLs without a password (``http://host``, ``https://user@host``, ``postgres://u:@host``)
     are unchanged. Linear in the length of ``value``.
     """
+    return mask_tokens(_mask_urls(value, patterns))
+
+
+def _mask_urls(value: str, patterns: Iterable[str]) -> str:
+    """:func:`mask_url_password` but for the well-known tokens."""
     if "//" not in value:
         return _mask_dsn(value, patterns) if "@" in value or "=" in value else value
     starts = _url_starts(value)

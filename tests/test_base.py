@@ -383,6 +383,61 @@ def test_git_history_through_the_cli_on_dify(dify_history: Path, tag: str) -> No
     assert "operator-value" not in json.dumps(pair)  # no value in any report
 
 
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [(["--keep-stale"], "WORKERS"), ([], "DB_PASSWORD")],
+    ids=["keep-stale", "stale-secret"],
+)
+def test_a_stale_default_fix_kept_is_still_stale_for_the_record(
+    tmp_path: Path, options: list[str], key: str
+) -> None:
+    """A stale default that fix keeps (``--keep-stale``, or a secret in use) is recorded as
+    still the previous default: the next run, with the sync record as its base, says ENV004
+    again (not ENV003, as if customised), and a published secret stays ENV013."""
+    old, new = f"{key}=old-default-1\nX=1\n", f"{key}=new-default-2\nX=1\nY=2\n"
+    _files(tmp_path, new, old, v1_env_example=old)
+    first = run(tmp_path, "fix", "--base", "v1.env.example", *options)
+    assert first.returncode in (0, 1), first.stderr
+    assert f"{key}=old-default-1\n" in (tmp_path / ".env").read_text()
+    pair = _json(tmp_path, "check")["pairs"][0]
+    assert pair["base"]["source"] == "record"
+    assert ("ENV004", key) in _codes(pair) and ("ENV003", key) not in _codes(pair)
+    assert (("ENV013", key) in _codes(pair)) == (key == "DB_PASSWORD")
+    # a second fix keeps it (the secret; --keep-stale again) and changes nothing
+    before = (tmp_path / ".env").read_bytes()
+    again = run(tmp_path, "fix", *options)
+    assert again.returncode in (0, 1), again.stderr
+    assert (tmp_path / ".env").read_bytes() == before
+    assert "in sync" in again.stdout
+
+
+def test_plain_fix_keeps_a_stale_published_secret(dify_history: Path) -> None:
+    """Red-team finding 2: Dify 1.14.1 emptied the published ``SECRET_KEY`` default. An operator
+    who still runs 1.14.0's value (sessions and stored credentials are signed with it) upgrades
+    with the plain command: fix infers the base from git history, takes the other stale
+    defaults, keeps the secret, names it for review and says ENV013, and prints no value."""
+    docker = dify_history / "docker"
+    old = _git(dify_history, "show", "1.14.0:docker/.env.example") + "\n"
+    new = (docker / ".env.example").read_text()
+    old_d, new_d = _defaults(old), _defaults(new)
+    assert old_d["SECRET_KEY"] and new_d["SECRET_KEY"] == ""  # the scenario holds
+    (docker / ".env").write_text(old)
+    (docker / ".env").chmod(0o600)
+    proc = run(docker, "fix")
+    assert proc.returncode in (0, 1), proc.stderr
+    after = _defaults((docker / ".env").read_text())
+    assert after["SECRET_KEY"] == old_d["SECRET_KEY"]
+    assert re.search(r"review .*conflict.*SECRET_KEY", proc.stdout, re.S), proc.stdout
+    out = proc.stdout + proc.stderr
+    assert str(old_d["SECRET_KEY"]) not in out
+    check = _json(docker, "check")["pairs"][0]
+    assert ("ENV013", "SECRET_KEY") in _codes(check)
+    # a second fix keeps it still (idempotent) and says the stale secret remains
+    assert ("ENV004", "SECRET_KEY") in _codes(check)
+    run(docker, "fix")
+    assert _defaults((docker / ".env").read_text())["SECRET_KEY"] == old_d["SECRET_KEY"]
+
+
 @needs_git
 @pytest.mark.parametrize("option", ["--base-ref", "hook"])
 def test_a_template_new_at_the_base_revision_is_new_not_an_error(
@@ -518,3 +573,31 @@ def test_a_template_with_no_keys_is_valid(tmp_path: Path, template: str) -> None
     assert fix.returncode in (0, 1), fix.stderr
     assert (tmp_path / ".env").read_text().endswith("\nA=1\n")
     assert run(tmp_path, "fix").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        b"dep\xffloy",  # a byte that is not UTF-8
+        b"dep\\xffloy",  # the four characters the manifest writes for it: no confusion
+        b"d\xc3(e\\p\xfe\xff",  # a broken sequence, a backslash, two bytes
+        "déploy".encode(),  # valid UTF-8
+    ],
+    ids=["xff", "backslash-x", "mixed", "utf8"],
+)
+def test_sync_record_in_a_folder_whose_name_is_not_utf8(tmp_path: Path, folder: bytes) -> None:
+    """The record is written (and read back: the next check takes its base from it) in a
+    folder whose name is not valid UTF-8: the manifest writes such a byte as ``\\xNN``."""
+    directory = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), folder)))
+    directory.mkdir()
+    _files(directory, V1, V1)
+    fixed = run(directory, "fix")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "not written" not in fixed.stdout + fixed.stderr
+    manifest = directory / "env-backup" / ".env.sync" / "manifest"
+    manifest.read_bytes().decode("utf-8")  # the manifest is UTF-8 text
+    (directory / ".env.example").write_text(V2)
+    data = _json(directory, "check")
+    (pair,) = data["pairs"]
+    assert pair["base"]["source"] == "record", pair["base"]
+    assert _codes(pair) == [("ENV001", "D"), ("ENV004", "B")]

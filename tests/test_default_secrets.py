@@ -258,3 +258,217 @@ def test_generate_secrets_named_empty_key_and_dry_run(tmp_path: Path) -> None:
     run(tmp_path, "fix", "--generate-secrets", "INIT_PASSWORD")
     value = (tmp_path / ".env").read_text().split("=", 1)[1].strip()
     assert len(value) == 32 and value.isalnum()
+
+
+# --- linked keys: one old value, one new value ---------------------------------------------------
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_hex(12)  # (built at run time: no value in the expected output)
+
+
+@pytest.mark.parametrize(
+    ("lines", "chosen", "same", "differ", "unchanged"),
+    [
+        # two chosen keys holding one value (named, or by one wildcard) get one new value
+        (["A_KEY={v}", "B_KEY={v}"], ["A_KEY", "B_KEY"], [("A_KEY", "B_KEY")], [], []),
+        (["A_KEY={v}", "B_KEY='{v}'"], ["*_KEY"], [("A_KEY", "B_KEY")], [], []),
+        (["A_KEY={v}", 'B_KEY="{v}"', "C_KEY={v}"], ["*"], [("A_KEY", "B_KEY", "C_KEY")], [], []),
+        # different values stay different
+        (["A_KEY={v}", "B_KEY={w}"], ["*_KEY"], [], [("A_KEY", "B_KEY")], []),
+        # two named empty keys: each its own value (empty is no shared secret)
+        (["A_KEY=", "B_KEY="], ["A_KEY", "B_KEY"], [], [("A_KEY", "B_KEY")], []),
+        # a key that is not secret-looking is no link: the user name equal to the password
+        (["ES_USERNAME={v}", "ES_PASSWORD={v}"], ["ES_PASSWORD"], [], [], ["ES_USERNAME"]),
+        # a reference follows its key, and is left as it is
+        (["A_KEY={v}", "B_KEY=${{A_KEY}}"], ["A_KEY"], [], [], ["B_KEY"]),
+    ],
+)
+def test_generate_secrets_links(
+    lines: list[str],
+    chosen: list[str],
+    same: list[tuple[str, ...]],
+    differ: list[tuple[str, ...]],
+    unchanged: list[str],
+) -> None:
+    v, w = _token(), _token()
+    text = "".join(line.format(v=v, w=w) + "\n" for line in lines)
+    new, keys = generate_secrets(text, chosen)
+    before, after = parse(text), parse(new)
+    old_values = {k: before.templates[i] for i, k in enumerate(before.keys)}
+    values = {k: after.templates[i] for i, k in enumerate(after.keys)}
+    for group in same:
+        assert len({values[k] for k in group}) == 1, group
+        assert all(values[k] != old_values[k] for k in group)
+    for group in differ:
+        assert len({values[k] for k in group}) == len(group), group
+    for k in unchanged:
+        assert values[k] == old_values[k] and k not in keys
+    assert keys and all(values[k] not in (v, w) for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("lines", "chosen", "named"),
+    [
+        (["A_KEY={v}", "B_KEY={v}"], ["A_KEY"], "B_KEY"),
+        (["DB_PASSWORD={v}", "REDIS_PASSWORD={v}", "LOG=x"], ["DB_*"], "REDIS_PASSWORD"),
+        (["A_KEY={v}", "apiToken='{v}'"], ["A_KEY"], "apiToken"),
+    ],
+)
+def test_generate_secrets_refuses_an_unchosen_twin(
+    lines: list[str], chosen: list[str], named: str
+) -> None:
+    from envsync_hook.errors import EnvsyncError
+
+    v = _token()
+    text = "".join(line.format(v=v) + "\n" for line in lines)
+    with pytest.raises(EnvsyncError) as caught:
+        generate_secrets(text, chosen)
+    message = str(caught.value)
+    assert named in message and "(not chosen)" in message and v not in message
+    assert "\n" not in message
+
+
+def _dify_copy(tmp_path: Path) -> str:
+    template = DIFY["1.10.0"].read_text()
+    _pair(tmp_path, template, template)
+    return template
+
+
+def _values(text: str) -> dict[str, str]:
+    doc = parse(text)
+    return {k: doc.templates[i] for i, k in enumerate(doc.keys)}
+
+
+def test_generate_secrets_cli_refuses_half_a_link_of_dify(tmp_path: Path) -> None:
+    """Dify 1.10.0 publishes one value for WEAVIATE_API_KEY and
+    WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS (the API's key and what Weaviate accepts):
+    choosing one alone is refused, naming the other, and nothing is written."""
+    template = _dify_copy(tmp_path)
+    published = _values(template)["WEAVIATE_API_KEY"]
+    proc = run(tmp_path, "fix", "--generate-secrets", "WEAVIATE_API_KEY")
+    assert proc.returncode == 2, proc.stderr
+    assert "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS (not chosen)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert published not in proc.stdout + proc.stderr
+    assert (tmp_path / ".env").read_text() == template
+    backups = tmp_path / "env-backup"
+    assert not backups.exists() or not [p for p in backups.iterdir() if ".backup_" in p.name]
+
+
+def test_generate_secrets_cli_gives_a_dify_link_one_value(tmp_path: Path) -> None:
+    template = _dify_copy(tmp_path)
+    old = _values(template)
+    pairs = [
+        ("WEAVIATE_API_KEY", "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS"),
+        ("SANDBOX_API_KEY", "CODE_EXECUTION_API_KEY"),
+    ]
+    args = [a for pair in pairs for k in pair for a in ("--generate-secrets", k)]
+    proc = run(tmp_path, "fix", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    new = _values((tmp_path / ".env").read_text())
+    for a, b in pairs:
+        assert new[a] == new[b] != old[a]
+        assert new[a] not in proc.stdout + proc.stderr
+        assert f"{a} and {b}" in proc.stderr or f"{b} and {a}" in proc.stderr
+    assert old["WEAVIATE_API_KEY"] not in proc.stdout + proc.stderr
+
+
+# --- ENV013 and the template's git history ------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    )
+
+
+def _history_repo(tmp_path: Path, old: str, new: str) -> Path:
+    """A repository whose template published ``SECRET_KEY=old`` (and other defaults) in its
+    first commit and ``SECRET_KEY=new`` in its second, the current one."""
+    _git(tmp_path, "init", "-q")
+    for n, (value, workers, level) in enumerate(((old, 4, "DEBUG"), (new, 8, "INFO"))):
+        (tmp_path / ".env.example").write_text(
+            f"SECRET_KEY={value}\nLOG_LEVEL={level}\nWORKERS={workers}\nAPI_KEY=\n"
+        )
+        _git(tmp_path, "add", ".env.example")
+        _git(tmp_path, "commit", "-q", "-m", f"v{n}")
+    return tmp_path
+
+
+#: the env file's other values are the current template's: the history gives no better base,
+#: so only the history's published values can tell that ``{old}`` was a default
+_REST = "LOG_LEVEL=INFO\nWORKERS=8\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "flagged"),
+    [
+        # a default an older version published is still published
+        ("SECRET_KEY={old}\n" + _REST + "API_KEY=\n", [], {"SECRET_KEY"}),
+        ("SECRET_KEY={new}\n" + _REST + "API_KEY=\n", [], {"SECRET_KEY"}),
+        # a fresh value is not
+        ("SECRET_KEY={fresh}\n" + _REST + "API_KEY=\n", [], set()),
+        # only the same key's published values count
+        ("SECRET_KEY={fresh}\n" + _REST + "API_KEY={old}\n", [], set()),
+        # --no-base reads no history
+        ("SECRET_KEY={old}\n" + _REST + "API_KEY=\n", ["--no-base"], set()),
+    ],
+)
+def test_env013_knows_the_template_git_history(
+    tmp_path: Path, env: str, args: list[str], flagged: set[str]
+) -> None:
+    import secrets
+
+    old, new, fresh = (secrets.token_hex(16) for _ in range(3))
+    repo = _history_repo(tmp_path, old, new)
+    (repo / ".env").write_text(env.format(old=old, new=new, fresh=fresh))
+    os.chmod(repo / ".env", 0o600)
+    proc = run(repo, "check", "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert _codes(proc.stdout).get("ENV013", set()) == flagged
+    for value in (old, new, fresh):
+        assert value not in proc.stdout + proc.stderr
+
+
+def test_next_commands_after_generate_secrets_are_valid(tmp_path: Path) -> None:
+    """The commands ``next:`` suggests after ``fix --generate-secrets`` run as they stand: no
+    fix-only option on a ``check`` (which refuses it), and no second ``--generate-secrets``
+    for the key just generated (it would draw yet another value)."""
+    import shlex
+
+    v, w = _token(), _token()
+    template = f"SECRET_KEY={v}\nDB_PASSWORD={w}\nNEW=1\nHOST=a\n"
+    _pair(tmp_path, template, f"SECRET_KEY={v}\nDB_PASSWORD={w}\nHOST=b\n")
+    proc = run(
+        tmp_path,
+        "fix",
+        "--generate-secrets",
+        "SECRET_KEY",
+        "--take-template",
+        "NEW",
+        "--keep-stale",
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    steps = [
+        x.split("  #")[0].strip() for x in lines[lines.index("next:") + 1 :] if x.startswith("  ")
+    ]
+    assert any(s.startswith("envsync check") for s in steps), steps
+    (tmp_path / "OLD.env.example").write_text(template)  # (what a suggestion's placeholder names)
+    for step in steps:
+        argv = shlex.split(step)
+        assert argv[0] == "envsync"
+        assert "SECRET_KEY" not in argv, step  # generated once; DB_PASSWORD is suggested
+        if argv[1] == "check":
+            assert not {"--take-template", "--keep-stale", "--generate-secrets"} & set(argv)
+            rerun = run(tmp_path, *argv[1:])
+            assert rerun.returncode in (0, 1), (step, rerun.stderr)

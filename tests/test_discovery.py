@@ -435,6 +435,47 @@ def test_base_relocated_old_default_dropped(app: Path) -> None:
     assert "DB_HOST=mine" in (app / ".env").read_text("utf-8")
 
 
+def test_relocated_drop_says_what_compose_reads_then(app: Path) -> None:
+    """ENV008 on a relocated old default says what applies once fix drops it: the other env
+    file's value when it exists, else the compose file's own default (an optional env file
+    that was never created provides nothing)."""
+    write(app / "base.env.example", "A=1\nDB_HOST=db\nU=1\n")
+
+    def message() -> str:
+        proc = run(app, "check", "--format", "json", "--base", "base.env.example")
+        report = json.loads(proc.stdout)
+        (found,) = [f for p in report["pairs"] for f in p["findings"] if f["key"] == "DB_HOST"]
+        assert found["code"] == "ENV008" and "drops it" in found["message"]
+        return str(found["message"])
+
+    assert "envs/db.env does not exist: the compose file's own default applies" in message()
+    write(app / "envs" / "db.env", "DB_HOST=db_postgres\n")
+    assert "the value in envs/db.env applies" in message()
+
+
+def test_fix_writes_the_same_text_from_any_working_directory(app: Path) -> None:
+    """Red-team finding 9: the comment over a relocated key names the template relative to the
+    env file's folder, so fix from the folder, from its parent or with absolute paths writes
+    the same bytes, and a second fix from elsewhere changes nothing."""
+    write(app / ".env", "A=1\nDB_HOST=db\nU=2\nMINE=x\n")
+    original = (app / ".env").read_bytes()
+    results = []
+    for cwd, args in [
+        (app, []),
+        (app.parent, ["app/.env.example"]),
+        (app / "envs", [str(app / ".env.example")]),
+    ]:
+        (app / ".env").write_bytes(original)
+        proc = run(cwd, "fix", *args, "--no-base")
+        assert proc.returncode in (0, 1), proc.stderr
+        results.append((app / ".env").read_bytes())
+    assert results[0] == results[1] == results[2]
+    assert b"\n# envsync: DB_HOST is now defined in envs/db.env.example\nDB_HOST=db\n" in results[0]
+    again = run(app.parent, "fix", "app/.env.example", "--no-base")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (app / ".env").read_bytes() == results[0]
+
+
 # --- --upgrade-hook: pairs found, nothing to do when no template changed ----------------------
 
 

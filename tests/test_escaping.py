@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from envsync_hook.escaping import escape, escape_controls, plausible_key, shown_key
+from envsync_hook.escaping import all_plausible, escape, escape_controls, plausible_key, shown_key
 from tests.cli_run import run
 
 FORMATS = ("text", "json", "junit", "github", "sarif")
@@ -85,6 +85,18 @@ def test_escape_controls_keeps_what_is_asked() -> None:
         ("AKIAIOSFODNN7EXAMPLE", False),  # an AWS access key id
         ("xoxb-1234567890-AbCdEfGhIjKlMnOpQrStUvWxYz", False),  # a Slack token
         ("deadbeefdeadbeefdeadbeefdeadbeef", False),  # a hex token
+        # short tokens (8-15): mixed case and digits, or three runs of digits, no words
+        ("aB3dE5fG7hJ", False),
+        ("AbCdEf12GhIj", False),
+        ("x7k2m9q4", False),
+        ("X7K2M9Q4", False),
+        ("AB12CD34EF56", False),
+        ("S3BucketName2", True),  # words
+        ("oAuth2Token", True),
+        ("HTTP2Proxy", True),
+        ("ipv4addr", True),  # one run of digits
+        ("sha256sum", True),
+        ("myVar2", True),  # too short to tell
         ("1ABC", False),  # a digit first
         ("-x", False),
         ("", False),
@@ -235,3 +247,16 @@ def test_odd_keys_in_the_step_summary(tmp_path: Path) -> None:
     text = summary.read_text() + proc.stdout
     assert "hunter2" not in text and "MIIEvQ" not in text and "16C7e42F" not in text
     assert re.search(r"key on line 2", text)
+
+
+_NAME_CHARS = st.text(st.sampled_from("abcxyzAEKQXZ0123479_"), min_size=1, max_size=24).filter(
+    lambda k: not k[0].isdigit()
+)
+
+
+@given(st.lists(_NAME_CHARS, max_size=5))
+def test_all_plausible_never_passes_an_implausible_key(keys: list[str]) -> None:
+    """The fast path (two regex passes over the joined names) says "all plausible" only when
+    each name is."""
+    if all_plausible(keys):
+        assert all(plausible_key(k) for k in keys), keys

@@ -188,6 +188,29 @@ NEXT_CASES = [
         ],
     ),
     (
+        "published secrets: the primary template's first",
+        (
+            make_finding("ENV013", "ZETA_KEY", "e", 9, "published"),
+            make_finding("ENV013", "DB_PASSWORD", "t", 4, "published"),
+            make_finding("ENV013", "API_KEY", "t", 8, "published"),
+        ),
+        {},
+        [
+            "envsync fix --generate-secrets DB_PASSWORD --also 'x/*.env'  # a fresh value for a "
+            "published secret (and the other 2 that you use); a database password changes in "
+            "the database too"
+        ],
+    ),
+    (
+        "one published secret, after fix",
+        (make_finding("ENV013", "SECRET_KEY", "t", 4, "published"),),
+        {"command": "fix"},
+        [
+            "envsync fix --generate-secrets SECRET_KEY --also 'x/*.env'  # a fresh value for a "
+            "published secret; a database password changes in the database too"
+        ],
+    ),
+    (
         "more than three: the first three",
         (missing("A", 1), LOOSE, changed("B", 2)),
         {},
@@ -419,13 +442,20 @@ def test_dify_upgrade_fits_a_screen_and_lists_every_error(
     n_changed = sum(1 for f in listed if " ENV003 " in f)
     rerun = " ".join(f"'{a}'" if "*" in a else a for a in args)
     rerun = f" {rerun}" if rerun else ""
+    # published secrets (the .env is the old template copied): the primary template's first
+    published = [
+        m.groups() for m in (re.match(r"^(.+?):\d+: ENV013 \S+ (\S+):", f) for f in listed) if m
+    ]
+    assert len(published) > 10
+    first = next(key for file, key in published if file == ".env.example")
     at = lines.index("next:")
     assert lines[at + 1 : -1] == [
         f"  envsync fix{rerun}  # adds {n_missing} missing keys",
+        f"  envsync fix --generate-secrets {first}{rerun}  # a fresh value for a published "
+        f"secret (and the other {len(published) - 1} that you use); a database password "
+        "changes in the database too",
         f"  envsync check --show-values{rerun}  # see the {n_changed} changed defaults "
         "side by side",
-        f"  envsync check --base OLD.env.example{rerun}  # the previous template tells stale "
-        "defaults from your changes",
     ]
     quiet = run(work, "check", "-q", *args).stdout.splitlines()
     assert quiet[-1] == lines[-1]

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from envsync_hook import compose_values, parse
 from envsync_hook.compare import compare, index
 from envsync_hook.merge import merge
+from envsync_hook.secrets import is_secret_key
 from envsync_hook.settings import Settings
 
 ComposeRead = Callable[..., list[Any]]
@@ -186,10 +187,20 @@ def test_fix_base_takes_new_defaults_for_stale_keys(
     assert proc.returncode == 1, proc.stderr
     result = (d / ".env").read_text(encoding="utf-8")
     got, want, operator = read(compose, [result, upgrade.ideal(), upgrade.env])
+    stale = upgrade.changed - set(upgrade.custom)
+    # a stale secret (a password in use) is kept: it cannot change without its service
+    stale_secrets = {k for k in stale if is_secret_key(k)}
+    assert stale_secrets and stale - stale_secrets
+    want.update({k: operator[k] for k in stale_secrets})
     # every key of the new template: the new default where stale, the operator's value elsewhere
     assert {k: got.get(k) for k in want} == want
-    stale = upgrade.changed - set(upgrade.custom)
-    assert stale and all(got[k] != operator[k] or "$" in upgrade.old_defaults[k] for k in stale)
+    assert all(
+        got[k] != operator[k] or "$" in upgrade.old_defaults[k] for k in stale - stale_secrets
+    )
+    # the summary names the kept secrets for review, and prints none of their values
+    for key in stale_secrets:
+        assert key in proc.stdout
+        assert operator[key] not in proc.stdout + proc.stderr
     # kept: the customised removed key and the operator-only key; dropped: removed at default
     assert got[upgrade.removed_custom] == "customised-removed"
     assert got["MY_OPERATOR_ONLY"] == "keep-me"
@@ -501,6 +512,13 @@ def test_three_way_findings(
 FIXES: list[tuple[str, str | None, str, str, list[str], dict[str, str]]] = [
     ("stale: new default", "A=1\n", "A=2\n", "A=1\n", [], {"A": "2"}),
     ("--keep-stale", "A=1\n", "A=2\n", "A=1\n", ["--keep-stale"], {"A": "1"}),
+    # a secret in use cannot change on its own (Dify 1.14.1 emptied SECRET_KEY's default)
+    ("stale secret: kept", "DB_PASSWORD=a1\n", "DB_PASSWORD=b2\n", "DB_PASSWORD=a1\n", [],
+     {"DB_PASSWORD": "a1"}),
+    ("stale secret, new default empty: kept", "SECRET_KEY=a1\n", "SECRET_KEY=\n",
+     "SECRET_KEY=a1\n", [], {"SECRET_KEY": "a1"}),
+    ("stale secret, --take-template", "DB_PASSWORD=a1\n", "DB_PASSWORD=b2\n",
+     "DB_PASSWORD=a1\n", ["--take-template", "DB_*"], {"DB_PASSWORD": "b2"}),
     ("conflict: operator's", "A=1\n", "A=2\n", "A=5\n", [], {"A": "5"}),
     ("conflict, --take-template", "A=1\n", "A=2\n", "A=5\n", ["--take-template", "A"], {"A": "2"}),
     (
@@ -602,7 +620,7 @@ def test_three_way_fix(
 # --------------------------------------------------------------------------------------------
 # (e) with a base, fix never changes a value the operator customised unless told to
 
-PKEYS = ("A", "B", "C", "D")
+PKEYS = ("A", "B", "C", "DB_PASSWORD")  # one secret-looking name
 RAW = st.sampled_from(["1", "2", "x", "'1'", '"2"', "", "'x y'", '"a b" # c'])
 entries = st.lists(st.tuples(st.sampled_from(PKEYS), RAW), max_size=5, unique_by=lambda e: e[0])
 
@@ -650,8 +668,8 @@ def test_customised_values_survive_a_three_way_fix(
             assert got[key] == T[key]
         elif customised:
             assert got.get(key) == value, (key, "customised value changed")
-        elif key in T:  # the old default: the new one unless --keep-stale
-            assert got[key] == (value if keep_stale else T[key])
+        elif key in T:  # the old default: the new one unless --keep-stale or a secret
+            assert got[key] == (value if keep_stale or is_secret_key(key) else T[key])
         elif key in _COMMENTED.findall(t_text):
             assert got.get(key) == value  # kept under the template's # KEY= line
         else:  # removed upstream, at its old default: safe to drop

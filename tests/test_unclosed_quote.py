@@ -57,6 +57,22 @@ def test_one_finding_at_the_opening_line(tmp_path: Path, env: str, line: int) ->
     assert (tmp_path / ".env").read_text(encoding="utf-8") == env
 
 
+@pytest.mark.parametrize(("template", "line"), CASES)
+def test_a_template_with_an_unclosed_quote(tmp_path: Path, template: str, line: int) -> None:
+    """The same in the template: one ENV007 at the line the quote opened on, no follow-on
+    finding (every key of the template still read, the env file matching it), fix refuses."""
+    env = TEMPLATE
+    _pair(tmp_path, template, env)
+    assert _findings(tmp_path) == [("ENV007", "", line)]
+    out = run(tmp_path, "check").stdout
+    assert f".env.example:{line}: ENV007 syntax-error: Docker Compose rejects this file" in out
+    assert f"  edit .env.example:{line}  # " in out
+    fix = run(tmp_path, "fix")
+    assert fix.returncode == 2
+    assert fix.stderr.startswith(f"envsync: error: refusing to fix: .env.example:{line}: the ")
+    assert (tmp_path / ".env").read_text(encoding="utf-8") == env
+
+
 def test_a_multi_line_value_is_no_unclosed_quote() -> None:
     text = 'A=1\nCERT="-----BEGIN\nabc\n-----END"\nB=2\n'
     assert unclosed_quote(parse(text)) is None

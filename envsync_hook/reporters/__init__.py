@@ -37,6 +37,8 @@ class ReportOptions(NamedTuple):
     #: text only: this run's arguments, shell-quoted, for the commands ``next:`` suggests
     #: (without the subcommand and the report options)
     rerun: str = ""
+    #: the same for a suggested ``check``: without the options only fix takes (None: ``rerun``)
+    rerun_check: str | None = None
     show_values: bool = False  # the run printed values (``next:`` does not suggest it again)
     width: int = 100  # text only: where packed key lists wrap
 

@@ -303,8 +303,11 @@ def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
 def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand."""
     parts = ["envsync", command, *flags]
-    if options.rerun:
-        parts.append(options.rerun)
+    args = options.rerun
+    if command == "check" and options.rerun_check is not None:
+        args = options.rerun_check
+    if args:
+        parts.append(args)
     return " ".join(parts)
 
 
@@ -329,6 +332,19 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
     if loose:
         names = " ".join(shell_quote(one_line(e)) for e in loose)
         steps.append(f"chmod 600 {names}  # only you may read it (ENV011)")
+    # (the primary template's keys first: those its own services read)
+    order = sorted(
+        ((f.file != p.template, f.key) for p in live for f in p.findings if f.code == "ENV013"),
+        key=lambda found: found[0],
+    )
+    published = [key for _, key in order if key]
+    if published:
+        more = f" (and the other {len(published) - 1} that you use)" if len(published) > 1 else ""
+        steps.append(
+            f"{_rerun('fix', options, '--generate-secrets ' + shell_quote(published[0]))}  # a "
+            f"fresh value for a published secret{more}; a database password changes in the "
+            f"database too"
+        )
     changed = by_code.get("ENV003", 0) + by_code.get("ENV004", 0) + by_code.get("ENV005", 0)
     if changed and not options.show_values:
         steps.append(
