@@ -879,10 +879,9 @@ def _report(
         __version__,
         args.command,
         verbosity=-1 if args.quiet else 1 if args.verbose else 0,
-        rerun=_rerun_args(getattr(args, "argv", ()), _FIX_ONLY),
-        rerun_fix=_rerun_args(getattr(args, "argv", ()), ("--generate-secrets",))
-        if _can_fix(args)
-        else None,
+        rerun=_rerun_args(getattr(args, "argv", ())),
+        rerun_check=_rerun_args(getattr(args, "argv", ()), for_check=True),
+        can_fix=_can_fix(args),
         show_values=settings.show_values,
         width=max(60, min(_terminal_width(), 100)) if color else 100,
     )
@@ -919,11 +918,9 @@ _REPORT_FLAGS = frozenset(
     ("-q", "--quiet", "-v", "--verbose", "--show-values", "--dry-run", "--diff")
 )
 _REPORT_OPTIONS = frozenset(("--format", "--output", "--junit", "--json", "--sarif", "--color"))
-
-
-#: fix's own options, which check refuses (flags, and options that take a value)
-_FIX_ONLY = ("--prune", "--keep-stale", "--force", "--take-template", "--generate-secrets")
-_FIX_ONLY_VALUED = frozenset(("--take-template", "--generate-secrets"))
+#: options of fix that no suggested ``check`` takes (flags, and options with a value)
+_FIX_FLAGS = frozenset(("--prune", "--keep-stale", "--force"))
+_FIX_OPTIONS = frozenset(("--take-template", "--generate-secrets"))
 
 
 def _can_fix(args: argparse.Namespace) -> bool:
@@ -933,9 +930,10 @@ def _can_fix(args: argparse.Namespace) -> bool:
     return env != "-" and not env.startswith(("/dev/", "/proc/"))
 
 
-def _rerun_args(argv: Sequence[str], drop: Sequence[str] = ()) -> str:
+def _rerun_args(argv: Sequence[str], for_check: bool = False) -> str:
     """The arguments after the subcommand, shell-quoted, without the report's own options and
-    without the options in ``drop``."""
+    ``--generate-secrets`` (done once: a rerun would draw yet another value); ``for_check``:
+    without any option only fix takes (``check`` refuses them)."""
     from envsync_hook.reporters.text import shell_quote
 
     out: list[str] = []
@@ -945,12 +943,14 @@ def _rerun_args(argv: Sequence[str], drop: Sequence[str] = ()) -> str:
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if arg in _REPORT_FLAGS:
+        if arg in _REPORT_FLAGS or (for_check and arg in _FIX_FLAGS):
             continue
-        if name in _REPORT_OPTIONS or (name in drop and name in _FIX_ONLY_VALUED):
+        if (
+            name in _REPORT_OPTIONS
+            or name == "--generate-secrets"
+            or (for_check and name in _FIX_OPTIONS)
+        ):
             skip = "=" not in arg
-            continue
-        if name in drop:
             continue
         out.append(shell_quote(arg))
     return " ".join(out)

@@ -105,20 +105,75 @@ _PATH_KEY = _Lazy(r"""\A(?P<q>["']?)path(?P=q)[ \t]*:(?:[ \t]+(?P<rest>.*))?\Z""
 _OTHER_KEY = _Lazy(r"""\A(?:"[^"]*"|'[^']*'|[^\s'"{\[#][^:#]*?)[ \t]*:(?:[ \t]|\Z)""")
 
 
-def _strip_comment(line: str) -> str:
-    """``line`` without a YAML comment (a ``#`` at the start or after a space, outside quotes)."""
-    if "#" not in line:
-        return line.rstrip()
+def _logical_lines(text: str) -> list[str]:
+    """The lines of ``text`` without YAML comments, each quoted scalar that goes on over
+    several lines joined (with spaces) into the line it starts on.
+
+    The quote state carries from one line to the next: a line inside a quoted scalar is text
+    (never a key, its ``#`` never a comment), and the scalar's closing quote on a later line is
+    not taken for an opening one. The lines of a block scalar (``|``/``>``) are kept as they are
+    (``env_file_entries`` skips them), so a quote in them opens nothing.
+    """
+    out: list[str] = []
+    block_indent = -1  # inside a block scalar: lines deeper than this are its text
+    joined = ""
     quote = ""
-    for i, ch in enumerate(line):
+    for raw in text.splitlines():
+        if quote:  # the quoted scalar of the line before goes on
+            line, quote = _uncomment(raw.strip(), quote)
+            joined += " " + line
+            if quote:
+                continue
+            line = joined
+        else:
+            if block_indent >= 0:
+                if not raw.strip() or _indent(raw) > block_indent:
+                    out.append(raw)
+                    continue
+                block_indent = -1
+            line, quote = _uncomment(raw, "")
+            if quote:
+                joined = line
+                continue
+        out.append(line.rstrip())
+        if _BLOCK_SCALAR.get().search(out[-1]):
+            block_indent = _indent(out[-1])
+    if quote:
+        out.append(joined.rstrip())
+    return out
+
+
+def _uncomment(line: str, quote: str) -> tuple[str, str]:
+    """``line`` up to its comment (a ``#`` at the start or after a space, outside quotes), and
+    the quote still open at its end; ``quote`` is the one open when the line starts."""
+    if not quote and "#" not in line and "'" not in line and '"' not in line:
+        return line, ""  # most lines: nothing to scan
+    i = 0
+    while i < len(line):
+        ch = line[i]
         if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'" and (i == 0 or line[i - 1] in " \t[{,:-"):
+            if ch == "\\" and quote == '"':
+                i += 1  # an escaped character (``\"`` does not close)
+            elif ch == quote:
+                if quote == "'" and line[i + 1 : i + 2] == "'":
+                    i += 1  # ``''`` is a quote inside single quotes
+                else:
+                    quote = ""
+        elif ch in "\"'" and _scalar_starts(line, i):
             quote = ch
         elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-    return line.rstrip()
+            return line[:i], quote
+        i += 1
+    return line, quote
+
+
+def _scalar_starts(line: str, i: int) -> bool:
+    """Whether a scalar may start at ``line[i]``: at the start of the line, or after ``[``,
+    ``{``, ``,``, or a ``:``/``-``/``?`` and a space (inside a plain scalar a quote is text)."""
+    before = line[:i].rstrip(" \t")
+    if not before or before[-1] in "[{,":
+        return True
+    return before[-1] in ":-?" and len(before) < i
 
 
 def _indent(line: str) -> int:
@@ -253,7 +308,7 @@ def env_file_entries(text: str) -> list[str]:
     ``path:``/``required:`` mappings (block or flow), anywhere in the file (services, ``x-``
     extension fields used as anchors). Paths with ``${...}`` interpolation are skipped.
     """
-    lines = [_strip_comment(raw) for raw in text.splitlines()]
+    lines = _logical_lines(text)
     out: list[str] = []
     block_indent = -1  # inside a block scalar (``|``/``>``): lines deeper than this are text
     i = 0

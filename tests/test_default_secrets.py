@@ -437,3 +437,38 @@ def test_env013_knows_the_template_git_history(
     assert _codes(proc.stdout).get("ENV013", set()) == flagged
     for value in (old, new, fresh):
         assert value not in proc.stdout + proc.stderr
+
+
+def test_next_commands_after_generate_secrets_are_valid(tmp_path: Path) -> None:
+    """The commands ``next:`` suggests after ``fix --generate-secrets`` run as they stand: no
+    fix-only option on a ``check`` (which refuses it), and no second ``--generate-secrets``
+    for the key just generated (it would draw yet another value)."""
+    import shlex
+
+    v, w = _token(), _token()
+    template = f"SECRET_KEY={v}\nDB_PASSWORD={w}\nNEW=1\nHOST=a\n"
+    _pair(tmp_path, template, f"SECRET_KEY={v}\nDB_PASSWORD={w}\nHOST=b\n")
+    proc = run(
+        tmp_path,
+        "fix",
+        "--generate-secrets",
+        "SECRET_KEY",
+        "--take-template",
+        "NEW",
+        "--keep-stale",
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    steps = [
+        x.split("  #")[0].strip() for x in lines[lines.index("next:") + 1 :] if x.startswith("  ")
+    ]
+    assert any(s.startswith("envsync check") for s in steps), steps
+    (tmp_path / "OLD.env.example").write_text(template)  # (what a suggestion's placeholder names)
+    for step in steps:
+        argv = shlex.split(step)
+        assert argv[0] == "envsync"
+        assert "SECRET_KEY" not in argv, step  # generated once; DB_PASSWORD is suggested
+        if argv[1] == "check":
+            assert not {"--take-template", "--keep-stale", "--generate-secrets"} & set(argv)
+            rerun = run(tmp_path, *argv[1:])
+            assert rerun.returncode in (0, 1), (step, rerun.stderr)

@@ -108,6 +108,35 @@ SCANNER: list[tuple[str, str, list[str]]] = [
         ["a.env"],
     ),
     ("crlf", "services:\r\n  a:\r\n    env_file:\r\n      - a.env\r\n", ["a.env"]),
+    (
+        # a quoted scalar goes on over lines: its closing quote is not an opening one, so the
+        # " #" after the next opening quote is part of a path, not a comment
+        "a quoted scalar over lines, then a quoted path with ' #'",
+        "services:\n  a: {image: x, command: 'env_file: nope.env\n\n      line two\n\n"
+        "      ', env_file: 'a #.env'}\n",
+        ["a #.env"],
+    ),
+    (
+        "a quoted scalar's next line is text, not a key",
+        "services:\n  a:\n    command: 'run\n      env_file: nope.env'\n    env_file: a.env\n",
+        ["a.env"],
+    ),
+    (
+        "a quote inside a plain scalar opens nothing",
+        "services:\n  a:\n    command: echo it 's\n    env_file: a.env # the 's\n",
+        ["a.env"],
+    ),
+    (
+        "a quote at the start of a block scalar's line opens nothing",
+        "services:\n  a:\n    command: >\n      'not closed\n    env_file: a.env\n",
+        ["a.env"],
+    ),
+    (
+        "escaped quotes in a quoted scalar over lines",
+        "services:\n  a:\n    command: \"say \\\"hi\n      there\\\" 'x\"\n"
+        "    labels: {l: 'it''s\n      # not a comment', env_file: b.env}\n",
+        ["b.env"],
+    ),
 ]
 
 

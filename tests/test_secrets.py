@@ -432,6 +432,10 @@ WORD_RULE_KEYS = {
     "KEYCLOAK_ADMIN_PASSWORD": True,
     "SSH_PRIVATE_KEY": True,
     "PLUGIN_API_KEYS": True,  # the plural
+    # a long pattern (5 letters or more) ending a run-together word
+    "GITHUB_CLIENTSECRET": True,
+    "SLACK_BOTTOKEN": True,
+    "AUTHTOKEN_URL": False,  # still an endpoint
 }
 
 

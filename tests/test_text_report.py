@@ -234,7 +234,7 @@ def test_next_steps(
     findings: tuple[Any, ...], options: dict[str, Any], expected: list[str]
 ) -> None:
     also = "--also 'x/*.env'"
-    lines = render([PairResult("t", "e", findings)], rerun=also, rerun_fix=also, **options)
+    lines = render([PairResult("t", "e", findings)], rerun=also, **options)
     if not expected:
         assert "next:" not in lines
         return

@@ -37,9 +37,10 @@ class ReportOptions(NamedTuple):
     #: text only: this run's arguments, shell-quoted, for the commands ``next:`` suggests
     #: (without the subcommand and the report options)
     rerun: str = ""
-    #: the same for a ``fix`` it suggests (fix's own options kept, ``--generate-secrets`` not:
-    #: it would rotate again); None when fix cannot run on these inputs (``--env -``)
-    rerun_fix: str | None = ""
+    #: the same for a suggested ``check``: without the options only fix takes (None: ``rerun``)
+    rerun_check: str | None = None
+    #: text only: whether a suggested ``fix`` could run (not on ``--env -``, a pipe)
+    can_fix: bool = True
     show_values: bool = False  # the run printed values (``next:`` does not suggest it again)
     width: int = 100  # text only: where packed key lists wrap
 

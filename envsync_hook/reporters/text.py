@@ -304,9 +304,11 @@ def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand (those
     only fix takes, for a fix; never ``--generate-secrets`` again)."""
     parts = ["envsync", command, *flags]
-    rerun = options.rerun_fix if command == "fix" else options.rerun
-    if rerun:
-        parts.append(rerun)
+    args = options.rerun
+    if command == "check" and options.rerun_check is not None:
+        args = options.rerun_check
+    if args:
+        parts.append(args)
     return " ".join(parts)
 
 
@@ -322,7 +324,7 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
             f"edit {location(one_line(first.file), first.line)}  # Docker Compose rejects "
             f"{'this file' if len(syntax) == 1 else f'{len(syntax)} lines'}; fix refuses until then"
         )
-    can_fix = options.rerun_fix is not None  # (not with --env -: fix cannot write a pipe)
+    can_fix = options.can_fix  # (not with --env -: fix cannot write a pipe)
     fixable = _fix_would(live, options.command) if can_fix else ""
     if fixable and not syntax:
         steps.append(f"{_rerun('fix', options)}  # {fixable}")
