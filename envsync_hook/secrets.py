@@ -48,6 +48,7 @@ COMPOUND_SECRETS = frozenset(
         "appkey", "signingkey", "encryptionkey", "sessionsecret", "jwtsecret", "webhooksecret",
         "dbpass", "dbpassword", "userpass", "adminpass", "rootpass", "sastoken",
         "pgpass", "storepass", "keypass", "sslkey", "tlskey", "privkey", "jwtkey", "basicauth",
+        "authorization", "requirepass", "masterauth", "bindpw",
     }
 )  # fmt: skip
 
@@ -215,7 +216,7 @@ _BOT_SEGMENT = re.compile(r"bot[0-9]+:.+")
 #: a field of a connection string or a key=value list: ``AccountKey=...;``, ``Password=...``
 _FIELD = re.compile(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
 #: a DSN with a password and no ``//``: ``user:password@tcp(db:3306)/app``, ``u:pw@host``
-_DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]+):(\S*)@(?=\S)")
+_DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]*):(\S*)@(?=\S)")
 
 
 #: well-known token formats, masked in any value whatever its key is called (``NOTES=ghp_...``):
@@ -237,7 +238,19 @@ _KNOWN_TOKEN = re.compile(
     r"|hf_[A-Za-z0-9]{30,}"
     r"|npm_[A-Za-z0-9]{30,}"
     r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"
+    r"|whsec_[A-Za-z0-9+/=]{16,}"
     r")"
+)
+#: the credential of an HTTP authorization header written into a value (``Bearer x``,
+#: ``Basic x``), whatever the key is called
+_AUTH_SCHEME = re.compile(r"(?i)(?<![A-Za-z0-9])(Bearer|Basic|Token|Digest)([ \t]+)[^\s,;]{6,}")
+#: a command-line option in a value whose name is secret-looking (``--requirepass x``,
+#: ``--password=x``, ``-p x`` is not: too short to tell)
+_OPTION = re.compile(r"(?<!\S)(--?[A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(?!-)(\S+)")
+#: query parameters that carry a signature or a one-time credential under an innocent name
+#: (Azure SAS ``sig``, Azure Functions ``code``, AWS and Google signed URLs)
+_SECRET_PARAMS = frozenset(
+    {"sig", "signature", "code", "x-amz-signature", "x-goog-signature", "x-amz-security-token"}
 )
 _PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -248,7 +261,19 @@ def mask_tokens(value: str) -> str:
     pem = _PRIVATE_KEY.search(value) if "-----BEGIN" in value else None
     if pem is not None:
         value = value[: pem.start()] + MASK
-    return _KNOWN_TOKEN.sub(MASK, value)
+    value = _KNOWN_TOKEN.sub(MASK, value)
+    if " " in value or "\t" in value:
+        value = _AUTH_SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, value)
+    if "-" in value:
+        value = _OPTION.sub(_mask_option, value)
+    return value
+
+
+def _mask_option(m: re.Match[str]) -> str:
+    """A secret-looking command-line option's value (``--requirepass ***``) masked."""
+    if is_secret_key(m.group(1).lstrip("-")):
+        return m.group(1) + m.group(2) + MASK
+    return m.group(0)
 
 
 def _url_starts(value: str) -> list[int]:
@@ -324,7 +349,8 @@ def _mask_path_and_query(url: str, patterns: Iterable[str]) -> str:
         rest = _PARAM.sub(
             lambda m: (
                 m.group(1) + m.group(2) + "=" + MASK
-                if m.group(3) and is_secret_key(m.group(2), patterns)
+                if m.group(3)
+                and (m.group(2).casefold() in _SECRET_PARAMS or is_secret_key(m.group(2), patterns))
                 else m.group(0)
             ),
             rest,

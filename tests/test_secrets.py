@@ -527,6 +527,21 @@ def _show_cases() -> list[tuple[str, str, str, str]]:
         ("X", jwt, "***", jwt),
         ("AWS_ID", akia, "***", akia),
         ("HEADER", f"Bearer {jwt}", "Bearer ***", jwt),
+        # red-team, second pass
+        ("HDR", f"Basic {pw}", "Basic ***", pw),
+        ("AUTHORIZATION", f"Token {pw}", "***", pw),
+        ("AUTH_HEADER", f"Basic {pw}", "Basic ***", pw),  # (a header's name: the value tells)
+        ("SAS_URL", f"https://a.blob.core.windows.net/c?sv=2020&sig={pw}", (
+            "https://a.blob.core.windows.net/c?sv=2020&sig=***"), pw),
+        ("FUNC_URL", f"https://f.azurewebsites.net/api/x?code={pw}",
+         "https://f.azurewebsites.net/api/x?code=***", pw),
+        ("S3_LINK", f"https://b.s3.amazonaws.com/k?X-Amz-Signature={pw}",
+         "https://b.s3.amazonaws.com/k?X-Amz-Signature=***", pw),
+        ("REDIS_CMD", f"redis-server --requirepass {pw}", "redis-server --requirepass ***", pw),
+        ("ARGS", f"--password={pw} --verbose", "--password=*** --verbose", pw),
+        ("HOOK", f"whsec_{pw}{pw}", "***", pw),
+        ("LDAP_OPTS", f"bindpw={pw}", "bindpw=***", pw),
+        ("CONN", f":{pw}@cache:6379", ":***@cache:6379", pw),
     ]
 
 
@@ -539,6 +554,8 @@ SHOWN_AS_IS = [
     ("DB_PASSWORD", ""),
     ("HOMEPAGE", "https://user@example.com/docs"),
     ("TASK", "task-manager-service-2"),
+    ("COMMAND", "gunicorn --workers 4 --timeout=30"),
+    ("GREETING", "Token of thanks"),
 ]
 
 
