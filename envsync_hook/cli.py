@@ -365,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill KEY (fnmatch pattern) with a fresh random value of the same shape as its "
         "current one, from Python's secrets module (a backup first); repeatable. Keys that "
         "held one value get one new value; a secret-looking key not chosen that holds a "
-        "chosen key's value is refused (choose it too)",
+        "chosen key's value is refused (choose it too); a wildcard picks secret-looking keys "
+        "only",
     )
     fix.add_argument(
         "--keep-stale",

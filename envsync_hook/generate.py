@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 
 from envsync_hook.document import BARE, DOUBLE, SINGLE, Document, parse
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
+from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS, is_secret_key
 
 #: the shortest value generated (a current value shorter than this is a placeholder)
 MIN_LENGTH = 16
@@ -122,9 +122,10 @@ def generate_secrets(
 ) -> tuple[str, list[str]]:
     """``text`` with the value of each key matching ``patterns`` replaced by :func:`fresh_like`
     of it (its last assignment, the one Docker Compose uses), and the keys changed, in order.
-    Not replaced: a value holding a reference (``${DB_PASSWORD}``: it follows that key), and
-    an empty value unless the key is named without a wildcard (empty often switches a
-    feature off).
+    Not replaced: a value holding a reference (``${DB_PASSWORD}``: it follows that key), an
+    empty value unless the key is named without a wildcard (empty often switches a feature
+    off), and, through a wildcard, a key that does not look secret (``'*'`` leaves
+    ``LOG_LEVEL`` alone; name it to have it).
 
     Chosen keys that held one (non-empty) value get one new value: they are most often two ends
     of one link (Dify's ``WEAVIATE_API_KEY`` and ``WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS``)
@@ -143,6 +144,8 @@ def generate_secrets(
         kind = doc.kinds[i]
         if kind == BARE or not chosen(key, patterns):
             continue
+        if key not in exact and not is_secret_key(key, secret_patterns):
+            continue  # a wildcard picks secrets only (``'*'`` must not randomise LOG_LEVEL)
         current = _value(doc, i)
         if kind != SINGLE and "$" in current:
             continue  # a reference (``${DB_PASSWORD}``) follows its key: not replaced
@@ -195,3 +198,20 @@ def shared_note(text: str, keys: Sequence[str]) -> str:
 
     shared = "; ".join(escape(", ".join(g[:-1]) + " and " + g[-1]) for g in groups)
     return f" ({shared}: keys that held one value got one new value)"
+
+
+def unmatched_note(env: str, patterns: Sequence[str], generated: Sequence[str]) -> str:
+    """A notice naming the ``--generate-secrets`` patterns that gave no key of ``env`` a fresh
+    value (a typo, an empty value, a reference, or a wildcard over no secret); "" if none."""
+    missed = [p for p in patterns if not any(chosen(k, [p]) for k in generated)]
+    if not missed:
+        return ""
+    from envsync_hook.escaping import escape
+
+    names = ", ".join(escape(repr(p)) for p in missed)
+    return (
+        f"envsync: warning: {escape(env)}: --generate-secrets {names}: no key was given a fresh "
+        f"value (no key matches, or its value is empty or a reference, or a wildcard matched "
+        f"no secret)"
+    )
+

@@ -390,6 +390,16 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
     return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
+def _generate_note(job: Job, settings: Settings, generated: list[str]) -> str:
+    """The notice for ``--generate-secrets`` patterns that changed nothing (a typo is not
+    silent), or ""."""
+    if not settings.generate_secrets:
+        return ""
+    from envsync_hook.generate import unmatched_note
+
+    return unmatched_note(str(job.env), settings.generate_secrets, generated)
+
+
 def _diff(settings: Settings, env: Path, old: str, new: str) -> str:
     """The unified diff fix makes (values masked unless ``--show-values``)."""
     from envsync_hook.diffing import masked_diff
@@ -534,6 +544,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
         text, new_doc = merged(loaded.template, env, c, job.template.name)
         new, generated = _generate(settings, text)
+        gen_note = _generate_note(job, settings, generated)
         if generated:  # (fresh secrets went in: the findings that remain are the final text's)
             new_doc = parse(new)
         del text
@@ -562,9 +573,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 if opts.dry_run or opts.diff
                 else _record(job, loaded, bdir, held_defaults(env, c))
             )
+            notice = "\n".join(n for n in (gen_note, recorded) if n)
             return FixOutcome(
                 result._replace(
-                    duration=time.perf_counter() - started, notice=recorded, fixed=FixActions()
+                    duration=time.perf_counter() - started, notice=notice, fixed=FixActions()
                 ),
                 diff,
                 None,
@@ -580,6 +592,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
+            notice += f"\n{gen_note}" if gen_note else ""
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
             after = compare(
@@ -627,6 +640,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     notice += f"\n{recorded}" if recorded else ""
+    notice += f"\n{gen_note}" if gen_note else ""
     return FixOutcome(
         result._replace(
             findings=tuple(after.findings),

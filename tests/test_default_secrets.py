@@ -472,3 +472,29 @@ def test_next_commands_after_generate_secrets_are_valid(tmp_path: Path) -> None:
             assert not {"--take-template", "--keep-stale", "--generate-secrets"} & set(argv)
             rerun = run(tmp_path, *argv[1:])
             assert rerun.returncode in (0, 1), (step, rerun.stderr)
+
+
+def test_generate_secrets_wildcards_pick_secrets_and_a_typo_is_a_warning(tmp_path: Path) -> None:
+    """Red-team (2nd pass) finding 12: ``--generate-secrets '*'`` gives fresh values to the
+    secret-looking keys only (``LOG_LEVEL``, ``PORT`` and a switch keep theirs; a named key is
+    taken even so), and a pattern that changes nothing says so, also under ``-q``."""
+    text = "LOG_LEVEL=INFO\nPORT=80\nENABLE_X=true\nAPI_KEY=abc123def456\nDB_HOST=db\n"
+    (tmp_path / ".env.example").write_text(text)
+    (tmp_path / ".env").write_text(text)
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "fix", "--generate-secrets", "*", "--generate-secrets", "DB_HOST", "-q")
+    assert proc.returncode in (0, 1), proc.stderr
+    after = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    assert {k: after[k] for k in ("LOG_LEVEL", "PORT", "ENABLE_X")} == {
+        "LOG_LEVEL": "INFO",
+        "PORT": "80",
+        "ENABLE_X": "true",
+    }
+    assert after["API_KEY"] != "abc123def456" and after["DB_HOST"] != "db"
+    before = (tmp_path / ".env").read_bytes()
+    typo = run(tmp_path, "fix", "--generate-secrets", "API_KY", "-q")
+    assert typo.returncode in (0, 1), typo.stderr
+    assert "warning: .env: --generate-secrets 'API_KY': no key was given a fresh value" in (
+        typo.stderr
+    )
+    assert (tmp_path / ".env").read_bytes() == before
