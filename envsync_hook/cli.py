@@ -881,6 +881,7 @@ def _report(
         verbosity=-1 if args.quiet else 1 if args.verbose else 0,
         rerun=_rerun_args(getattr(args, "argv", ())),
         rerun_check=_rerun_args(getattr(args, "argv", ()), for_check=True),
+        can_fix=_can_fix(args),
         show_values=settings.show_values,
         width=max(60, min(_terminal_width(), 100)) if color else 100,
     )
@@ -920,6 +921,13 @@ _REPORT_OPTIONS = frozenset(("--format", "--output", "--junit", "--json", "--sar
 #: options of fix that no suggested ``check`` takes (flags, and options with a value)
 _FIX_FLAGS = frozenset(("--prune", "--keep-stale", "--force"))
 _FIX_OPTIONS = frozenset(("--take-template", "--generate-secrets"))
+
+
+def _can_fix(args: argparse.Namespace) -> bool:
+    """Whether a suggested ``fix`` could run on this run's env file: not a pipe (``--env -``,
+    ``--env <(...)``), which fix cannot write."""
+    env = str(getattr(args, "env", None) or "")
+    return env != "-" and not env.startswith(("/dev/", "/proc/"))
 
 
 def _rerun_args(argv: Sequence[str], for_check: bool = False) -> str:

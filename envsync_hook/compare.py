@@ -187,6 +187,10 @@ class Comparison(NamedTuple):
     #: two-way: the template's commented-out assignments the env file does not set (counted;
     #: with a base, ENV010 names the ones the template gained)
     offers: int = 0
+    #: keys fix keeps at the previous template's default that the template no longer assigns
+    #: (a stale default kept, a secret the template moved or removed, an opt-in under its
+    #: comment): the sync record remembers that default (runner.held_defaults)
+    held: tuple[str, ...] = ()
 
 
 #: ENV004's verdict for a secret-looking key: kept, since a password or key in use cannot change
@@ -194,6 +198,13 @@ class Comparison(NamedTuple):
 KEEPS_SECRET = (
     "keeps it: a secret in use cannot change on its own (set a fresh one with "
     "--generate-secrets KEY, or adopt the new default with --take-template KEY)"
+)
+
+
+#: the same for a key the template removed or moved to another template: kept at the end (a
+#: compose file may still read it, ``${APP_SECRET:-default}``)
+KEEPS_SECRET_HERE = (
+    "keeps it at the end of the file: a secret in use cannot change on its own (--prune drops it)"
 )
 
 
@@ -277,6 +288,12 @@ def _base_values(base: Side) -> dict[str, str]:
     return {k: canonical(templates[i]) for k, i in base.last.items() if kinds[i] != BARE}
 
 
+def _at(values: dict[str, str], key: str, kind: int, template: str) -> bool:
+    """Whether the env file's value (``kind``, ``template``) is ``values[key]``."""
+    old = values.get(key)
+    return old is not None and kind != BARE and canonical(template) == old
+
+
 def _line_list(lines: list[int], most: int = 10) -> str:
     """Line numbers for a message, at most ``most`` of them (one line of output, whatever the
     file: 100,000 duplicates made a 344 KB message)."""
@@ -300,6 +317,7 @@ def compare(
     decisions: dict[str, str] = {}
     relocated: dict[str, str] = {}
     stale = conflicts = 0
+    held: list[str] = []
     tpath, epath = template.path, env.path
     commented = {c.key: c for c in template.doc.commented}
     base_vals = _base_values(base) if base is not None else None
@@ -379,6 +397,8 @@ def compare(
                     verb = KEEPS_SECRET
                 else:
                     decisions[key] = TAKE
+                if decisions.get(key) != TAKE:
+                    held.append(key)
                 if take:
                     verb = "takes the new default"
                 _emit(
@@ -440,6 +460,8 @@ def compare(
         ei = elast[key]
         if key in commented:
             decisions[key] = UNDER
+            if base_vals is not None and _at(base_vals, key, ekinds[ei], etemplates[ei]):
+                held.append(key)
             continue
         where = also_defined.get(key)
         if where is not None:
@@ -447,7 +469,15 @@ def compare(
             # with a base, a value that is still the old default is no choice of the operator's:
             # dropped, so the default of the template that now defines the key applies
             old = base_vals.get(key) if base_vals is not None else None
-            if old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old:
+            at_old = old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old
+            if at_old and not settings.prune and _secret_in_use(key, settings):
+                decisions[key] = TRAIL
+                held.append(key)
+                msg = (
+                    f"now defined in {where[0]}; the env file holds the previous template's "
+                    f"default, and fix {KEEPS_SECRET_HERE}"
+                )
+            elif at_old:
                 decisions[key] = DROP
                 msg = (
                     f"now defined in {where[0]}; the env file holds the previous template's "
@@ -467,7 +497,15 @@ def compare(
             continue
         extra.append(key)
         old = base_vals.get(key) if base_vals is not None else None
-        if old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old:
+        at_old = old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old
+        if at_old and not settings.prune and _secret_in_use(key, settings):
+            decisions[key] = TRAIL
+            held.append(key)
+            msg = (
+                "removed from the template; the env file holds its old default, and fix "
+                + KEEPS_SECRET_HERE
+            )
+        elif at_old:
             decisions[key] = DROP
             msg = "removed from the template; the env file holds its old default, so fix drops it"
         elif settings.prune:
@@ -485,6 +523,10 @@ def compare(
 
     if DROP in decisions.values() and "$" in edoc.text:
         _keep_referenced(ctx, env, decisions)
+    if base is not None and TAKE in decisions.values() and "$" in edoc.text:
+        held.extend(_keep_what_secrets_read(ctx, env, decisions, settings))
+    # (the stale defaults fix updates: those it keeps, a secret or what one reads, are not)
+    stale = sum(1 for f in ctx.out if f.code == "ENV004" and decisions.get(f.key) == TAKE)
 
     for key, lines in env.dups.items():
         _emit(
@@ -541,6 +583,7 @@ def compare(
         conflicts,
         unequal,
         offers,
+        tuple(held),
     )
 
 
@@ -584,6 +627,43 @@ def _keep_referenced(ctx: _Ctx, env: Side, decisions: dict[str, str]) -> None:
             ctx.out[n] = f._replace(
                 message=f"{f.message.split(';')[0]}; fix keeps it: {user} references it"
             )
+
+
+def _keep_what_secrets_read(
+    ctx: _Ctx, env: Side, decisions: dict[str, str], settings: Settings
+) -> list[str]:
+    """Stale defaults fix would update, but that a secret it keeps references (``DB_PASSWORD=
+    ${INIT_VALUE}``): kept too, since the secret would read otherwise, and a secret in use
+    cannot change on its own. Not those ``--take-template`` names. Their ENV004 says so;
+    returns them (held at the previous default, like the secret)."""
+    from envsync_hook.references import names
+
+    kinds, templates, elast = env.doc.kinds, env.doc.templates, env.last
+    takes = settings.takes_template if settings.take_template else None
+    todo = [
+        k
+        for k, i in elast.items()
+        if "$" in templates[i] and decisions.get(k, KEEP) != TAKE and _secret_in_use(k, settings)
+    ]
+    kept: dict[str, str] = {}  # stale key -> the secret that reads it
+    while todo:
+        key = todo.pop()
+        for name in names(kinds[elast[key]], templates[elast[key]]):
+            if decisions.get(name) == TAKE and not (takes is not None and takes(name)):
+                decisions[name] = KEEP
+                kept[name] = kept.get(key, key)
+                todo.append(name)  # what it reads in turn
+    for n, f in enumerate(ctx.out):
+        user = kept.get(f.key)
+        if user is not None and f.code == "ENV004":
+            ctx.out[n] = f._replace(
+                message=f.message.replace(
+                    "fix takes the new default",
+                    f"fix keeps it: {user} references it, and a secret in use cannot change on "
+                    "its own",
+                )
+            )
+    return list(kept)
 
 
 #: values that are no secret even under a secret-looking name (a switch, a placeholder number)

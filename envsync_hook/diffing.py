@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from envsync_hook.compare import odd_keys
 from envsync_hook.document import Document, parse
 from envsync_hook.escaping import escape, plausible_key
-from envsync_hook.secrets import display_value, is_secret_key, mask_url_password
+from envsync_hook.secrets import display_value, holds_pattern, is_secret_key, mask_url_password
 
 MASK = "***"
 CONTINUED = MASK + " (continued)"
@@ -57,8 +57,10 @@ _COMMENT_ASSIGNMENT = re.compile(r"(?<![\w.\-])([\w.\-]+)[ \t]*([=:])[ \t]*")
 
 def _names_a_variable(word: str, patterns: tuple[str, ...]) -> bool:
     """Before a ``:``: a word that reads as a variable (``DB_HOST``, ``db_pass``, ``PORT``,
-    ``password``), not prose (``Note:``, ``e.g.:``, the ``http:`` of a URL)."""
-    return "_" in word or word.isupper() or is_secret_key(word, patterns)
+    ``password``, ``mypassword``), not prose (``Note:``, ``e.g.:``, the ``http:`` of a URL).
+    A pattern anywhere in the word counts (:func:`holds_pattern`, not the word rule of
+    :func:`is_secret_key`): a comment's ``mypassword: ...`` is masked."""
+    return "_" in word or word.isupper() or holds_pattern(word, patterns)
 
 
 def _comment_masks(

@@ -100,18 +100,18 @@ def load_templates(job: Job) -> Loaded:
 
 
 def held_defaults(env: Side, c: Comparison) -> str:
-    """The stale defaults fix kept (a secret in use, ``--keep-stale``) as ``KEY=value`` lines,
-    their values as the env file writes them.
+    """The previous defaults fix kept (``Comparison.held``: a stale default kept, a secret the
+    template moved or removed, an opt-in) as ``KEY=value`` lines, as the env file writes them.
 
     The sync record holds what the env file is in sync with; for these keys that is still the
     previous template's default, so the next run sees them stale again (not customised) and
     ENV013 still knows the published value."""
     text, last = env.doc.text, env.last
     out = []
-    for f in c.findings:
-        if f.code == "ENV004" and c.decisions.get(f.key) == KEEP and f.key in last:
-            start, end = env.doc.value_span(last[f.key])
-            out.append(f"{f.key}={text[start:end]}\n")
+    for key in c.held:
+        if c.decisions.get(key) != DROP and key in last:
+            start, end = env.doc.value_span(last[key])
+            out.append(f"{key}={text[start:end]}\n")
     return "".join(out)
 
 
@@ -120,7 +120,11 @@ def _record(job: Job, loaded: Loaded, bdir: Path, held: str = "") -> str:
     and ``held`` (:func:`held_defaults`) after the template's text, where it overrides.
 
     The env file is already written: a record that cannot be written is a notice (returned),
-    not a failure; the next run falls back to the next source of a base."""
+    not a failure; the next run falls back to the next source of a base. A ``--no-base`` run
+    leaves the record as it is: it compared two-way, so it cannot tell a stale default from a
+    customisation, and a new record would make every stale one look customised."""
+    if job.no_base:
+        return ""
     ttext = loaded.template.doc.text
     if held:
         ttext += ("" if ttext.endswith(("\n", "\r")) or not ttext else "\n") + held
@@ -251,10 +255,29 @@ def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | 
         path = loaded.template.path
         tdoc, quoted = _past_unclosed_quotes(path, loaded.template.doc, settings)
         loaded = loaded._replace(template=index(path, tdoc))
+    if any(side.doc.errors for side in loaded.also):
+        loaded, more = _also_past_syntax_errors(loaded, settings)
+        quoted += more
     result = _check_loaded(job, loaded, settings, if_missing, backup_dir, started)
     if quoted:
         result = result._replace(findings=tuple(sorted((*result.findings, *quoted))))
     return result
+
+
+def _also_past_syntax_errors(loaded: Loaded, settings: Settings) -> tuple[Loaded, list[Finding]]:
+    """The other templates of the set read past their unclosed quotes, with their syntax errors
+    as ENV007 (compare reports those of the primary template and the env file only)."""
+    from envsync_hook.compare import syntax_findings
+
+    found: list[Finding] = []
+    also = []
+    for side in loaded.also:
+        if side.doc.errors:
+            doc, quoted = _past_unclosed_quotes(side.path, side.doc, settings)
+            found += quoted or syntax_findings(side.path, doc, settings)
+            side = index(side.path, doc)
+        also.append(side)
+    return loaded._replace(also=tuple(also)), found
 
 
 def _check_loaded(
@@ -464,6 +487,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     started = time.perf_counter()
     loaded = load_templates(job)
     _refuse_syntax(loaded.template.path, loaded.template.doc)
+    for side in loaded.also:  # (a broken template of the set would misplace keys, or drop them)
+        _refuse_syntax(side.path, side.doc)
     if job.env_text is not None:
         if not (opts.dry_run or opts.diff):  # (the CLI refuses this first, as a usage error)
             raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")

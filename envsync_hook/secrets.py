@@ -47,6 +47,7 @@ COMPOUND_SECRETS = frozenset(
         "accesstoken", "refreshtoken", "bearertoken", "clientsecret", "appsecret",
         "appkey", "signingkey", "encryptionkey", "sessionsecret", "jwtsecret", "webhooksecret",
         "dbpass", "dbpassword", "userpass", "adminpass", "rootpass", "sastoken",
+        "pgpass", "storepass", "keypass", "sslkey", "tlskey", "privkey", "jwtkey", "basicauth",
     }
 )  # fmt: skip
 
@@ -101,14 +102,41 @@ def _by_last_word(patterns: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]
     return out
 
 
+#: the shortest one-word pattern that also ends a longer word as a secret (``ADMINPASSWORD``,
+#: ``CLIENTSECRET``, ``AUTHTOKEN``); shorter ones end innocent words (``MONKEY``, ``COMPASS``,
+#: ``OAUTH``, ``BASALT``) and count only as whole words
+SUFFIX_MIN = 5
+
+
+@lru_cache(maxsize=16)
+def _suffixes(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """The one-word patterns of :data:`SUFFIX_MIN` letters or more and the words of
+    :data:`COMPOUND_SECRETS` that hold a pattern, each also in the plural: the endings that
+    make a run-together word a secret (``ADMINPASSWORD``, ``SECRETACCESSKEY``, ``APIKEYS``)."""
+    out: list[str] = []
+    lasts = [pw[-1] for pw in _pattern_words(patterns)]
+    for pw in _pattern_words(patterns):
+        if len(pw) == 1 and len(pw[0]) >= SUFFIX_MIN:
+            out += [pw[0], pw[0] + "s"]
+    for word in sorted(COMPOUND_SECRETS):
+        if any(last in word for last in lasts):
+            out += [word, word + "s", word + "es"]
+    return tuple(out)
+
+
 def _secret_word_end(words: list[str], patterns: tuple[str, ...]) -> int:
     """The index just past the last secret word of ``words`` (0 when there is none): a pattern's
-    words in a row, the last one also in the plural (``KEYS``, ``CREDENTIALS``), or a word of
+    words in a row, the last one also in the plural (``KEYS``, ``CREDENTIALS``), a word that
+    ends with a long pattern (:data:`SUFFIX_MIN`: ``ADMINPASSWORD``), or a word of
     :data:`COMPOUND_SECRETS` that holds a pattern (``PASSWD`` is one while ``PASS`` is)."""
     by_last = _by_last_word(patterns)  # (one dict lookup a word, not a loop over patterns)
+    suffixes = _suffixes(patterns)
     end = 0
     for i, word in enumerate(words):
         if word in COMPOUND_SECRETS and any(pw[-1] in word for pw in _pattern_words(patterns)):
+            end = i + 1
+            continue
+        if suffixes and word.endswith(suffixes):
             end = i + 1
             continue
         for pw in by_last.get(word, ()):
@@ -125,14 +153,23 @@ def _any_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(p.casefold()) for p in patterns) or r"(?!)")
 
 
+def holds_pattern(word: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
+    """True when a pattern occurs anywhere in ``word``, ignoring case (``mypassword``,
+    ``MONKEY``): the loose test, for where a miss would print a secret and a false hit only
+    hides a little text (the word before a ``:`` in a comment)."""
+    folded = word.casefold()
+    return any(p and p.casefold() in folded for p in patterns)
+
+
 def is_secret_key(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
     """True when ``key`` names a secret: one of its words (:func:`name_words`) is a pattern
     (ignoring case; a pattern of several words, ``API_KEY``, matches them in a row; the last
     in the plural too) or a compound such as ``APIKEY``, ``PASSWD``, ``HTPASSWD``,
-    ``PASSPHRASE`` (:data:`COMPOUND_SECRETS`). So ``DB_PASSWORD``, ``apiKey``, ``REDIS_PASS``,
-    ``MYSQL_PWD``, ``SMTP_PW``, ``SENTRY_DSN`` are secrets, and ``WEAVIATE_TOKENIZATION``,
-    ``COMPASS_URL``, ``BYPASS_PROXY``, ``KEYWORD_STORE``, ``MONKEY`` are not: a pattern inside
-    a longer word is no match.
+    ``PASSPHRASE`` (:data:`COMPOUND_SECRETS`), or a word that ends with a pattern of five
+    letters or more (``ADMINPASSWORD``, ``CLIENTSECRET``). So ``DB_PASSWORD``, ``apiKey``,
+    ``REDIS_PASS``, ``MYSQL_PWD``, ``SMTP_PW``, ``SENTRY_DSN`` are secrets, and
+    ``WEAVIATE_TOKENIZATION``, ``COMPASS_URL``, ``BYPASS_PROXY``, ``KEYWORD_STORE``, ``MONKEY``
+    are not: a pattern that starts a longer word, or a short one inside it, is no match.
 
     Not a secret either, a name *about* one: a word of :data:`ABOUT_A_SECRET` after the last
     secret word (``TOKEN_URL``, ``DB_PASSWORD_FILE``, ``ACCESS_TOKEN_EXPIRE_MINUTES``), ``MAX``

@@ -411,6 +411,64 @@ def test_a_stale_default_fix_kept_is_still_stale_for_the_record(
     assert "in sync" in again.stdout
 
 
+def test_what_a_kept_secret_reads_is_kept_too(tmp_path: Path, compose: Any) -> None:
+    """Red-team (2nd pass) finding 2: a stale default that a kept secret references
+    (``DB_PASSWORD=${INIT_VALUE}``) is kept as well, so that Docker Compose reads every secret
+    as before; an unrelated stale default is still updated."""
+    old = "INIT_VALUE=abc123\nDB_PASSWORD=${INIT_VALUE}\nREDIS_PASSWORD=${INIT_VALUE}\nOTHER=1\n"
+    new = "INIT_VALUE=xyz789\nDB_PASSWORD=${INIT_VALUE}\nREDIS_PASSWORD=\nOTHER=2\n"
+    _files(tmp_path, new, old, v1_env_example=old)
+    proc = run(tmp_path, "fix", "--base", "v1.env.example")
+    assert proc.returncode in (0, 1), proc.stderr
+    before, after = compose([old, (tmp_path / ".env").read_text()], {})
+    assert {k: after[k] for k in ("INIT_VALUE", "DB_PASSWORD", "REDIS_PASSWORD")} == {
+        k: before[k] for k in ("INIT_VALUE", "DB_PASSWORD", "REDIS_PASSWORD")
+    }
+    assert after["OTHER"] == "2"
+    pair = _json(tmp_path, "check")["pairs"][0]  # (the record as base: still stale, kept)
+    assert ("ENV004", "INIT_VALUE") in _codes(pair) and ("ENV004", "OTHER") not in _codes(pair)
+    again = run(tmp_path, "fix")
+    assert again.returncode in (0, 1) and "in sync" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "others"),
+    [
+        ("A=1\nAPP_SECRET=pub1\n", "A=1\n", {}),  # removed upstream
+        ("A=1\nAPP_SECRET=pub1\n", "A=1\n# APP_SECRET=pub2\n", {}),  # now an opt-in
+        (  # moved to another template of the set
+            "A=1\nAPP_SECRET=pub1\n",
+            "A=1\n",
+            {"envs/app.env.example": "APP_SECRET=pub2\n"},
+        ),
+    ],
+    ids=["removed", "opt-in", "relocated"],
+)
+def test_a_secret_at_a_previous_default_is_kept_and_stays_flagged(
+    tmp_path: Path, old: str, new: str, others: dict[str, str]
+) -> None:
+    """Red-team (2nd pass) findings 3, 4, 7: fix keeps a secret that still holds a previous
+    published default, whether the template removed it, made it an opt-in or moved it (a compose
+    file may read it still), and every later run (sync record as base, ``fix --no-base``
+    included) still flags it ENV013."""
+    _files(tmp_path, new, old, v1_env_example=old)
+    also: list[str] = []
+    for name, text in others.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+        also = ["--also", "envs/*.env.example"]
+    proc = run(tmp_path, "fix", "--base", "v1.env.example", *also)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "APP_SECRET=pub1\n" in (tmp_path / ".env").read_text()
+    for step in (["fix"], ["fix", "--no-base"], ["fix"]):
+        ran = run(tmp_path, *step, *also)
+        assert ran.returncode in (0, 1), ran.stderr
+        assert "APP_SECRET=pub1\n" in (tmp_path / ".env").read_text()
+        pair = _json(tmp_path, "check", *also)["pairs"][0]
+        assert pair["base"]["source"] == "record"
+        assert ("ENV013", "APP_SECRET") in _codes(pair), (step, _codes(pair))
+
+
 def test_plain_fix_keeps_a_stale_published_secret(dify_history: Path) -> None:
     """Red-team finding 2: Dify 1.14.1 emptied the published ``SECRET_KEY`` default. An operator
     who still runs 1.14.0's value (sessions and stored credentials are signed with it) upgrades
@@ -427,7 +485,8 @@ def test_plain_fix_keeps_a_stale_published_secret(dify_history: Path) -> None:
     assert proc.returncode in (0, 1), proc.stderr
     after = _defaults((docker / ".env").read_text())
     assert after["SECRET_KEY"] == old_d["SECRET_KEY"]
-    assert re.search(r"review .*conflict.*SECRET_KEY", proc.stdout, re.S), proc.stdout
+    review = re.search(r"review \d+ keys? \(your value kept.*SECRET_KEY", proc.stdout, re.S)
+    assert review, proc.stdout
     out = proc.stdout + proc.stderr
     assert str(old_d["SECRET_KEY"]) not in out
     check = _json(docker, "check")["pairs"][0]

@@ -66,6 +66,10 @@ def test_fix_diff_prints_no_value(tmp_path: Path, text: str) -> None:
         ("# KEY: v\n", False, ["# KEY: ***", ""]),
         ("# KEY: v\n", True, ["# KEY: v", ""]),
         ("# SECRET_KEY=v\n", True, ["# SECRET_KEY=***", ""]),
+        # a pattern inside the word before a comment's ':' is enough there
+        ("# mypassword: v\n", False, ["# mypassword: ***", ""]),
+        ("# adminpassword: v\n", True, ["# adminpassword: ***", ""]),
+        ("# Note: see the docs\n", True, ["# Note: see the docs", ""]),
         ("A=1\r\nB=2\r\n", False, ["A=***", "B=***", ""]),  # a CRLF file's CR not shown
         ("ghp_16C7e42F292c6912E7710c838347Ae178B4a\n", False, ["***", ""]),  # a token as a key
         ("A=\x1b[31mred\n", True, ["A=\\x1b[31mred", ""]),
@@ -114,3 +118,17 @@ def test_diff_of_reordered_keys_under_equal_comments_is_fast() -> None:
         assert codes[0][1] == 0 and codes[-1][2] == len(a) and codes[-1][4] == len(b)
     assert times[1] < 5.0
     assert times[1] < 3 * times[0] + 0.1
+
+
+def test_fix_diff_masks_a_comment_word_holding_a_pattern(tmp_path: Path) -> None:
+    """``# mypassword: ...`` in a comment: the word holds PASSWORD, its text is masked (the
+    secret-name word rule would not call ``mypassword`` a secret name)."""
+    import secrets
+
+    leak = secrets.token_hex(8)
+    (tmp_path / ".env.example").write_text("A=1\nB=2\n")
+    (tmp_path / ".env").write_text(f"A=1\n# mypassword: {leak}\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "fix", "--diff")
+    assert "# mypassword: ***" in proc.stdout
+    assert leak not in proc.stdout + proc.stderr

@@ -403,6 +403,24 @@ WORD_RULE_KEYS = {
     "OPENAI_APIKEY": True,
     "PASSWD": True,
     "HTPASSWD": True,
+    # run-together capitals (red-team, second pass): a long secret word or a compound ending
+    "PGPASSWORD": True,
+    "PGPASS": True,
+    "MYSQL_ROOTPASSWORD": True,
+    "ADMINPASSWORD": True,
+    "GITHUBTOKEN": True,
+    "SECRETACCESSKEY": True,
+    "APISECRETKEY": True,
+    "KEYSTOREPASS": True,
+    "SSLKEY": True,
+    "TLSKEY": True,
+    "PRIVKEY": True,
+    "JWTKEY": True,
+    "BASICAUTH": True,
+    "APIKEYS": True,
+    "PASSPHRASES": True,
+    "GITHUBTOKEN_URL": False,
+    "PGPASSWORD_FILE": False,
     "GPG_PASSPHRASE": True,
     "awsAccessKeyId": True,
     "apiKey": True,
@@ -414,6 +432,10 @@ WORD_RULE_KEYS = {
     "KEYCLOAK_ADMIN_PASSWORD": True,
     "SSH_PRIVATE_KEY": True,
     "PLUGIN_API_KEYS": True,  # the plural
+    # a long pattern (5 letters or more) ending a run-together word
+    "GITHUB_CLIENTSECRET": True,
+    "SLACK_BOTTOKEN": True,
+    "AUTHTOKEN_URL": False,  # still an endpoint
 }
 
 

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +233,8 @@ NEXT_CASES = [
 def test_next_steps(
     findings: tuple[Any, ...], options: dict[str, Any], expected: list[str]
 ) -> None:
-    lines = render([PairResult("t", "e", findings)], rerun="--also 'x/*.env'", **options)
+    also = "--also 'x/*.env'"
+    lines = render([PairResult("t", "e", findings)], rerun=also, **options)
     if not expected:
         assert "next:" not in lines
         return
@@ -265,7 +268,7 @@ ACCOUNT_CASES = [
             "  kept 2 keys at the end of the file (no template line assigns them; "
             "1 moved to another template)",
             "  dropped 1 key (the backup keeps it): OLD",
-            "  review 2 conflicts (your value kept, the template default changed): C1, C2",
+            "  review 2 keys (your value kept, the template default changed): C1, C2",
         ],
     ),
     (
@@ -460,3 +463,31 @@ def test_dify_upgrade_fits_a_screen_and_lists_every_error(
     quiet = run(work, "check", "-q", *args).stdout.splitlines()
     assert quiet[-1] == lines[-1]
     assert all("ENV002" not in line and "->" not in line for line in quiet)
+
+
+def test_next_never_repeats_generate_secrets_nor_offers_check_fix_options(tmp_path: Path) -> None:
+    """Red-team (2nd pass) finding 8: after ``fix --generate-secrets K --prune``, ``next:``
+    suggests neither ``check --prune`` (check refuses it) nor ``--generate-secrets K`` again
+    (it would rotate the fresh value); with ``--env -`` no fix at all (fix cannot write a
+    pipe)."""
+    (tmp_path / ".env.example").write_text("A=1\nB=2\nAPI_KEY=published-1\nTOKEN=published-2\n")
+    (tmp_path / ".env").write_text("A=5\nAPI_KEY=published-1\nTOKEN=published-2\nOLD=1\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "fix", "--generate-secrets", "API_KEY", "--keep-stale", "--dry-run")
+    steps = proc.stdout.split("next:\n", 1)[1].splitlines()[:-1]
+    assert steps, proc.stdout
+    assert all("--generate-secrets API_KEY" not in step for step in steps), steps
+    assert all("--keep-stale" not in step for step in steps if step.startswith("  envsync check"))
+    assert any(step.startswith("  envsync fix --keep-stale") for step in steps), steps
+    piped = subprocess.run(
+        [sys.executable, "-m", "envsync_hook", "check", "--env", "-"],
+        input=(tmp_path / ".env").read_text(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert piped.returncode == 1, piped.stderr
+    steps = piped.stdout.split("next:\n", 1)[1].splitlines()[:-1]
+    assert steps and not any(step.startswith("  envsync fix") for step in steps), steps
+

@@ -101,3 +101,21 @@ def test_breaking_one_value_changes_nothing_else(n: int, data: st.DataObject) ->
         f"# about {k}\n{k}={quote if i == broken else ''}value{i}\n" for i, k in enumerate(keys)
     )
     assert _in_process(template, env) == [("ENV007", "", 2 * broken + 2)]
+
+
+def test_an_unclosed_quote_in_another_template_of_the_set(tmp_path: Path) -> None:
+    """Red-team (2nd pass) finding 11: the same in a template given with ``--also``: one ENV007
+    at its opening line, the keys after it still that template's (no ENV002), and fix refuses
+    (with ``--prune`` it used to drop them)."""
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "o.env.example").write_text('X=1\nY="open\nZ=3\n', encoding="utf-8")
+    _pair(tmp_path, "A=1\n", "A=1\nZ=9\n")
+    also = ["--also", "envs/*.env.example"]
+    report = json.loads(run(tmp_path, "check", *also, "--format", "json").stdout)
+    found = [(f["code"], f["key"], f["line"]) for p in report["pairs"] for f in p["findings"]]
+    assert ("ENV007", "", 2) in found and ("ENV008", "Z", 3) in found
+    assert not [f for f in found if f[0] == "ENV002"]
+    fix = run(tmp_path, "fix", *also, "--prune")
+    assert fix.returncode == 2
+    assert "refusing to fix: envs/o.env.example:2: the " in fix.stderr
+    assert (tmp_path / ".env").read_text(encoding="utf-8") == "A=1\nZ=9\n"

@@ -39,6 +39,8 @@ class ReportOptions(NamedTuple):
     rerun: str = ""
     #: the same for a suggested ``check``: without the options only fix takes (None: ``rerun``)
     rerun_check: str | None = None
+    #: text only: whether a suggested ``fix`` could run (not on ``--env -``, a pipe)
+    can_fix: bool = True
     show_values: bool = False  # the run printed values (``next:`` does not suggest it again)
     width: int = 100  # text only: where packed key lists wrap
 

@@ -104,7 +104,7 @@ def upgrade_line(results: Sequence[PairResult], command: str) -> str:
         for f in pair.findings:
             if f.code == "ENV004":
                 stale += 1
-                if "takes the new default" in f.message and (command != "fix" or pair.changed):
+                if "fix keeps it" not in f.message and (command != "fix" or pair.changed):
                     taken += 1
             elif f.code == "ENV005":
                 conflicts += 1
@@ -114,8 +114,13 @@ def upgrade_line(results: Sequence[PairResult], command: str) -> str:
     if stale:
         if command == "fix":
             parts.append(f"{plural(stale, 'stale default')}, {taken} updated")
-        else:
+        elif taken == stale:
             parts.append(f"{plural(stale, 'stale default')} (fix takes the new default)")
+        else:  # (a secret in use, and what one reads, are kept; so is all with --keep-stale)
+            parts.append(
+                f"{plural(stale, 'stale default')} (fix takes the new default for {taken}, "
+                f"keeps {stale - taken})"
+            )
     if conflicts:
         verb = "needs" if conflicts == 1 else "need"
         parts.append(f"{plural(conflicts, 'conflict')} {verb} a decision (fix keeps yours)")

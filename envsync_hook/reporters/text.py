@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from envsync_hook.escaping import escape
+from envsync_hook.escaping import escape, plausible_key
 from envsync_hook.findings import RULES_BY_CODE, SEVERITY_RANK, Finding, FixActions, PairResult
 from envsync_hook.reporters.summary import (
     Counts,
@@ -209,7 +209,7 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
         )
     if fixed.conflicts:
         out += _names(
-            f"  review {plural(len(fixed.conflicts), 'conflict')} (your value "
+            f"  review {plural(len(fixed.conflicts), 'key')} (your value "
             f"{'would stay' if would else 'kept'}, the template default changed): ",
             fixed.conflicts,
             width,
@@ -301,7 +301,8 @@ def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
 
 
 def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
-    """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand."""
+    """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand (those
+    only fix takes, for a fix; never ``--generate-secrets`` again)."""
     parts = ["envsync", command, *flags]
     args = options.rerun
     if command == "check" and options.rerun_check is not None:
@@ -323,10 +324,11 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
             f"edit {location(one_line(first.file), first.line)}  # Docker Compose rejects "
             f"{'this file' if len(syntax) == 1 else f'{len(syntax)} lines'}; fix refuses until then"
         )
-    fixable = _fix_would(live, options.command)
+    can_fix = options.can_fix  # (not with --env -: fix cannot write a pipe)
+    fixable = _fix_would(live, options.command) if can_fix else ""
     if fixable and not syntax:
         steps.append(f"{_rerun('fix', options)}  # {fixable}")
-    elif any(p.fixed is not None and p.fixed.dry_run and p.changed for p in live):
+    elif can_fix and any(p.fixed is not None and p.fixed.dry_run and p.changed for p in live):
         steps.append(f"{_rerun('fix', options)}  # write the change shown above")
     loose = [p.env for p in live if any(f.code == "ENV011" and not f.key for f in p.findings)]
     if loose:
@@ -337,8 +339,8 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
         ((f.file != p.template, f.key) for p in live for f in p.findings if f.code == "ENV013"),
         key=lambda found: found[0],
     )
-    published = [key for _, key in order if key]
-    if published:
+    published = [key for _, key in order if key and plausible_key(key)]
+    if published and can_fix:
         more = f" (and the other {len(published) - 1} that you use)" if len(published) > 1 else ""
         steps.append(
             f"{_rerun('fix', options, '--generate-secrets ' + shell_quote(published[0]))}  # a "
@@ -351,7 +353,7 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
             f"{_rerun('check', options, '--show-values')}  # see the "
             f"{plural(changed, 'changed default')} side by side"
         )
-    elif by_code.get("ENV005", 0):
+    elif by_code.get("ENV005", 0) and can_fix:
         steps.append(
             f"{_rerun('fix', options, '--take-template KEY')}  # take the new default "
             f"for a conflict you reviewed"
