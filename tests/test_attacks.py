@@ -157,8 +157,9 @@ def test_no_control_character_or_value_in_any_output(
     import tempfile
 
     d = Path(tempfile.mkdtemp(dir=tmp_path))
-    (d / ".env.example").write_text(template, newline="")
-    (d / ".env").write_text(env, newline="")
+    # bytes as built (Path.write_text takes no newline= before Python 3.10)
+    (d / ".env.example").write_bytes(template.encode("utf-8"))
+    (d / ".env").write_bytes(env.encode("utf-8"))
     os.chmod(d / ".env", 0o600)
     t, e = str(d / ".env.example"), str(d / ".env")
     outputs = [

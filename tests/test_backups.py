@@ -19,7 +19,7 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
 
 def write(path: Path, data: str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(data, encoding="utf-8", newline="")
+    path.write_bytes(data.encode("utf-8"))  # as given: no newline translation (3.9 has no newline=)
     os.chmod(path, mode)
     return path
 
