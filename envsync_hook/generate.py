@@ -103,6 +103,7 @@ def _refuse_unchosen_twins(
         if group is not None and key not in group and is_secret_key(key, secret_patterns):
             twins.append((shown_key(key, doc.lines[i]), group))
     if not twins:
+        _refuse_embedding(doc, last, chosen_values)
         return
     names = ", ".join(k for k, _ in twins)
     holders = ", ".join(dict.fromkeys(k for _, g in twins for k in g))
@@ -112,6 +113,44 @@ def _refuse_unchosen_twins(
         f"refusing to generate secrets: {names} (not chosen) {holds} the same value as "
         f"{holders} and would disagree with it after; choose {it} too (keys that held one "
         f"value get one new value) or change {it} first; nothing was written"
+    )
+
+
+#: a chosen value shorter than this is not looked for inside other values (``dify`` is part of
+#: many innocent values); Dify's published passwords are 12 characters and more
+_EMBED_MIN = 8
+
+
+def _refuse_embedding(
+    doc: Document, last: dict[str, int], chosen_values: dict[str, list[str]]
+) -> None:
+    """Refuse (:class:`EnvsyncError`) when a key that is not chosen holds a chosen key's value
+    *inside* its own (Dify's ``CELERY_BROKER_URL=redis://:<REDIS_PASSWORD>@redis:6379/1``):
+    after generation the URL would still carry the old password and the service would not
+    connect. Names the keys, never the value."""
+    from envsync_hook.escaping import shown_key
+
+    long_values = [v for v in chosen_values if len(v) >= _EMBED_MIN]
+    if not long_values:
+        return
+    chosen_keys = {k for keys in chosen_values.values() for k in keys}
+    inside: list[tuple[str, list[str]]] = []
+    for key, i in last.items():
+        if doc.kinds[i] == BARE or key in chosen_keys:
+            continue
+        value = _value(doc, i)
+        holders = [k for v in long_values if v != value and v in value for k in chosen_values[v]]
+        if holders:
+            inside.append((shown_key(key, doc.lines[i]), holders))
+    if not inside:
+        return
+    names = ", ".join(k for k, _ in inside)
+    owners = ", ".join(dict.fromkeys(k for _, g in inside for k in g))
+    holds = "holds" if len(inside) == 1 else "hold"
+    raise EnvsyncError(
+        f"refusing to generate secrets: {names} {holds} the value of {owners} inside its own "
+        f"(a URL or a connection string) and would keep the old one; change them together by "
+        f"hand; nothing was written"
     )
 
 

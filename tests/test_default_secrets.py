@@ -498,3 +498,40 @@ def test_generate_secrets_wildcards_pick_secrets_and_a_typo_is_a_warning(tmp_pat
         typo.stderr
     )
     assert (tmp_path / ".env").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("holder", "refused"),
+    [
+        ("CELERY_BROKER_URL=redis://:{v}@redis:6379/1", True),
+        ("DATABASE_URL=postgresql://app:{v}@db/app", True),
+        ("NOTE=unrelated-{short}", False),  # a short value is not looked for inside others
+    ],
+)
+def test_generate_secrets_refuses_a_value_kept_inside_another(
+    tmp_path: Path, holder: str, refused: bool
+) -> None:
+    """Red-team (2nd pass) finding 5: a password that a URL of another key carries inside it
+    (Dify's broker URL holds REDIS_PASSWORD's value) is not regenerated alone: fix refuses, one
+    line naming the keys and no value, and writes nothing."""
+    import secrets
+
+    value = secrets.token_hex(8)
+    text = (
+        f"REDIS_PASSWORD={value}\nSHORT_TOKEN=ab12\n"
+        + holder.format(v=value, short="ab12")
+        + "\n"
+    )
+    (tmp_path / ".env.example").write_text(text)
+    (tmp_path / ".env").write_text(text)
+    os.chmod(tmp_path / ".env", 0o600)
+    chosen = "REDIS_PASSWORD" if "{v}" in holder else "SHORT_TOKEN"
+    proc = run(tmp_path, "fix", "--generate-secrets", chosen)
+    assert value not in proc.stdout + proc.stderr
+    if refused:
+        assert proc.returncode == 2
+        assert "refusing to generate secrets: " in proc.stderr and "inside its own" in proc.stderr
+        assert (tmp_path / ".env").read_text() == text
+    else:
+        assert proc.returncode in (0, 1), proc.stderr
+        assert (tmp_path / ".env").read_text() != text
