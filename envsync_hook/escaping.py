@@ -139,9 +139,11 @@ _PLAIN_NAMES = re.compile(
     r"(?:(?:[A-Za-z_][A-Za-z0-9_.\-]{0,63})?\n)*(?:[A-Za-z_][A-Za-z0-9_.\-]{0,63})?"
 )
 _LONG_RUN = re.compile(r"[A-Za-z0-9]{16}")
-#: what any name that :func:`looks_random` holds: a lower-case letter next to a capital or a
-#: digit, or a digit before a letter (UPPER_SNAKE names, the usual ones, have neither)
-_MAYBE_RANDOM = re.compile(r"[a-z][A-Z0-9]|[0-9][a-z]|[0-9][A-Z]+[0-9]+[A-Z]+[0-9]")
+#: what any name that :func:`looks_random` holds: a lower-case letter before a capital or a
+#: digit; a digit before lower-case letters, directly or after capitals (``A00000Aa``: its only
+#: lower-case letters end the part); three runs of digits between capitals (UPPER_SNAKE names,
+#: the usual ones, have none of these)
+_MAYBE_RANDOM = re.compile(r"[a-z][A-Z0-9]|[0-9][A-Z]*[a-z]|[0-9][A-Z]+[0-9]+[A-Z]+[0-9]")
 
 
 def all_plausible(keys: list[str]) -> bool:

@@ -254,6 +254,17 @@ _NAME_CHARS = st.text(st.sampled_from("abcxyzAEKQXZ0123479_"), min_size=1, max_s
 )
 
 
+@pytest.mark.parametrize(
+    "key",
+    # mixed case and digits whose lower-case letters only end the part (found by the property
+    # test below): the fast path must not call them plausible
+    ["A00000Aa", "X1234QZxk", "AB_C9D8E7Fgh"],
+)
+def test_all_plausible_sends_a_random_looking_tail_to_the_full_check(key: str) -> None:
+    assert not plausible_key(key)
+    assert not all_plausible([key]) and not all_plausible(["DB_PASSWORD", key])
+
+
 @given(st.lists(_NAME_CHARS, max_size=5))
 def test_all_plausible_never_passes_an_implausible_key(keys: list[str]) -> None:
     """The fast path (two regex passes over the joined names) says "all plausible" only when
