@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cli_run import run
 
-from envsync_hook.findings import FixActions, PairResult, make_finding
+from envsync_hook.findings import ANALYSIS_TEXT, FixActions, PairResult, make_finding
 from envsync_hook.reporters import ReportOptions, text
 
 OPTS = ReportOptions(fail_on="error", color=False, version="0")
@@ -491,3 +491,30 @@ def test_next_never_repeats_generate_secrets_nor_offers_check_fix_options(tmp_pa
     steps = piped.stdout.split("next:\n", 1)[1].splitlines()[:-1]
     assert steps and not any(step.startswith("  envsync fix") for step in steps), steps
 
+
+
+def test_stale_defaults_pack_into_one_run_whatever_their_analysis() -> None:
+    """A run of ENV004 whose messages differ only in the change analysis is one group line
+    and one run of names (the analysis is per key in -v and with --show-values)."""
+    msg = "holds the previous template's default, which the template changed ({}); fix takes it"
+    analyses = ["numeric-increase", "text-change", "empty-to-value", "text-change", "url-change"]
+    findings = tuple(
+        make_finding(
+            "ENV004",
+            f"K{n}",
+            "t",
+            n + 1,
+            msg.format(ANALYSIS_TEXT[a]),
+            analysis=a,
+        )
+        for n, a in enumerate(analyses)
+    )
+    lines = render([PairResult("t", "e", findings)])
+    assert lines[1] == (
+        "ENV004 stale-default: 5 warnings: holds the previous template's default, which the "
+        "template changed; fix takes it"
+    )
+    assert lines[2] == "  t: K0 (1), K1 (2), K2 (3), K3 (4), K4 (5)"
+    verbose = render([PairResult("t", "e", findings)], verbosity=1)
+    for a in analyses:
+        assert any(ANALYSIS_TEXT[a] in line for line in verbose)

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape, plausible_key
-from envsync_hook.findings import RULES_BY_CODE, SEVERITY_RANK, Finding, FixActions, PairResult
+from envsync_hook.findings import (
+    ANALYSIS_TEXT,
+    RULES_BY_CODE,
+    SEVERITY_RANK,
+    Finding,
+    FixActions,
+    PairResult,
+)
 from envsync_hook.reporters.summary import (
     Counts,
     base_line,
@@ -256,12 +263,14 @@ def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) ->
             continue
         runs: dict[tuple[str, str], list[Finding]] = {}
         for f in group:
-            runs.setdefault((f.message if f.key else f"\0{f.line}", f.file), []).append(f)
-        messages = {f.message for f in group}
+            runs.setdefault((_gist(f) if f.key else f"\0{f.line}", f.file), []).append(f)
+        messages = {_gist(f) for f in group}
         if len(group) > 1:
-            shared = f": {one_line(group[0].message)}" if len(messages) == 1 else ""
+            shared = f": {one_line(_gist(group[0]))}" if len(messages) == 1 else ""
             lines.append(f"{tone}{code} {slug}{reset}: {counted}{shared}")
         for (message, file), run in runs.items():
+            if len(run) < _PACK and len(runs) > 1 and len(group) >= _PACK:
+                run = [f._replace(message=_gist(f)) for f in run]  # (the gist, as the group's)
             if len(run) < _PACK:
                 lines.extend(format_finding(f, color) for f in run)
                 continue
@@ -281,6 +290,15 @@ def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) ->
                 )
             lines.extend(packed)
     return lines
+
+
+def _gist(f: Finding) -> str:
+    """``f``'s message without its change analysis (``(template default is higher than
+    yours)``): a run of stale defaults or changed values is one line of names whatever each
+    one's analysis (``-v`` and ``--show-values`` give it key by key)."""
+    if not f.analysis:
+        return f.message
+    return f.message.replace(f" ({ANALYSIS_TEXT.get(f.analysis, '')})", "", 1)
 
 
 def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
