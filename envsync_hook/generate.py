@@ -95,18 +95,20 @@ def _refuse_unchosen_twins(
     from envsync_hook.secrets import is_secret_key
 
     twins: list[tuple[str, list[str]]] = []
+    chosen = {k for keys in chosen_values.values() for k in keys}  # (a set: linear, not n*n)
     for key, i in last.items():
         if doc.kinds[i] == BARE:
             continue
         value = _value(doc, i)
         group = chosen_values.get(value) if value else None
-        if group is not None and key not in group and is_secret_key(key, secret_patterns):
+        if group is not None and key not in chosen and is_secret_key(key, secret_patterns):
             twins.append((shown_key(key, doc.lines[i]), group))
     if not twins:
         _refuse_embedding(doc, last, chosen_values)
         return
-    names = ", ".join(k for k, _ in twins)
-    holders = ", ".join(dict.fromkeys(k for _, g in twins for k in g))
+    names = _some([k for k, _ in twins])
+    groups = {id(g): g for _, g in twins}  # (each group once: twins of one value share it)
+    holders = _some(list(dict.fromkeys(k for g in groups.values() for k in g)))
     one = len(twins) == 1
     it, holds = ("it", "holds") if one else ("them", "hold")
     raise EnvsyncError(
@@ -116,9 +118,18 @@ def _refuse_unchosen_twins(
     )
 
 
+def _some(keys: list[str], most: int = 10) -> str:
+    """At most ``most`` of ``keys`` for a one-line message, and how many more."""
+    shown = ", ".join(keys[:most])
+    return shown if len(keys) <= most else f"{shown} and {len(keys) - most} more"
+
+
 #: a chosen value shorter than this is not looked for inside other values (``dify`` is part of
 #: many innocent values); Dify's published passwords are 12 characters and more
 _EMBED_MIN = 8
+#: what separates a password from the rest of a URL or connection string (``redis://:pw@h``,
+#: ``Password=pw;``, ``-p pw``); a password holding one of these must be percent-encoded there
+_PIECES = re.compile(r"[\s:@/=;&?#,'\"()\[\]]+")
 
 
 def _refuse_embedding(
@@ -130,7 +141,7 @@ def _refuse_embedding(
     connect. Names the keys, never the value."""
     from envsync_hook.escaping import shown_key
 
-    long_values = [v for v in chosen_values if len(v) >= _EMBED_MIN]
+    long_values = {v for v in chosen_values if len(v) >= _EMBED_MIN}
     if not long_values:
         return
     chosen_keys = {k for keys in chosen_values.values() for k in keys}
@@ -139,13 +150,16 @@ def _refuse_embedding(
         if doc.kinds[i] == BARE or key in chosen_keys:
             continue
         value = _value(doc, i)
-        holders = [k for v in long_values if v != value and v in value for k in chosen_values[v]]
+        # the pieces of a URL or a connection string, looked up in a set: linear in the text
+        # (a test of every chosen value against every value was n*n at 20,000 keys: 31 s)
+        pieces = long_values.intersection(_PIECES.split(value)) - {value}
+        holders = [k for v in sorted(pieces) for k in chosen_values[v]]
         if holders:
             inside.append((shown_key(key, doc.lines[i]), holders))
     if not inside:
         return
-    names = ", ".join(k for k, _ in inside)
-    owners = ", ".join(dict.fromkeys(k for _, g in inside for k in g))
+    names = _some([k for k, _ in inside])
+    owners = _some(list(dict.fromkeys(k for _, g in inside for k in g)))
     holds = "holds" if len(inside) == 1 else "hold"
     raise EnvsyncError(
         f"refusing to generate secrets: {names} {holds} the value of {owners} inside its own "
