@@ -390,6 +390,19 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
     return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
+def _remaining(job: Job, loaded: Loaded, new_doc: Document, settings: Settings) -> Comparison:
+    """The comparison of the merged text (already parsed by the merge's own check) with the
+    same templates and base: the findings that remain after fix, at their new lines."""
+    return compare(
+        loaded.template,
+        index(str(job.env), new_doc),
+        settings,
+        loaded.base,
+        loaded.also,
+        loaded.choice.history,
+    )
+
+
 def _generate_note(job: Job, settings: Settings, generated: list[str]) -> str:
     """The notice for ``--generate-secrets`` patterns that changed nothing (a typo is not
     silent), or ""."""
@@ -595,14 +608,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             notice += f"\n{gen_note}" if gen_note else ""
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
-            after = compare(
-                loaded.template,
-                index(str(job.env), new_doc),
-                settings,
-                loaded.base,
-                loaded.also,
-                loaded.choice.history,
-            )
+            after = _remaining(job, loaded, new_doc, settings)
             remain = {(f.code, f.key) for f in after.findings}
             return FixOutcome(
                 result._replace(
@@ -629,14 +635,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     actions = actions._replace(backup=str(backup))
     # the findings that remain are those of the merged text (parsed once, by the merge's own
     # check), not the ones fix just resolved
-    after = compare(
-        loaded.template,
-        index(str(job.env), new_doc),
-        settings,
-        loaded.base,
-        loaded.also,
-        loaded.choice.history,
-    )
+    after = _remaining(job, loaded, new_doc, settings)
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     notice += f"\n{recorded}" if recorded else ""
