@@ -316,7 +316,7 @@ def compare(
     ctx.out.extend(syntax_findings(env.path, env.doc, settings))
     decisions: dict[str, str] = {}
     relocated: dict[str, str] = {}
-    stale = conflicts = 0
+    conflicts = 0
     held: list[str] = []
     tpath, epath = template.path, env.path
     commented = {c.key: c for c in template.doc.commented}
@@ -389,7 +389,6 @@ def compare(
         old = base_vals.get(key) if base_vals is not None else None
         if old is not None and old != new:
             if cur == old:
-                stale += 1
                 verb = "takes the new default"
                 if settings.keep_stale:
                     verb = "keeps it (--keep-stale)"
