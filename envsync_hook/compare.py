@@ -902,8 +902,16 @@ def _default_secrets(
     if not candidates:
         return
     published = _published((template, *also, base), candidates)
-    for key, value in history:
-        if key in candidates:
+    # (the history only for the keys whose value no side publishes; a lazy history (base.py's
+    # ``select``) starts its git process only when there are some)
+    pending = set()
+    for k in candidates:
+        value = canonical(etemplates[env.last[k]])
+        if value not in published.get(k, ()) and not _NOT_A_SECRET.fullmatch(value.strip()):
+            pending.add(k)  # (an empty value or a switch is published by no one)
+    select = getattr(history, "select", None)
+    for key, value in select(pending) if select and pending else history if pending else ():
+        if key in pending:
             published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
     for key in sorted(published, key=env.last.__getitem__):

@@ -1,4 +1,5 @@
-"""Check and fix one template/env pair: reads through files.py, decides through the pure core.
+"""Check and fix one template/env pair: reads and writes through ``files``, decides through the pure
+core.
 
 Nothing here prints; the CLI prints what these functions return.
 """
@@ -10,7 +11,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from envsync_hook import files
 from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import (
     DROP,
@@ -29,6 +29,7 @@ from envsync_hook.compare import (
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
 from envsync_hook.settings import Settings
 
@@ -88,7 +89,7 @@ def _display(path: Path) -> str:
 def _read(job: Job, path: Path, what: str) -> str:
     """Read a file of the job; one not named on the command line must not lead out of the
     folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
-    return files.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
+    return reading.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
 
 
 def load_templates(job: Job) -> Loaded:
@@ -153,7 +154,7 @@ def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> lis
     sev = settings.severity_of("ENV011")
     if sev == "off":
         return out
-    mode = files.file_mode(env)
+    mode = reading.file_mode(env)
     if mode is not None and mode & 0o077:
         out.append(
             make_finding(
@@ -167,7 +168,7 @@ def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> lis
         )
     if backup_dir.is_dir():
         loose = [
-            b for b in files.list_backups(env, backup_dir) if (files.file_mode(b) or 0) & 0o077
+            b for b in backups.list_backups(env, backup_dir) if (reading.file_mode(b) or 0) & 0o077
         ]
         if loose:
             out.append(
@@ -308,7 +309,7 @@ def _check_loaded(
             )
         return _missing(job, loaded, settings, started)
     etext = _read(job, job.env, "env file")
-    bdir = files.backup_dir_for(job.env, job.backup_dir or backup_dir)
+    bdir = backups.backup_dir_for(job.env, job.backup_dir or backup_dir)
     edoc = parse(etext)
     quoted: list[Finding] = []
     if edoc.errors:
@@ -519,14 +520,14 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         if not (opts.dry_run or opts.diff):  # (the CLI refuses this first, as a usage error)
             raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
         return _preview_piped(job, loaded, settings, opts.diff, started)
-    bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
+    bdir = backups.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if os.path.abspath(job.env) not in job.explicit:
-        files.check_inside_project(job.env, "env file")
+        targets.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"
             return FixOutcome(_skipped(job, loaded, started, why), "", None)
-        files.check_writable_target(job.env, bdir)
+        targets.check_writable_target(job.env, bdir)
         result = _missing(job, loaded, settings, started)
         if opts.dry_run or opts.diff:
             return FixOutcome(
@@ -538,10 +539,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 "",
                 None,
             )
-        with files.env_lock(job.env):
+        with locking.env_lock(job.env):
             if not os.path.lexists(job.env):
                 created, _generated = _generate(settings, loaded.template.doc.text)
-                files.atomic_write(job.env, created, mode=0o600)
+                atomic.atomic_write(job.env, created, mode=0o600)
                 recorded = _record(job, loaded, bdir)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
                 notice += f"\n{recorded}" if recorded else ""
@@ -550,11 +551,11 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                     "",
                     None,
                 )
-    files.check_writable_target(job.env, bdir)
+    targets.check_writable_target(job.env, bdir)
     from envsync_hook.merge import merged
 
-    with files.env_lock(job.env):
-        etext = files.read_env(job.env)  # (no symlink followed out of its folder, even now)
+    with locking.env_lock(job.env):
+        etext = reading.read_env(job.env)  # (no symlink followed out of its folder, even now)
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
@@ -605,7 +606,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             fresh += shared_note(new, generated)
             summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
-            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
+            targets.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             notice += f"\n{gen_note}" if gen_note else ""
@@ -632,7 +633,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
-        backup = files.replace_with_backup(job.env, new, bdir, expect=etext)
+        backup = backups.replace_with_backup(job.env, new, bdir, expect=etext)
         del etext
         recorded = _record(job, loaded, bdir, held)  # after the replace: what it syncs with
     actions = actions._replace(backup=str(backup))
