@@ -16,10 +16,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from envsync_hook import files
 from envsync_hook.compare import Side, canonical, index
 from envsync_hook.document import BARE, parse
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.files import atomic, reading
 
 if TYPE_CHECKING:
     from envsync_hook.runner import Job
@@ -169,7 +169,7 @@ def _from_option(job: Job) -> BaseChoice | None:
     if job.base is not None:
         # (from a configuration file it must not lead out of the project folder)
         confine = os.path.abspath(job.base) not in job.explicit
-        base_text = files.read_text(job.base, "base template", confine=confine)
+        base_text = reading.read_text(job.base, "base template", confine=confine)
         side = index(str(job.base), parse(base_text))
         return BaseChoice(side, "option", f"--base {job.base}")
     if job.base_ref is not None:
@@ -300,7 +300,7 @@ def _read_record_file(path: Path) -> str | None:
     if not stat.S_ISREG(st.st_mode) or not _private(st):
         return None
     try:
-        return files.read_text(path, "sync record")
+        return reading.read_text(path, "sync record")
     except EnvsyncError:
         return None
 
@@ -376,11 +376,11 @@ def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]])
             raise EnvsyncError(f"cannot write the sync record in {d}: {e.strerror or e}") from None
     for name, text in wanted.values():
         if not os.path.isfile(directory / name):
-            files.atomic_write(directory / name, text, mode=_FILE_MODE)
+            atomic.atomic_write(directory / name, text, mode=_FILE_MODE)
     lines = [_HEADER, f"env {_escape(os.path.abspath(env))}", f"time {time.time():.6f}"]
     lines += [f"template {name} {_escape(rel)}" for rel, (name, _) in wanted.items()]
     manifest = directory / _MANIFEST
-    files.atomic_write(manifest, "\n".join(lines) + "\n", mode=_FILE_MODE)
+    atomic.atomic_write(manifest, "\n".join(lines) + "\n", mode=_FILE_MODE)
     keep = {name for name, _ in wanted.values()} | {_MANIFEST}
     for entry in os.listdir(directory):
         if entry.endswith(".template") and entry not in keep:

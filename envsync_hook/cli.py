@@ -19,7 +19,7 @@ from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
-    from envsync_hook.files import BackupInfo
+    from envsync_hook.files.backups import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
 
@@ -769,11 +769,11 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
     Read once, before any pair runs, and never written anywhere: CI can check a ``.env`` held
     in a secret without putting it on disk. ``fix`` can only preview it (``--dry-run``,
     ``--diff``): there is no file to write back to, so plain ``fix`` refuses (exit 2)."""
-    from envsync_hook import files
+    from envsync_hook.files import reading
     from envsync_hook.locate import STDIN_NAME
 
     name = args.env
-    if not name or (name != "-" and not files.is_pipe(name)):
+    if not name or (name != "-" and not reading.is_pipe(name)):
         return None, None
     if args.command == "fix" and not (args.dry_run or args.diff):
         raise EnvsyncError(
@@ -781,19 +781,19 @@ def _piped_env(args: argparse.Namespace) -> tuple[str | None, str | None]:
             "use check, fix --dry-run or fix --diff"
         )
     if name == "-":
-        return files.read_pipe(0, "env file", "from standard input"), STDIN_NAME
-    return files.read_pipe(name, "env file", name), name
+        return reading.read_pipe(0, "env file", "from standard input"), STDIN_NAME
+    return reading.read_pipe(name, "env file", name), name
 
 
 def _load_config(args: argparse.Namespace) -> dict[str, object]:
     """Configuration from ``--config``, ``.envsync.toml`` or ``[tool.envsync]`` ({} if none)."""
-    from envsync_hook import files
     from envsync_hook.config import FOLDER, find_and_load
+    from envsync_hook.files import confine
 
     cfg = find_and_load(args.config)
     # a file found in or above the current directory sets the project folder; one named with
     # --config does not (every path it names counts as named on the command line)
-    files.confine_to(None if args.config or FOLDER not in cfg else str(cfg[FOLDER]))
+    confine.confine_to(None if args.config or FOLDER not in cfg else str(cfg[FOLDER]))
     return cfg
 
 
@@ -829,18 +829,18 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
 
 
 def _write_file(path: str, text: str) -> None:
-    from envsync_hook import files
+    from envsync_hook.files import reports
 
-    files.write_report(path, text)
+    reports.write_report(path, text)
 
 
 def _check_report_paths(args: argparse.Namespace) -> None:
     """Refuse a report path that is a symlink (or hard link) before anything is written."""
-    from envsync_hook import files
+    from envsync_hook.files import reports
 
     for path in (args.output, args.junit, args.json, args.sarif):
         if path and path != "-":  # (``-``: standard output)
-            files.check_report_path(path)
+            reports.check_report_path(path)
 
 
 #: the formats whose paths are from the repository root (GitHub resolves them there)
@@ -1027,33 +1027,33 @@ def _backup_line(info: BackupInfo) -> str:
 
 
 def _restore(args: argparse.Namespace, out: _Out) -> int:
-    from envsync_hook import files
+    from envsync_hook.files import backup_meta, backups, reading, restore, targets
 
     env = Path(args.env)
-    bdir = files.backup_dir_for(env, args.backup_dir)
-    files.check_confined(env, bdir)  # (before listing: a planted folder symlink leads out)
+    bdir = backups.backup_dir_for(env, args.backup_dir)
+    targets.check_confined(env, bdir)  # (before listing: a planted folder symlink leads out)
     if args.list:
-        backups = files.backup_infos(env, bdir) if bdir.is_dir() else []
-        if not backups:
+        infos = backups.backup_infos(env, bdir) if bdir.is_dir() else []
+        if not infos:
             out.notice(f"no backups of {env} in {bdir}")
-        for b in backups:
+        for b in infos:
             print(_backup_line(b))
         return 0
     if args.source:
         source = Path(args.source)
-        owner = files.backup_owner(source)
-        if owner is not None and not files.backup_belongs(env, source):
+        owner = backup_meta.backup_owner(source)
+        if owner is not None and not backup_meta.backup_belongs(env, source):
             raise EnvsyncError(
                 f"refusing to restore {source}: it is a backup of another env file ({owner})"
             )
     elif bdir.is_dir():
-        files.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
-        source = files.pick_backup(env, bdir)
+        targets.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
+        source = backups.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)
-    files.read_backup(source)
-    made = files.restore(env, source, bdir, force=args.force)
+    reading.read_backup(source)
+    made = restore.restore(env, source, bdir, force=args.force)
     from envsync_hook.base import forget_record
 
     # the record names the templates the replaced file was synced with, not the restored one
