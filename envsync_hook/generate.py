@@ -267,4 +267,3 @@ def unmatched_note(env: str, patterns: Sequence[str], generated: Sequence[str]) 
         f"value (no key matches, or its value is empty or a reference, or a wildcard matched "
         f"no secret)"
     )
-

@@ -21,6 +21,7 @@ from envsync_hook.compare import (
     Comparison,
     KeyList,
     Side,
+    after_fix,
     canonical,
     compare,
     index,
@@ -391,17 +392,19 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
     return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
-def _remaining(job: Job, loaded: Loaded, new_doc: Document, settings: Settings) -> Comparison:
-    """The comparison of the merged text (already parsed by the merge's own check) with the
-    same templates and base: the findings that remain after fix, at their new lines."""
-    return compare(
-        loaded.template,
-        index(str(job.env), new_doc),
-        settings,
-        loaded.base,
-        loaded.also,
-        loaded.choice.history,
-    )
+def _remaining(
+    job: Job, loaded: Loaded, first: Comparison, new_doc: Document, settings: Settings, fresh: bool
+) -> tuple[list[Finding], KeyList]:
+    """The findings that remain in the merged text (already parsed by the merge's own check),
+    with the same templates and base, at their new lines, and the keys it checks: worked out
+    from ``first``, the comparison it was merged from (:func:`compare.after_fix`), or, when
+    ``--generate-secrets`` put ``fresh`` values in, compared again."""
+    merged_side = index(str(job.env), new_doc)
+    args = (loaded.base, loaded.also, loaded.choice.history)
+    if fresh:
+        c = compare(loaded.template, merged_side, settings, *args)
+        return c.findings, c.keys
+    return after_fix(first, loaded.template, merged_side, settings, *args)
 
 
 def _generate_note(job: Job, settings: Settings, generated: list[str]) -> str:
@@ -609,8 +612,8 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             notice += f"\n{gen_note}" if gen_note else ""
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
-            after = _remaining(job, loaded, new_doc, settings)
-            remain = {(f.code, f.key) for f in after.findings}
+            after, _keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
+            remain = {(f.code, f.key) for f in after}
             return FixOutcome(
                 result._replace(
                     findings=tuple(f for f in findings if (f.code, f.key) in remain),
@@ -626,7 +629,7 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # merged text's parse is kept for the findings that remain)
         result = result._replace(keys=())
         held = held_defaults(env, c)
-        del edoc, env, c, findings
+        del edoc, env, findings
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
@@ -636,15 +639,15 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     actions = actions._replace(backup=str(backup))
     # the findings that remain are those of the merged text (parsed once, by the merge's own
     # check), not the ones fix just resolved
-    after = _remaining(job, loaded, new_doc, settings)
+    after, after_keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     notice += f"\n{recorded}" if recorded else ""
     notice += f"\n{gen_note}" if gen_note else ""
     return FixOutcome(
         result._replace(
-            findings=tuple(after.findings),
-            keys=after.keys,
+            findings=tuple(after),
+            keys=after_keys,
             duration=time.perf_counter() - started,
             notice=notice,
             fixed=actions,
