@@ -722,27 +722,9 @@ def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
     args.hook_changed = changed
     if changed is None:
         return False
-    return not discovery.templates_changed(changed) and not _config_present(args)
+    from envsync_hook.config import may_apply
 
-
-def _config_present(args: argparse.Namespace) -> bool:
-    """Whether a configuration file may apply (cheap: existence only, nothing parsed)."""
-    from envsync_hook.config import CONFIG_NAME, PYPROJECT, _upward
-
-    if args.config:
-        return True
-    for directory in _upward():  # (where config.find_and_load looks)
-        if (directory / CONFIG_NAME).is_file():
-            return True
-        try:
-            with open(directory / PYPROJECT, "rb") as f:
-                if b"tool.envsync" in f.read():
-                    return True
-        except OSError:
-            pass
-        if os.path.lexists(directory / ".git"):
-            break
-    return False
+    return not discovery.templates_changed(changed) and not may_apply(args.config)
 
 
 def _paths_of(cfg: dict[str, object]) -> list[str]:
@@ -793,10 +775,9 @@ def _upgrade_jobs(
             return None
         args.found_templates = [str(p) for p in found]
     jobs = _build_jobs(args, cfg, notices)
-    if changed is not None:
-        ours = {os.path.normpath(str(p)) for j in jobs for p in (j.template, *j.also)}
-        if not any(os.path.normpath(c) in ours for c in changed):
-            return None  # (template-named files of no pair of ours may have changed)
+    ours = (p for j in jobs for p in (j.template, *j.also))
+    if changed is not None and not discovery.any_changed(changed, ours):
+        return None  # (template-named files of no pair of ours may have changed)
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs

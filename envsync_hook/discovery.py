@@ -675,6 +675,13 @@ def changed_files(refs: HookRefs) -> list[str] | None:
     return [os.fsdecode(n) for n in out.split(b"\0") if n]
 
 
+def any_changed(changed: Sequence[str], paths: Iterable[Path]) -> bool:
+    """Whether one of ``paths`` (the templates of the run's pairs) is among the files a
+    checkout ``changed``."""
+    ours = {os.path.normpath(str(p)) for p in paths}
+    return any(os.path.normpath(c) in ours for c in changed)
+
+
 def templates_changed(changed: Sequence[str]) -> bool:
     """Whether any changed path is template-named (by the pairing rules)."""
     return any(_is_template_name(c) for c in changed)
