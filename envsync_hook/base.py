@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from envsync_hook import files
 from envsync_hook.compare import Side, canonical, index
 from envsync_hook.document import BARE, parse
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.files import atomic, reading
 
 if TYPE_CHECKING:
     from envsync_hook.runner import Job
@@ -37,10 +38,10 @@ class BaseChoice(NamedTuple):
     #: the base of each template of ``Job.also`` (same order), where one is known
     also: tuple[Side | None, ...] = ()
     notice: str = ""  # one line for stderr (a fallback, a new template), if any
-    #: (key, default in comparison form) of every assignment in the template's committed
-    #: versions, when the git history was read to find the base (for ENV013: a published
-    #: default stays published); empty otherwise
-    history: frozenset[tuple[str, str]] = frozenset()
+    #: (key, default in comparison form) of the assignments in the template's committed
+    #: versions (for ENV013: a published default stays published): a set when the git history
+    #: was read to find the base, else a :class:`HistoryDefaults` that reads it only if asked
+    history: Iterable[tuple[str, str]] = ()
 
 
 def valid_rev(rev: str) -> str:
@@ -52,6 +53,33 @@ def valid_rev(rev: str) -> str:
             "or hold control characters)"
         )
     return rev
+
+
+def named_base(
+    base: str | None, base_ref: str | None, no_base: bool
+) -> tuple[object, object] | None:
+    """The base the command line names, as ``(path, revision)``: ``(None, None)`` for
+    ``--no-base``, ``--base``/``--base-ref`` as given; None when it names none (then the
+    configuration decides, :func:`option_base`)."""
+    if no_base:
+        return (None, None)
+    if base or base_ref:
+        return (base, base_ref)
+    return None
+
+
+def option_base(
+    named: tuple[object, object] | None,
+    pair: Mapping[str, object],
+    cfg: Mapping[str, object],
+) -> tuple[object, object]:
+    """A pair's ``(base, base_ref)`` from the options: the command line's (``named``), else the
+    configured pair's own, else the configuration's top-level ones (either may be None)."""
+    if named is not None:
+        return named
+    if pair.get("base") or pair.get("base_ref"):
+        return pair.get("base"), pair.get("base_ref")
+    return cfg.get("base"), cfg.get("base_ref")
 
 
 def resolve_rev(directory: Path, rev: str, template: Path) -> str:
@@ -168,7 +196,7 @@ def _from_option(job: Job) -> BaseChoice | None:
     if job.base is not None:
         # (from a configuration file it must not lead out of the project folder)
         confine = os.path.abspath(job.base) not in job.explicit
-        base_text = files.read_text(job.base, "base template", confine=confine)
+        base_text = reading.read_text(job.base, "base template", confine=confine)
         side = index(str(job.base), parse(base_text))
         return BaseChoice(side, "option", f"--base {job.base}")
     if job.base_ref is not None:
@@ -299,7 +327,7 @@ def _read_record_file(path: Path) -> str | None:
     if not stat.S_ISREG(st.st_mode) or not _private(st):
         return None
     try:
-        return files.read_text(path, "sync record")
+        return reading.read_text(path, "sync record")
     except EnvsyncError:
         return None
 
@@ -375,11 +403,11 @@ def write_record(env: Path, backup_dir: Path, templates: list[tuple[Path, str]])
             raise EnvsyncError(f"cannot write the sync record in {d}: {e.strerror or e}") from None
     for name, text in wanted.values():
         if not os.path.isfile(directory / name):
-            files.atomic_write(directory / name, text, mode=_FILE_MODE)
+            atomic.atomic_write(directory / name, text, mode=_FILE_MODE)
     lines = [_HEADER, f"env {_escape(os.path.abspath(env))}", f"time {time.time():.6f}"]
     lines += [f"template {name} {_escape(rel)}" for rel, (name, _) in wanted.items()]
     manifest = directory / _MANIFEST
-    files.atomic_write(manifest, "\n".join(lines) + "\n", mode=_FILE_MODE)
+    atomic.atomic_write(manifest, "\n".join(lines) + "\n", mode=_FILE_MODE)
     keep = {name for name, _ in wanted.values()} | {_MANIFEST}
     for entry in os.listdir(directory):
         if entry.endswith(".template") and entry not in keep:
@@ -625,6 +653,97 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
     return BaseChoice(side, "git-history", detail, history=history)
 
 
+# --- the defaults the history published, read only when ENV013 asks ----------------------------
+
+
+class HistoryDefaults:
+    """(key, default) pairs of the assignments (and commented-out offers) that the template's
+    committed versions published, read lazily: ENV013 asks (:meth:`select`) only for the
+    secret-looking keys whose value no current template, base or record publishes, so a check
+    with none of those starts no git process. Then two processes, whatever the history's length:
+    ``git log --raw`` (one commit per distinct version) and one ``git grep`` over those commits
+    for the lines naming the keys (Dify's 244 versions: about 0.05 s; a ``git log -p`` spends
+    twice that on diffs, and scanning every version's text in Python, four times)."""
+
+    def __init__(self, template: Path) -> None:
+        self.template = template
+        self.directory = template.parent if str(template.parent) else Path(".")
+        self._versions: tuple[list[str], set[str]] | None = None
+
+    def _commits(self) -> tuple[list[str], set[str]]:
+        """One commit per distinct committed version of the template (newest first, following
+        renames) and the paths (from the repository's top) it had; read once."""
+        if self._versions is None:
+            fmt = "--format=%x01%H"
+            args = ["log", "--follow", "--no-abbrev", "--raw", fmt, f"--max-count={MAX_VERSIONS}"]
+            try:
+                status, out, _ = _git(
+                    self.directory, [*args, "--end-of-options", "HEAD", "--", self.template.name]
+                )
+            except EnvsyncError:
+                status, out = 1, b""  # (no git: no history, as with no repository)
+            commits: list[str] = []
+            paths: set[str] = set()
+            seen: set[str] = set()
+            for chunk in (
+                out.decode("utf-8", "surrogateescape").split("\x01")[1:] if not status else ()
+            ):
+                commit, _, raw = chunk.partition("\n")
+                for line in raw.splitlines():
+                    meta, _, names = line.partition("\t")
+                    fields = meta.split()
+                    if not line.startswith(":") or len(fields) < 5:
+                        continue
+                    blob = fields[3]
+                    if blob.strip("0") and blob not in seen:  # (all zeros: the file was deleted)
+                        seen.add(blob)
+                        commits.append(commit.strip())
+                        paths.add(names.split("\t")[-1])  # (a rename: ``old<TAB>new``)
+            self._versions = commits, paths
+        return self._versions
+
+    def select(self, keys: Collection[str] | None) -> Iterator[tuple[str, str]]:
+        """The published (key, non-empty default in comparison form) pairs of ``keys`` (None:
+        of every key)."""
+        if keys is not None and not keys:
+            return
+        commits, paths = self._commits()
+        if not commits:
+            return
+        patterns = "=\n:\n" if keys is None else "".join(k + "\n" for k in keys if "\n" not in k)
+        args = ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "grep", "-h",
+                "--no-color", "--no-textconv", "-I", "-F", "-f", "-", *commits, "--",
+                *(f":(top,literal){p}" for p in sorted(paths))]  # fmt: skip
+        try:
+            status, out, _ = _git(self.directory, args, patterns.encode("utf-8", "surrogateescape"))
+        except EnvsyncError:
+            return
+        if status != 0:  # (1: no line names a key)
+            return
+        for line in set(out.decode("utf-8", "replace").split("\n")):  # (``-h``: lines only)
+            doc = parse(line)
+            if doc.errors:
+                continue  # (a line of a value over several lines: no default on its own)
+            for key, kind, template in zip(doc.keys, doc.kinds, doc.templates):
+                if (keys is None or key in keys) and kind != BARE and template:
+                    yield key, canonical(template)
+            for c in doc.commented:
+                if (keys is None or c.key in keys) and c.template:
+                    yield c.key, canonical(c.template)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        """Every published pair (slower than :meth:`select`, which ENV013 uses)."""
+        return self.select(None)
+
+
+def _with_history(choice: BaseChoice, job: Job) -> BaseChoice:
+    """``choice`` with the template's git history as a lazy source of published defaults
+    (ENV013), whatever the base's source, when the template lies in a git work tree."""
+    if choice.history or not _in_git_work_tree(job.template.parent):
+        return choice
+    return choice._replace(history=HistoryDefaults(job.template))
+
+
 # --- the one function that picks -------------------------------------------------------------
 
 
@@ -634,9 +753,15 @@ def choose_base(
     """The base of ``job``'s template, from the first source that applies: ``--base`` /
     ``--base-ref`` (or the configuration) > the sync record (in ``backup_dir``) > the commit
     before an upgrade-hook run, unless the record is newer > the committed version ``env``
-    matches best > none. ``--no-base``: none."""
+    matches best > none. ``--no-base``: none (and no history). Every other choice carries the
+    template's git history, for ENV013."""
     if job.no_base:
         return BaseChoice(None, "none", "--no-base")
+    return _with_history(_choose(job, template, env, backup_dir), job)
+
+
+def _choose(job: Job, template: Side, env: Side | None, backup_dir: Path | None) -> BaseChoice:
+    """The first base source that applies (see :func:`choose_base`)."""
     chosen = _from_option(job)
     if chosen is not None:
         return chosen

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, ne, not_
 from pathlib import Path
@@ -151,6 +151,11 @@ class KeyList(Sequence[tuple[str, str, int]]):
                 for k, f, line in items
             ]
         return self._items
+
+    @property
+    def odd(self) -> frozenset[str]:
+        """The keys shown by their line (see :func:`odd_keys`)."""
+        return self._odd
 
     def __len__(self) -> int:
         return len(self._all())
@@ -310,280 +315,437 @@ def compare(
     history: Iterable[tuple[str, str]] = (),
 ) -> Comparison:
     """Compare ``env`` with ``template`` (and ``base``, the previous template, if known;
-    ``history``: (key, default) pairs the template's git history published, for ENV013)."""
+    ``history``: (key, default) pairs the template's git history published, for ENV013).
+
+    A pipeline of passes, each adding its findings to ``ctx`` and its decisions to ``keys``:
+    the template's keys (the three-way table, :func:`three_way`), the keys only the env file
+    has, the references that keep a key or a default, duplicates, opt-ins, rename hints and
+    published secrets; then the keys that must not print as text are hidden."""
     ctx = _Ctx(settings, [])
     ctx.out.extend(syntax_findings(template.path, template.doc, settings))
     ctx.out.extend(syntax_findings(env.path, env.doc, settings))
-    decisions: dict[str, str] = {}
-    relocated: dict[str, str] = {}
-    conflicts = 0
-    held: list[str] = []
-    tpath, epath = template.path, env.path
-    commented = {c.key: c for c in template.doc.commented}
-    base_vals = _base_values(base) if base is not None else None
-    base_commented = {c.key for c in base.doc.commented} if base is not None else set()
-
-    tdoc, edoc = template.doc, env.doc
-    tlines, tkinds, ttemplates = tdoc.lines, tdoc.kinds, tdoc.templates
-    ekinds, etemplates = edoc.kinds, edoc.templates
-    tlast, elast = template.last, env.last
-    takes = settings.takes_template if settings.take_template else None
-    missing: list[str] = []  # template keys the env file lacks, in template order
-    todo: Iterable[str] = tlast
-    unequal: list[str] | None = None
-    if takes is None:
-        # Most keys hold the template's text (the same text reads the same: KEEP, a bare KEY
-        # on either side included). Find them with C-level passes over the columns (a missing
-        # key looks up the None past the env's last value), and loop over the rest only.
-        order = list(tlast)
-        past_end = len(etemplates)
-        same = list(
-            map(
-                eq,
-                map(ttemplates.__getitem__, tlast.values()),
-                map([*etemplates, None].__getitem__, map(elast.get, order, repeat(past_end))),
-            )
-        )
-        decisions = dict.fromkeys(compress(order, same), KEEP)
-        todo = unequal = list(compress(order, map(not_, same)))
-    for key in todo:
-        ti = tlast[key]
-        ei = elast.get(key)
-        if ei is not None and ttemplates[ti] == etemplates[ei] and ekinds[ei] != BARE:
-            decisions[key] = KEEP  # (with --take-template: the loop takes every key)
-            continue
-        tline = tlines[ti]
-        if tkinds[ti] == BARE:
-            if ei is not None:
-                decisions[key] = KEEP
-            continue
-        tt = ttemplates[ti]
-        if ei is None:
-            missing.append(key)
-            _emit(
-                ctx,
-                "ENV001",
-                key,
-                tpath,
-                tline,
-                "missing from the env file; fix adds it with the template default"
-                + (_values(settings, key, template=tt) if settings.show_values else ""),
-            )
-            continue
-        if ekinds[ei] == BARE:
-            decisions[key] = TAKE if takes is not None and takes(key) else KEEP
-            continue
-        et = etemplates[ei]
-        if et == tt:  # the same text reads the same
-            decisions[key] = KEEP
-            continue
-        cur, new = canonical(et), canonical(tt)
-        if cur == new:
-            decisions[key] = KEEP
-            continue
-        take = takes is not None and takes(key)
-        if take:
-            decisions[key] = TAKE
-        analysis = analyse_change(display(et), display(tt))
-        shown = _values(settings, key, yours=et, template=tt) if settings.show_values else ""
-        old = base_vals.get(key) if base_vals is not None else None
-        if old is not None and old != new:
-            if cur == old:
-                verb = "takes the new default"
-                if settings.keep_stale:
-                    verb = "keeps it (--keep-stale)"
-                elif not take and _secret_in_use(key, settings):
-                    verb = KEEPS_SECRET
-                else:
-                    decisions[key] = TAKE
-                if decisions.get(key) != TAKE:
-                    held.append(key)
-                if take:
-                    verb = "takes the new default"
-                _emit(
-                    ctx,
-                    "ENV004",
-                    key,
-                    tpath,
-                    tline,
-                    f"holds the previous template's default, which the template changed "
-                    f"({ANALYSIS_TEXT[analysis]}); fix {verb}" + shown,
-                    analysis,
-                )
-            else:
-                conflicts += 1
-                verb = (
-                    "takes the template default (--take-template)"
-                    if take
-                    else "keeps the operator's value; review the new default"
-                )
-                _emit(
-                    ctx,
-                    "ENV005",
-                    key,
-                    tpath,
-                    tline,
-                    f"customised, and the template default changed as well "
-                    f"({ANALYSIS_TEXT[analysis]}); fix {verb}" + shown,
-                    analysis,
-                )
-        else:
-            verb = (
-                "takes the template default (--take-template)"
-                if take
-                else "keeps the operator's value"
-            )
-            _emit(
-                ctx,
-                "ENV003",
-                key,
-                tpath,
-                tline,
-                f"differs from the template default ({ANALYSIS_TEXT[analysis]}); fix {verb}"
-                + shown,
-                analysis,
-            )
-        decisions.setdefault(key, KEEP)
-
-    also_defined: dict[str, tuple[str, int]] = {}
-    for side in also:
-        slines = side.doc.lines
-        for k, i in side.last.items():
-            also_defined.setdefault(k, (side.path, slines[i]))
-        for c in side.doc.commented:
-            also_defined.setdefault(c.key, (side.path, c.line))
-
-    extra: list[str] = []
-    elines = edoc.lines
-    for key in list(filterfalse(tlast.__contains__, elast)):
-        ei = elast[key]
-        if key in commented:
-            decisions[key] = UNDER
-            if base_vals is not None and _at(base_vals, key, ekinds[ei], etemplates[ei]):
-                held.append(key)
-            continue
-        where = also_defined.get(key)
-        if where is not None:
-            relocated[key] = where[0]
-            # with a base, a value that is still the old default is no choice of the operator's:
-            # dropped, so the default of the template that now defines the key applies
-            old = base_vals.get(key) if base_vals is not None else None
-            at_old = old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old
-            if at_old and not settings.prune and _secret_in_use(key, settings):
-                decisions[key] = TRAIL
-                held.append(key)
-                msg = (
-                    f"now defined in {where[0]}; the env file holds the previous template's "
-                    f"default, and fix {KEEPS_SECRET_HERE}"
-                )
-            elif at_old:
-                decisions[key] = DROP
-                msg = (
-                    f"now defined in {where[0]}; the env file holds the previous template's "
-                    f"default, so fix drops it ({_what_applies(where[0])})"
-                )
-            elif settings.prune:
-                decisions[key] = DROP
-                msg = f"now defined in {where[0]}; fix drops it (--prune)"
-            else:
-                decisions[key] = TRAIL
-                customised = "customised; " if old is not None else ""
-                msg = (
-                    f"now defined in {where[0]}; {customised}the env file's value still applies "
-                    f"and fix keeps it"
-                )
-            _emit(ctx, "ENV008", key, where[0], where[1], msg)
-            continue
-        extra.append(key)
-        old = base_vals.get(key) if base_vals is not None else None
-        at_old = old is not None and ekinds[ei] != BARE and canonical(etemplates[ei]) == old
-        if at_old and not settings.prune and _secret_in_use(key, settings):
-            decisions[key] = TRAIL
-            held.append(key)
-            msg = (
-                "removed from the template; the env file holds its old default, and fix "
-                + KEEPS_SECRET_HERE
-            )
-        elif at_old:
-            decisions[key] = DROP
-            msg = "removed from the template; the env file holds its old default, so fix drops it"
-        elif settings.prune:
-            decisions[key] = DROP
-            msg = "not defined by any template of the set; fix drops it (--prune)"
-        else:
-            decisions[key] = TRAIL
-            if old is not None or key in base_commented:
-                msg = (
-                    "removed from the template but customised; fix keeps it at the end of the file"
-                )
-            else:
-                msg = "not defined by any template of the set; fix keeps it at the end of the file"
-        _emit(ctx, "ENV002", key, epath, elines[ei], msg)
-
-    if DROP in decisions.values() and "$" in edoc.text:
-        _keep_referenced(ctx, env, decisions)
-    if base is not None and TAKE in decisions.values() and "$" in edoc.text:
-        held.extend(_keep_what_secrets_read(ctx, env, decisions, settings))
+    olds = _Olds.of(base)
+    keys = _template_keys(ctx, template, env, olds)
+    extra, relocated = _env_only_keys(ctx, template, env, also, olds, keys)
+    _references(ctx, env, base, keys)
     # (the stale defaults fix updates: those it keeps, a secret or what one reads, are not)
-    stale = sum(1 for f in ctx.out if f.code == "ENV004" and decisions.get(f.key) == TAKE)
-
-    for key, lines in env.dups.items():
-        _emit(
-            ctx,
-            "ENV006",
-            key,
-            epath,
-            lines[-1],
-            f"assigned {len(lines)} times (lines {_line_list(lines)}); "
-            f"Docker Compose uses the last",
-        )
-
-    offers = 0
-    for key, c in commented.items():
-        if key in env.last or key in template.last:
-            continue
-        if base is None:
-            # without a base, every opt-in the env file does not take is counted, not reported
-            offers += 1
-            continue
-        # only with a base can we tell that the template *gained* the opt-in
-        if key in base_commented or key in base.last:
-            continue
-        _emit(
-            ctx,
-            "ENV010",
-            key,
-            tpath,
-            c.line,
-            "the template offers this optional setting (commented out); "
-            "the env file does not set it",
-        )
-
-    _rename_hints(ctx, template, env, missing, base, extra)
+    stale = sum(1 for f in ctx.out if f.code == "ENV004" and keys.decisions.get(f.key) == TAKE)
+    _duplicates(ctx, env)
+    offers = _opt_ins(ctx, template, env, base, olds)
+    _rename_hints(ctx, template, env, keys.missing, base, extra)
     if ctx.settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, env, base, also, history)
-    # (a key a template of the set or the base defines, or offers commented out, is a name,
-    # wherever the env file has it)
-    odd = odd_keys(env.doc)
-    if odd:
-        known: tuple[Side | None, ...] = (template, *also, base)
-        for known_side in known:
-            if known_side is not None:
-                odd = odd - known_side.last.keys() - {c.key for c in known_side.doc.commented}
-    odd |= odd_keys(template.doc, bare=False)
+    odd = _odd_names(template, env, also, base)
     findings = hide_odd_keys(ctx.out, odd)
     findings.sort()
     return Comparison(
         findings,
         KeyList(template, env, odd),
-        decisions,
+        keys.decisions,
         relocated,
         stale,
-        conflicts,
-        unequal,
+        keys.conflicts,
+        keys.unequal,
         offers,
-        tuple(held),
+        tuple(keys.held),
     )
+
+
+#: the findings a written fix resolves whatever they said: the key is added (ENV001), each key
+#: is written once (ENV006), no key is missing any more, so none looks renamed (ENV009); ENV013
+#: is looked for again in the merged text (a published default fix added is one)
+_RESOLVED_BY_FIX = frozenset({"ENV001", "ENV006", "ENV009", "ENV013"})
+
+
+def after_fix(
+    first: Comparison,
+    template: Side,
+    merged: Side,
+    settings: Settings,
+    base: Side | None = None,
+    also: tuple[Side, ...] = (),
+    history: Iterable[tuple[str, str]] = (),
+) -> tuple[list[Finding], KeyList]:
+    """The findings that remain in ``merged``, the text fix merged from the comparison
+    ``first`` with nothing else changed, and the keys it checks: what :func:`compare` of the
+    merged text gives (``tests/test_after_fix.py`` holds them equal), worked out from ``first``
+    rather than compared again (100,000 keys: half a second). A finding on a key that fix
+    takes or drops goes, one on a key it keeps stays (at the key's line in the merged text when
+    it is the env file's), and duplicates and published secrets are looked for in the merged
+    text. Keys shown by their line are compared again: their lines move."""
+    if first.keys.odd or any(f.key.startswith("<") for f in first.findings):
+        c = compare(template, merged, settings, base, also, history)
+        return c.findings, c.keys
+    ctx = _Ctx(settings, [])
+    decisions, mlines, mlast = first.decisions, merged.doc.lines, merged.last
+    gone = (TAKE, DROP)
+    for f in first.findings:
+        if f.code in _RESOLVED_BY_FIX or decisions.get(f.key) in gone:
+            continue
+        if f.file == merged.path and f.key:
+            f = f._replace(line=mlines[mlast[f.key]])
+        ctx.out.append(f)
+    _duplicates(ctx, merged)
+    if settings.severity_of("ENV013") != "off":
+        _default_secrets(ctx, template, merged, base, also, history)
+    odd = _odd_names(template, merged, also, base)
+    findings = hide_odd_keys(ctx.out, odd)
+    findings.sort()
+    return findings, KeyList(template, merged, odd)
+
+
+class _Olds(NamedTuple):
+    """What the base (the previous template) published: its defaults in comparison form and
+    its commented-out keys; ``values`` is None without a base."""
+
+    values: dict[str, str] | None
+    commented: set[str]
+
+    @classmethod
+    def of(cls, base: Side | None) -> _Olds:
+        if base is None:
+            return cls(None, set())
+        return cls(_base_values(base), {c.key for c in base.doc.commented})
+
+    def at_old(self, key: str, kind: int, template: str) -> bool:
+        """Whether the env file's value (``kind``, ``template``) is the base's default."""
+        return self.values is not None and _at(self.values, key, kind, template)
+
+
+class _Keys:
+    """What the passes decide, key by key, and what they count on the way."""
+
+    __slots__ = ("conflicts", "decisions", "held", "missing", "unequal")
+
+    def __init__(self, decisions: dict[str, str], unequal: list[str] | None) -> None:
+        #: env key -> KEEP, TAKE, DROP, TRAIL or UNDER
+        self.decisions = decisions
+        #: template keys whose env text is not the template's, in template order (None: the
+        #: loop looked at every key, with --take-template)
+        self.unequal = unequal
+        self.missing: list[str] = []  # template keys the env file lacks, in template order
+        self.conflicts = 0
+        #: keys kept at the previous template's default (see Comparison.held)
+        self.held: list[str] = []
+
+
+#: the verdicts of :func:`three_way`
+IN_SYNC = "in sync"
+
+
+def three_way(cur: str, new: str, old: str | None) -> str:
+    """DESIGN section 5, a row a line: the verdict on an env value ``cur`` against the
+    template's default ``new`` and the previous template's ``old`` (None: no base, or the base
+    lacks the key), all in comparison form (:func:`canonical`)."""
+    if cur == new:
+        return IN_SYNC  # = new default, whatever changed: the template's line
+    if old is None or old == new:
+        return "ENV003"  # customised, default unchanged: the operator's value is kept
+    if cur == old:
+        return "ENV004"  # = old default, which changed: the new default is taken
+    return "ENV005"  # customised, and the default changed as well: the operator's is kept
+
+
+def _same_text_keys(template: Side, env: Side) -> tuple[dict[str, str], list[str]]:
+    """KEEP for each template key whose env text is the template's (the same text reads the
+    same, a bare ``KEY`` on either side included), and the other template keys, in order.
+    C-level passes over the columns (a missing key looks up the None past the env's last
+    value): at 100,000 keys the Python loop then runs over the few that differ."""
+    tlast, elast = template.last, env.last
+    etemplates = env.doc.templates
+    order = list(tlast)
+    past_end = len(etemplates)
+    same = list(
+        map(
+            eq,
+            map(template.doc.templates.__getitem__, tlast.values()),
+            map([*etemplates, None].__getitem__, map(elast.get, order, repeat(past_end))),
+        )
+    )
+    return dict.fromkeys(compress(order, same), KEEP), list(compress(order, map(not_, same)))
+
+
+def _template_keys(ctx: _Ctx, template: Side, env: Side, olds: _Olds) -> _Keys:
+    """The template's keys: ENV001 for a missing one, ENV003-ENV005 for a value that differs
+    (:func:`three_way`), and the decision for each key the env file has."""
+    takes = ctx.settings.takes_template if ctx.settings.take_template else None
+    if takes is None:
+        decisions, todo = _same_text_keys(template, env)
+        keys = _Keys(decisions, todo)
+    else:  # (--take-template: every key is looked at)
+        keys = _Keys({}, None)
+        todo = list(template.last)
+    for key in todo:
+        _template_key(ctx, key, template, env, olds, takes, keys)
+    return keys
+
+
+def _template_key(
+    ctx: _Ctx,
+    key: str,
+    template: Side,
+    env: Side,
+    olds: _Olds,
+    takes: Callable[[str], bool] | None,
+    keys: _Keys,
+) -> None:
+    """One template key whose env text may differ from the template's."""
+    tdoc, edoc = template.doc, env.doc
+    ti = template.last[key]
+    ei = env.last.get(key)
+    decisions = keys.decisions
+    ekinds, etemplates, ttemplates = edoc.kinds, edoc.templates, tdoc.templates
+    if ei is not None and ttemplates[ti] == etemplates[ei] and ekinds[ei] != BARE:
+        decisions[key] = KEEP  # (with --take-template: the loop takes every key)
+        return
+    if tdoc.kinds[ti] == BARE:
+        if ei is not None:
+            decisions[key] = KEEP
+        return
+    tt = ttemplates[ti]
+    if ei is None:
+        keys.missing.append(key)
+        _emit(
+            ctx,
+            "ENV001",
+            key,
+            template.path,
+            tdoc.lines[ti],
+            "missing from the env file; fix adds it with the template default"
+            + (_values(ctx.settings, key, template=tt) if ctx.settings.show_values else ""),
+        )
+        return
+    if ekinds[ei] == BARE:
+        decisions[key] = TAKE if takes is not None and takes(key) else KEEP
+        return
+    et = etemplates[ei]
+    old = olds.values.get(key) if olds.values is not None else None
+    verdict = IN_SYNC if et == tt else three_way(canonical(et), canonical(tt), old)
+    if verdict == IN_SYNC:
+        decisions[key] = KEEP
+        return
+    take = takes is not None and takes(key)
+    if take:
+        decisions[key] = TAKE
+    _changed_default(ctx, key, template.path, tdoc.lines[ti], et, tt, verdict, take, keys)
+    decisions.setdefault(key, KEEP)
+
+
+def _changed_default(
+    ctx: _Ctx,
+    key: str,
+    tpath: str,
+    tline: int,
+    et: str,
+    tt: str,
+    verdict: str,
+    take: bool,
+    keys: _Keys,
+) -> None:
+    """ENV003, ENV004 or ENV005 for a value that differs from the template's default, with
+    what fix does about it (and, for a stale default it takes, the TAKE decision)."""
+    settings = ctx.settings
+    analysis = analyse_change(display(et), display(tt))
+    shown = _values(settings, key, yours=et, template=tt) if settings.show_values else ""
+    taken = "takes the template default (--take-template)"
+    if verdict == "ENV004":
+        verb = "takes the new default"
+        if settings.keep_stale:
+            verb = "keeps it (--keep-stale)"
+        elif not take and _secret_in_use(key, settings):
+            verb = KEEPS_SECRET
+        else:
+            keys.decisions[key] = TAKE
+        if keys.decisions.get(key) != TAKE:
+            keys.held.append(key)
+        if take:
+            verb = "takes the new default"
+        message = (
+            "holds the previous template's default, which the template changed "
+            f"({ANALYSIS_TEXT[analysis]}); fix {verb}"
+        )
+    elif verdict == "ENV005":
+        keys.conflicts += 1
+        verb = taken if take else "keeps the operator's value; review the new default"
+        message = (
+            "customised, and the template default changed as well "
+            f"({ANALYSIS_TEXT[analysis]}); fix {verb}"
+        )
+    else:
+        verb = taken if take else "keeps the operator's value"
+        message = f"differs from the template default ({ANALYSIS_TEXT[analysis]}); fix {verb}"
+    _emit(ctx, verdict, key, tpath, tline, message + shown, analysis)
+
+
+def _also_defined(also: tuple[Side, ...]) -> dict[str, tuple[str, int]]:
+    """Each key the other templates of the set define (or offer commented out) -> (the first
+    such template's path, its line)."""
+    out: dict[str, tuple[str, int]] = {}
+    for side in also:
+        slines = side.doc.lines
+        for k, i in side.last.items():
+            out.setdefault(k, (side.path, slines[i]))
+        for c in side.doc.commented:
+            out.setdefault(c.key, (side.path, c.line))
+    return out
+
+
+def _env_only_keys(
+    ctx: _Ctx,
+    template: Side,
+    env: Side,
+    also: tuple[Side, ...],
+    olds: _Olds,
+    keys: _Keys,
+) -> tuple[list[str], dict[str, str]]:
+    """The keys the template does not assign: an opt-in it offers commented out (placed
+    under its comment), a key another template of the set defines (ENV008), or one no
+    template defines (ENV002). Returns the last kind (for rename hints) and the relocated
+    keys -> their template."""
+    commented = {c.key for c in template.doc.commented}
+    also_defined = _also_defined(also)
+    extra: list[str] = []
+    relocated: dict[str, str] = {}
+    ekinds, etemplates = env.doc.kinds, env.doc.templates
+    for key in list(filterfalse(template.last.__contains__, env.last)):
+        ei = env.last[key]
+        at_old = olds.at_old(key, ekinds[ei], etemplates[ei])
+        if key in commented:
+            keys.decisions[key] = UNDER
+            if at_old:
+                keys.held.append(key)
+            continue
+        where = also_defined.get(key)
+        if where is not None:
+            relocated[key] = where[0]
+            _relocated_key(ctx, key, where, at_old, olds, keys)
+            continue
+        extra.append(key)
+        _removed_key(ctx, key, env.path, env.doc.lines[ei], at_old, olds, keys)
+    return extra, relocated
+
+
+def _relocated_key(
+    ctx: _Ctx, key: str, where: tuple[str, int], at_old: bool, olds: _Olds, keys: _Keys
+) -> None:
+    """ENV008: ``key`` is now defined by the set's template at ``where``. With a base, a value
+    that is still the old default is no choice of the operator's: dropped, so the default of
+    the template that now defines the key applies (a secret in use is kept)."""
+    settings = ctx.settings
+    path = where[0]
+    held = f"now defined in {path}; the env file holds the previous template's default"
+    if at_old and not settings.prune and _secret_in_use(key, settings):
+        keys.decisions[key] = TRAIL
+        keys.held.append(key)
+        msg = f"{held}, and fix {KEEPS_SECRET_HERE}"
+    elif at_old:
+        keys.decisions[key] = DROP
+        msg = f"{held}, so fix drops it ({_what_applies(path)})"
+    elif settings.prune:
+        keys.decisions[key] = DROP
+        msg = f"now defined in {path}; fix drops it (--prune)"
+    else:
+        keys.decisions[key] = TRAIL
+        customised = "customised; " if olds.values is not None and key in olds.values else ""
+        msg = (
+            f"now defined in {path}; {customised}the env file's value still applies and fix "
+            "keeps it"
+        )
+    _emit(ctx, "ENV008", key, path, where[1], msg)
+
+
+def _removed_key(
+    ctx: _Ctx, key: str, epath: str, eline: int, at_old: bool, olds: _Olds, keys: _Keys
+) -> None:
+    """ENV002: no template of the set defines ``key``. At the previous template's default it
+    was the template's, not the operator's: dropped (a secret in use is kept); otherwise kept
+    at the end of the file unless ``--prune``."""
+    settings = ctx.settings
+    if at_old and not settings.prune and _secret_in_use(key, settings):
+        keys.decisions[key] = TRAIL
+        keys.held.append(key)
+        msg = "removed from the template; the env file holds its old default, and fix " + (
+            KEEPS_SECRET_HERE
+        )
+    elif at_old:
+        keys.decisions[key] = DROP
+        msg = "removed from the template; the env file holds its old default, so fix drops it"
+    elif settings.prune:
+        keys.decisions[key] = DROP
+        msg = "not defined by any template of the set; fix drops it (--prune)"
+    else:
+        keys.decisions[key] = TRAIL
+        if (olds.values is not None and key in olds.values) or key in olds.commented:
+            msg = "removed from the template but customised; fix keeps it at the end of the file"
+        else:
+            msg = "not defined by any template of the set; fix keeps it at the end of the file"
+    _emit(ctx, "ENV002", key, epath, eline, msg)
+
+
+def _references(ctx: _Ctx, env: Side, base: Side | None, keys: _Keys) -> None:
+    """What a kept value reads stays: a key fix would drop but a kept value references is
+    kept (:func:`_keep_referenced`), and a stale default a kept secret reads is kept
+    (:func:`_keep_what_secrets_read`). Only when the env file has a ``$`` at all."""
+    decisions = keys.decisions
+    if "$" not in env.doc.text:
+        return
+    if DROP in decisions.values():
+        _keep_referenced(ctx, env, decisions)
+    if base is not None and TAKE in decisions.values():
+        keys.held.extend(_keep_what_secrets_read(ctx, env, decisions, ctx.settings))
+
+
+def _duplicates(ctx: _Ctx, env: Side) -> None:
+    """ENV006 for each key the env file assigns more than once (Compose reads the last)."""
+    for key, lines in env.dups.items():
+        _emit(
+            ctx,
+            "ENV006",
+            key,
+            env.path,
+            lines[-1],
+            f"assigned {len(lines)} times (lines {_line_list(lines)}); "
+            f"Compose uses the last; fix keeps only it",
+        )
+
+
+def _opt_ins(ctx: _Ctx, template: Side, env: Side, base: Side | None, olds: _Olds) -> int:
+    """The template's commented-out ``# KEY=`` lines the env file does not set: counted
+    without a base; with one, ENV010 for each the template gained (only a base tells)."""
+    offers = 0
+    # (a key offered twice counts once, at its last offer)
+    for key, c in {c.key: c for c in template.doc.commented}.items():
+        if key in env.last or key in template.last:
+            continue
+        if base is None:
+            offers += 1
+            continue
+        if key in base.last or key in olds.commented:
+            continue
+        _emit(
+            ctx,
+            "ENV010",
+            key,
+            template.path,
+            c.line,
+            "the template offers this optional setting (commented out); "
+            "the env file does not set it",
+        )
+    return offers
+
+
+def _odd_names(
+    template: Side, env: Side, also: tuple[Side, ...], base: Side | None
+) -> frozenset[str]:
+    """The keys shown by their line, never as text (:func:`odd_keys`): those of the env file,
+    less any a template of the set or the base defines or offers (a name, wherever the env
+    file has it), and the template's own."""
+    odd = odd_keys(env.doc)
+    if odd:
+        for side in (template, *also, base):
+            if side is not None:
+                odd = odd - side.last.keys() - {c.key for c in side.doc.commented}
+    return odd | odd_keys(template.doc, bare=False)
 
 
 def _what_applies(template: str) -> str:
@@ -732,29 +894,52 @@ def _default_secrets(
 
     patterns = ctx.settings.secret_patterns
     ekinds, etemplates, elines = env.doc.kinds, env.doc.templates, env.doc.lines
+    # (the cheap tests first: a name holding a pattern, a value some side publishes; the name
+    # test, a few microseconds a key, last)
     candidates = {
-        k
-        for k in _names_holding(list(env.last), patterns)
-        if ekinds[env.last[k]] != BARE and is_secret_key(k, patterns)
+        k for k in _names_holding(list(env.last), patterns) if ekinds[env.last[k]] != BARE
     }
     if not candidates:
         return
     published = _published((template, *also, base), candidates)
-    for key, value in history:
-        if key in candidates:
+    # (the history only for the keys whose value no side publishes; a lazy history (base.py's
+    # ``select``) starts its git process only when there are some)
+    pending = set()
+    for k in candidates:
+        value = canonical(etemplates[env.last[k]])
+        if value not in published.get(k, ()) and not _NOT_A_SECRET.fullmatch(value.strip()):
+            pending.add(k)  # (an empty value or a switch is published by no one)
+    select = getattr(history, "select", None)
+    for key, value in select(pending) if select and pending else history if pending else ():
+        if key in pending:
             published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
+    flagged: list[str] = []
     for key in sorted(published, key=env.last.__getitem__):
         ei = env.last[key]
         value = canonical(etemplates[ei])
-        if "${" in value or _NOT_A_SECRET.fullmatch(value.strip()):
-            continue  # a reference or a switch is no secret
         if value not in published[key]:
             continue
+        if "${" in value or _NOT_A_SECRET.fullmatch(value.strip()):
+            continue  # a reference or a switch is no secret
+        if is_secret_key(key, patterns):
+            flagged.append(key)
+    if not flagged:
+        return
+    from envsync_hook.findings import SECRET_INSIDE, SECRET_SHARED
+    from envsync_hook.generate import ties
+
+    # (what to suggest: a command fix accepts, or a change by hand)
+    tied = ties(env.doc, env.last, flagged, patterns)
+    for key in flagged:
+        ei = env.last[key]
         if key in template.last:
             path, line = template.path, tlines[template.last[key]]
         else:
             path, line = env.path, elines[ei]
+        tie = tied.get(key)
+        # (a fixed note, naming no key: the text report groups the findings without it)
+        note = "" if tie is None else SECRET_INSIDE if tie.inside else SECRET_SHARED
         _emit(
             ctx,
             "ENV013",
@@ -762,10 +947,9 @@ def _default_secrets(
             path,
             line,
             "holds a default published in the template, its previous version or its git "
-            "history, which anyone "
-            "can read; set a fresh value (envsync fix --generate-secrets KEY makes one; a "
-            "database password must be changed in the database too); fix does not change it "
-            "on its own",
+            "history, which anyone can read; set a fresh value (envsync fix --generate-secrets "
+            "KEY makes one; a database password must be changed in the database too); fix does "
+            f"not change it on its own{note}",
         )
 
 

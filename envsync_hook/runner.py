@@ -1,4 +1,5 @@
-"""Check and fix one template/env pair: reads through files.py, decides through the pure core.
+"""Check and fix one template/env pair: reads and writes through ``files``, decides through the pure
+core.
 
 Nothing here prints; the CLI prints what these functions return.
 """
@@ -10,7 +11,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from envsync_hook import files
 from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import (
     DROP,
@@ -21,6 +21,7 @@ from envsync_hook.compare import (
     Comparison,
     KeyList,
     Side,
+    after_fix,
     canonical,
     compare,
     index,
@@ -28,6 +29,7 @@ from envsync_hook.compare import (
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
 from envsync_hook.settings import Settings
 
@@ -87,7 +89,7 @@ def _display(path: Path) -> str:
 def _read(job: Job, path: Path, what: str) -> str:
     """Read a file of the job; one not named on the command line must not lead out of the
     folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
-    return files.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
+    return reading.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
 
 
 def load_templates(job: Job) -> Loaded:
@@ -152,7 +154,7 @@ def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> lis
     sev = settings.severity_of("ENV011")
     if sev == "off":
         return out
-    mode = files.file_mode(env)
+    mode = reading.file_mode(env)
     if mode is not None and mode & 0o077:
         out.append(
             make_finding(
@@ -166,7 +168,7 @@ def _permission_findings(env: Path, backup_dir: Path, settings: Settings) -> lis
         )
     if backup_dir.is_dir():
         loose = [
-            b for b in files.list_backups(env, backup_dir) if (files.file_mode(b) or 0) & 0o077
+            b for b in backups.list_backups(env, backup_dir) if (reading.file_mode(b) or 0) & 0o077
         ]
         if loose:
             out.append(
@@ -307,7 +309,7 @@ def _check_loaded(
             )
         return _missing(job, loaded, settings, started)
     etext = _read(job, job.env, "env file")
-    bdir = files.backup_dir_for(job.env, job.backup_dir or backup_dir)
+    bdir = backups.backup_dir_for(job.env, job.backup_dir or backup_dir)
     edoc = parse(etext)
     quoted: list[Finding] = []
     if edoc.errors:
@@ -390,17 +392,19 @@ def _generate(settings: Settings, text: str) -> tuple[str, list[str]]:
     return generate_secrets(text, settings.generate_secrets, settings.secret_patterns)
 
 
-def _remaining(job: Job, loaded: Loaded, new_doc: Document, settings: Settings) -> Comparison:
-    """The comparison of the merged text (already parsed by the merge's own check) with the
-    same templates and base: the findings that remain after fix, at their new lines."""
-    return compare(
-        loaded.template,
-        index(str(job.env), new_doc),
-        settings,
-        loaded.base,
-        loaded.also,
-        loaded.choice.history,
-    )
+def _remaining(
+    job: Job, loaded: Loaded, first: Comparison, new_doc: Document, settings: Settings, fresh: bool
+) -> tuple[list[Finding], KeyList]:
+    """The findings that remain in the merged text (already parsed by the merge's own check),
+    with the same templates and base, at their new lines, and the keys it checks: worked out
+    from ``first``, the comparison it was merged from (:func:`compare.after_fix`), or, when
+    ``--generate-secrets`` put ``fresh`` values in, compared again."""
+    merged_side = index(str(job.env), new_doc)
+    args = (loaded.base, loaded.also, loaded.choice.history)
+    if fresh:
+        c = compare(loaded.template, merged_side, settings, *args)
+        return c.findings, c.keys
+    return after_fix(first, loaded.template, merged_side, settings, *args)
 
 
 def _generate_note(job: Job, settings: Settings, generated: list[str]) -> str:
@@ -502,6 +506,9 @@ def fix_actions(
         backup,
         dry_run=dry_run,
         relocated=sum(1 for k in trailing if k in c.relocated),
+        # (the merge writes a key once: a duplicate not dropped as a whole loses its earlier
+        # assignments)
+        duplicates=tuple(k for k in env.dups if c.decisions.get(k) != DROP),
     )
 
 
@@ -516,14 +523,14 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         if not (opts.dry_run or opts.diff):  # (the CLI refuses this first, as a usage error)
             raise EnvsyncError(f"fix cannot write back to {job.env}; use --dry-run or --diff")
         return _preview_piped(job, loaded, settings, opts.diff, started)
-    bdir = files.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
+    bdir = backups.backup_dir_for(job.env, job.backup_dir or opts.backup_dir)
     if os.path.abspath(job.env) not in job.explicit:
-        files.check_inside_project(job.env, "env file")
+        targets.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
         if opts.if_missing == "skip" or job.optional:
             why = "--if-missing skip" if not job.optional else "optional"
             return FixOutcome(_skipped(job, loaded, started, why), "", None)
-        files.check_writable_target(job.env, bdir)
+        targets.check_writable_target(job.env, bdir)
         result = _missing(job, loaded, settings, started)
         if opts.dry_run or opts.diff:
             return FixOutcome(
@@ -535,10 +542,10 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                 "",
                 None,
             )
-        with files.env_lock(job.env):
+        with locking.env_lock(job.env):
             if not os.path.lexists(job.env):
                 created, _generated = _generate(settings, loaded.template.doc.text)
-                files.atomic_write(job.env, created, mode=0o600)
+                atomic.atomic_write(job.env, created, mode=0o600)
                 recorded = _record(job, loaded, bdir)
                 notice = f"{job.env}: created from {job.template} (mode 0600); review it"
                 notice += f"\n{recorded}" if recorded else ""
@@ -547,11 +554,11 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
                     "",
                     None,
                 )
-    files.check_writable_target(job.env, bdir)
+    targets.check_writable_target(job.env, bdir)
     from envsync_hook.merge import merged
 
-    with files.env_lock(job.env):
-        etext = files.read_env(job.env)  # (no symlink followed out of its folder, even now)
+    with locking.env_lock(job.env):
+        etext = reading.read_env(job.env)  # (no symlink followed out of its folder, even now)
         edoc = parse(etext)
         _refuse_syntax(str(job.env), edoc)
         env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
@@ -602,14 +609,14 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
             fresh += shared_note(new, generated)
             summary = f"{summary}; {fresh}" if summary else fresh
         if not opts.force:
-            files.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
+            targets.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
             notice = f"{job.env}: would change (dry run, nothing written)"
             notice += f"\n{gen_note}" if gen_note else ""
             actions = fix_actions(loaded.template, env, c, settings, "", True)
             # the findings the merge would leave, at their lines in the file as it stands
-            after = _remaining(job, loaded, new_doc, settings)
-            remain = {(f.code, f.key) for f in after.findings}
+            after, _keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
+            remain = {(f.code, f.key) for f in after}
             return FixOutcome(
                 result._replace(
                     findings=tuple(f for f in findings if (f.code, f.key) in remain),
@@ -625,25 +632,25 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         # merged text's parse is kept for the findings that remain)
         result = result._replace(keys=())
         held = held_defaults(env, c)
-        del edoc, env, c, findings
+        del edoc, env, findings
         # the backup is the text merged from, and the env file is replaced only if it still
         # holds it: an edit made meanwhile by another program (which does not take our lock)
         # is refused, not silently reverted
-        backup = files.replace_with_backup(job.env, new, bdir, expect=etext)
+        backup = backups.replace_with_backup(job.env, new, bdir, expect=etext)
         del etext
         recorded = _record(job, loaded, bdir, held)  # after the replace: what it syncs with
     actions = actions._replace(backup=str(backup))
     # the findings that remain are those of the merged text (parsed once, by the merge's own
     # check), not the ones fix just resolved
-    after = _remaining(job, loaded, new_doc, settings)
+    after, after_keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     notice += f"\n{recorded}" if recorded else ""
     notice += f"\n{gen_note}" if gen_note else ""
     return FixOutcome(
         result._replace(
-            findings=tuple(after.findings),
-            keys=after.keys,
+            findings=tuple(after),
+            keys=after_keys,
             duration=time.perf_counter() - started,
             notice=notice,
             fixed=actions,

@@ -76,7 +76,7 @@ FILE_CHANGING = (
 TRACE_SET = ",".join(f"?{name}" for name in FILE_CHANGING)
 
 BACKUP_NAME = re.compile(r".+\.backup_\d{8}_\d{6}(?:_\d+)?")
-#: temporary files of files.py: ``.<name>.<12 hex>.envsync-tmp``
+#: temporary files of files.atomic: ``.<name>.<12 hex>.envsync-tmp``
 TEMP_NAME = re.compile(r"\..*\.[0-9a-f]{12}\.envsync-tmp")
 FOLLOW_UP_TIMEOUT = 30
 MIN_KILL_POINTS = 40

@@ -535,3 +535,65 @@ def test_generate_secrets_refuses_a_value_kept_inside_another(
     else:
         assert proc.returncode in (0, 1), proc.stderr
         assert (tmp_path / ".env").read_text() != text
+
+
+def _three_versions(tmp_path: Path, old: str, mid: str, new: str) -> list[str]:
+    """A repository whose template published ``SECRET_KEY`` = ``old``, ``mid``, then ``new``
+    (the current one) in three commits; returns the commits, oldest first."""
+    import subprocess
+
+    _git(tmp_path, "init", "-q")
+    commits = []
+    for n, value in enumerate((old, mid, new)):
+        (tmp_path / ".env.example").write_text(
+            f"SECRET_KEY={value}\nLOG_LEVEL=INFO\nWORKERS={n + 4}\n"
+        )
+        _git(tmp_path, "add", ".env.example")
+        _git(tmp_path, "commit", "-q", "-m", f"v{n}")
+        commits.append(
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True
+            ).stdout.strip()
+        )
+    return commits
+
+
+@pytest.mark.parametrize("mode", ["record", "option", "hook"])
+@pytest.mark.parametrize("changed", [False, True])
+def test_env013_reads_the_history_whatever_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, changed: bool
+) -> None:
+    """A secret at a default only the template's first commit published is flagged whatever
+    the base comes from (the sync record, ``--base``, the commit before an upgrade-hook run:
+    none of which publishes it); a changed secret is not. No value is printed."""
+    import secrets
+
+    old, mid, new, fresh = (secrets.token_hex(16) for _ in range(4))
+    commits = _three_versions(tmp_path, old, mid, new)
+    value = fresh if changed else old
+    (tmp_path / ".env").write_text(f"SECRET_KEY={value}\nLOG_LEVEL=INFO\nWORKERS=6\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    args: list[str] = []
+    if mode == "record":
+        fixed = run(tmp_path, "fix", "-q")  # (records the current template: the next base)
+        assert fixed.returncode in (0, 1), fixed.stderr
+        assert (tmp_path / "env-backup" / ".env.sync" / "manifest").is_file()
+    elif mode == "option":
+        (tmp_path / "base.example").write_text(f"SECRET_KEY={mid}\nLOG_LEVEL=INFO\nWORKERS=5\n")
+        args = ["--base", "base.example"]
+    else:
+        monkeypatch.setenv("PRE_COMMIT_CHECKOUT_TYPE", "1")
+        monkeypatch.setenv("PRE_COMMIT_FROM_REF", commits[1])
+        monkeypatch.setenv("PRE_COMMIT_TO_REF", commits[2])
+        args = ["--upgrade-hook"]
+    proc = run(tmp_path, "check", "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    import json
+
+    sources = {p["base"]["source"] for p in json.loads(proc.stdout)["pairs"]}
+    assert sources == {{"record": "record", "option": "option", "hook": "hook"}[mode]}
+    assert _codes(proc.stdout).get("ENV013", set()) == (set() if changed else {"SECRET_KEY"})
+    text = run(tmp_path, "check", *args)
+    assert ("ENV013" in text.stdout) is not changed
+    for v in (old, mid, new, fresh):
+        assert v not in proc.stdout + proc.stderr + text.stdout + text.stderr

@@ -1,7 +1,8 @@
 """An edit made to ``.env`` by another program while fix or restore runs is refused, not lost.
 
 Real subprocess runs; ``tests/faults/edit_during_run.py`` appends to the env file after envsync
-has read it and written its backup, just before the replace (the hook ``files.before_replace``).
+has read it and written its backup, just before the replace (the hook
+``files.atomic.before_replace``).
 Each run must exit 2 with one line telling the operator to run again, leave the edited file
 exactly as the other program left it, and leave no temp file and no new backup (a failed write
 leaves none behind: it is not a state anything replaced).
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from envsync_hook import files
+from envsync_hook.errors import EnvsyncError
+from envsync_hook.files import atomic
 
 EDIT = Path(__file__).parent / "faults" / "edit_during_run.py"
 TEMPLATE = "HOST=localhost\nPORT=8080\nNEW=1\n"
@@ -115,11 +117,11 @@ def test_the_check_compares_content(tmp_path: Path, edit: str, as_text: bool) ->
         if edit == "same size and mtime":
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
-    files.before_replace = change
+    atomic.before_replace = change
     try:
-        with pytest.raises(files.EnvsyncError, match="changed while envsync fix ran"):
-            files.atomic_write(env, "HOST=new\n", expect=expect)
+        with pytest.raises(EnvsyncError, match="changed while envsync fix ran"):
+            atomic.atomic_write(env, "HOST=new\n", expect=expect)
     finally:
-        files.before_replace = None
+        atomic.before_replace = None
     assert env.read_text(encoding="utf-8") != ENV and b"HOST=new" not in env.read_bytes()
     assert _leftovers(tmp_path) == []

@@ -19,19 +19,14 @@ from typing import Any
 
 import pytest
 
-from envsync_hook import files
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.files import (
-    atomic_write,
-    backup_dir_for,
-    check_writable_target,
-    env_lock,
-    file_mode,
-    list_backups,
-    make_backup,
-    read_text,
-    restore,
-)
+from envsync_hook.files import locking, reading
+from envsync_hook.files.atomic import atomic_write
+from envsync_hook.files.backups import backup_dir_for, list_backups, make_backup
+from envsync_hook.files.locking import env_lock
+from envsync_hook.files.reading import file_mode, read_text
+from envsync_hook.files.restore import restore
+from envsync_hook.files.targets import check_writable_target
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions and flock")
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -675,8 +670,8 @@ def test_a_symlink_out_of_its_folder_is_refused_by_every_writer(
     calls: dict[str, Callable[[], object]] = {
         "atomic_write": lambda: atomic_write(link, "NEW=1\n"),
         "make_backup": lambda: make_backup(link, deploy / "env-backup", now=NOW),
-        "read_env": lambda: files.read_env(link),
-        "restore": lambda: files.restore(link, backup, deploy / "env-backup"),
+        "read_env": lambda: reading.read_env(link),
+        "restore": lambda: restore(link, backup, deploy / "env-backup"),
     }
     with pytest.raises(EnvsyncError) as info:
         calls[operation]()
@@ -696,10 +691,10 @@ def test_a_backup_that_is_a_symlink_is_never_read(tmp_path: Path) -> None:
     env = tmp_path / "d" / ".env"
     assert list_backups(env, bdir) == [real]  # the link is not a backup
     with pytest.raises(EnvsyncError) as info:
-        files.read_backup(bdir / ".env.backup_29991231_235959")
+        reading.read_backup(bdir / ".env.backup_29991231_235959")
     assert "symbolic link" in str(info.value)
     with pytest.raises(EnvsyncError):
-        files.restore(env, bdir / ".env.backup_29991231_235959", bdir)
+        restore(env, bdir / ".env.backup_29991231_235959", bdir)
     assert not env.exists()
 
 
@@ -930,7 +925,7 @@ def test_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 def _nested(env: str, link: str, done: Any) -> None:
     with env_lock(Path(env)), env_lock(Path(link)), env_lock(Path(env)):
         pass
-    if files._held_locks == {}:
+    if locking._held_locks == {}:
         done.set()
 
 
@@ -975,7 +970,7 @@ def test_env_lock_locks_the_resolved_directory(tmp_path: Path) -> None:
         assert not try_lock(real)
         assert try_lock(deploy)
     assert try_lock(real)
-    assert files._held_locks == {}
+    assert locking._held_locks == {}
 
 
 @posix_only
@@ -989,7 +984,7 @@ def test_env_lock_released_after_exception(tmp_path: Path) -> None:
     env = _write(tmp_path / ".env", b"")
     with pytest.raises(RuntimeError), env_lock(env):
         raise RuntimeError("boom")
-    assert files._held_locks == {}
+    assert locking._held_locks == {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -1153,11 +1148,9 @@ _BIG_LINE = b"# " + b"x" * 98 + b"\n"  # 101 bytes
     ids=["valid", "invalid-utf8", "nul"],
 )
 def test_read_text_large_file(tmp_path: Path, tail: bytes, fragment: str | None) -> None:
-    from envsync_hook import files
-
-    lines = files._LARGE // len(_BIG_LINE) + 10
+    lines = reading._LARGE // len(_BIG_LINE) + 10
     data = b"\xef\xbb\xbf" + _BIG_LINE * lines + tail
-    assert len(data) >= files._LARGE
+    assert len(data) >= reading._LARGE
     p = _write(tmp_path / ".env", data)
     if fragment is None:
         assert read_text(p, "env file") == data.decode("utf-8")
@@ -1173,9 +1166,7 @@ def test_read_text_large_file_that_changes_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file that is not the size ``fstat`` said by the time it is read is read the usual way."""
-    from envsync_hook import files
-
-    data = _BIG_LINE * (files._LARGE // len(_BIG_LINE) + 10)
+    data = _BIG_LINE * (reading._LARGE // len(_BIG_LINE) + 10)
     p = _write(tmp_path / ".env", data)
     real_fstat = os.fstat
 
@@ -1185,5 +1176,5 @@ def test_read_text_large_file_that_changes_size(
         fields[6] = st.st_size + 100  # st_size: the file looks 100 bytes longer
         return os.stat_result(fields)
 
-    monkeypatch.setattr(files.os, "fstat", fstat_reporting_more)
+    monkeypatch.setattr(reading.os, "fstat", fstat_reporting_more)
     assert read_text(p, "env file") == data.decode("utf-8")

@@ -2,8 +2,8 @@
 
     python edit_during_run.py TEXT -- ENVSYNC ARGS...
 
-Sets ``files.before_replace`` (a hook for tests, None in production) to append ``TEXT`` to the
-env file after envsync has read it, merged it and written its backup, just before it checks the
+Sets ``files.atomic.before_replace`` (a hook for tests, None in production) to append ``TEXT`` to
+the env file after envsync has read it, merged it and written its backup, just before it checks the
 file and replaces it: what an editor saving or a deploy script appending at that moment does.
 """
 
@@ -17,13 +17,14 @@ def main(argv: list[str]) -> int:
     sep = argv.index("--")
     text, args = argv[0], argv[sep + 1 :]
 
-    from envsync_hook import cli, files
+    from envsync_hook import cli
+    from envsync_hook.files import atomic
 
     def edit(path: Path) -> None:
         with open(path, "a", encoding="utf-8", newline="") as fh:
             fh.write(text)
 
-    files.before_replace = edit
+    atomic.before_replace = edit
     return cli.main(args)
 
 

@@ -8,7 +8,7 @@ that they reach the lock within a millisecond of each other instead of being spr
 interpreter start-up.
 
 ``--slow-backup`` sleeps before each backup (widens the window in which an unlocked run could
-interleave with another); ``--no-lock`` replaces ``files.env_lock`` by a no-op: the control
+interleave with another); ``--no-lock`` replaces ``files.locking.env_lock`` by a no-op: the control
 that shows the concurrency test can fail.
 """
 
@@ -28,7 +28,8 @@ def main(argv: list[str]) -> int:
     opts, args = argv[:sep], argv[sep + 1 :]
     gate = Path(opts[0])
 
-    from envsync_hook import cli, diffing, files, merge, runner  # noqa: F401  (import it all now)
+    from envsync_hook import cli, diffing, merge, runner  # noqa: F401  (import it all now)
+    from envsync_hook.files import backups, locking
     from envsync_hook.reporters import text  # noqa: F401
 
     if "--no-lock" in opts:
@@ -37,16 +38,16 @@ def main(argv: list[str]) -> int:
         def no_lock(path: Path) -> Iterator[None]:
             yield
 
-        files.env_lock = no_lock  # type: ignore[assignment]
+        locking.env_lock = no_lock  # type: ignore[assignment]
     if "--slow-backup" in opts:
         delay = float(opts[opts.index("--slow-backup") + 1])
-        real = files.make_backup
+        real = backups.make_backup
 
         def slow(*a: Any, **k: Any) -> Path:
             time.sleep(delay)
             return real(*a, **k)
 
-        files.make_backup = slow  # type: ignore[assignment]
+        backups.make_backup = slow  # type: ignore[assignment]
 
     (gate / f"ready-{os.getpid()}").touch()
     while not (gate / "go").exists():
