@@ -177,8 +177,10 @@ def merged(
     ttext = template.doc.text
     eol = eol_of(ttext)
     decisions = comparison.decisions
-    edits = _template_line_edits(template, env, comparison, eol)
-    edits += _opt_in_inserts(template, env, decisions, eol)
+    # (opt-ins first: inserted at the start of a line, they go before an ``export `` that
+    # the statement starting there gets)
+    edits = _opt_in_inserts(template, env, decisions, eol)
+    edits += _template_line_edits(template, env, comparison, eol)
     trail = [k for k, d in decisions.items() if d == TRAIL]
     edits += _open_last_word(template, edits, bool(trail))
     body = _applied(ttext, edits)
@@ -287,6 +289,10 @@ def _line_edits(
         return []
     elif tb.inherited or eb.inherited:
         return _whole_statement(template, env, key, tb, eb, bare_after is not None, eol)
+    if decision == KEEP and _bare_word_at_eof(ttext, tb):
+        # the template's last word with no newline (compose-go's key ""): the operator's
+        # statement replaces it whole (a value spliced in would leave no key at all)
+        return [(_stmt_start(ttext, tb), len(ttext), _statement_text(env, eb, eol))]
     edits: list[_Edit] = []
     comments, exported = own
     if decision == KEEP and key in exported and not ttext.startswith("export", tb.start):
