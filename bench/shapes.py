@@ -85,6 +85,24 @@ def _nested(depth: int) -> tuple[str, str]:
     return "A=1\n", "A=1\nV=" + "${B:-" * depth + "x" + "}" * depth + "\n"
 
 
+def _long_names(keys: int) -> tuple[str, str]:
+    """``keys`` names of 150-200 short words, each renamed by its last word (815 KB at 2,000)."""
+    import random
+
+    rng = random.Random(keys)
+    words = [f"W{i}" for i in range(30)]
+    names = ["_".join(rng.choices(words, k=rng.randint(150, 200))) for _ in range(keys)]
+    template = "".join(f"{k}_NEW=v\n" for k in names)
+    return template, "".join(f"{k}_OLD=v{i}\n" for i, k in enumerate(names))
+
+
+def _forward(keys: int) -> tuple[str, str]:
+    """Each key references the next, defined below it; the template has the reverse order, so
+    fix must move every line."""
+    template = "".join(f"K{i}=v\n" for i in reversed(range(keys)))
+    return template, "".join(f"K{i}=${{K{i + 1}}}x\n" for i in range(keys))
+
+
 #: name -> (files for a size, the two sizes, what a size counts, the command's arguments)
 HOSTILE = {
     "unclosed ${A:-xxxxxxxxxx repeated (check)": (_unclosed, (75_000, 150_000), "B", ["check"]),
@@ -101,6 +119,13 @@ HOSTILE = {
         ["fix", "--diff"],
     ),
     "nested ${B:-...} defaults (check)": (_nested, (150, 300), " deep", ["check"]),
+    "rename hints on 150-200-word names (check)": (_long_names, (1_000, 2_000), " keys", ["check"]),
+    "forward references, template reversed (fix --dry-run)": (
+        _forward,
+        (10_000, 20_000),
+        " keys",
+        ["fix", "--dry-run"],
+    ),
 }
 
 

@@ -394,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--from",
         dest="source",
         metavar="BACKUP",
-        help="the backup to restore (default: the newest one not made by restore; after a "
-        "restore, the one before the backup it used)",
+        help="the backup to restore: one of ENV's, in its backup directory or its folder "
+        "(default: the newest one not made by restore; after a restore, the one before the "
+        "backup it used)",
     )
     restore.add_argument(
         "--list",
@@ -1027,7 +1028,7 @@ def _backup_line(info: BackupInfo) -> str:
 
 
 def _restore(args: argparse.Namespace, out: _Out) -> int:
-    from envsync_hook.files import backup_meta, backups, reading, restore, targets
+    from envsync_hook.files import backups, reading, restore, targets
 
     env = Path(args.env)
     bdir = backups.backup_dir_for(env, args.backup_dir)
@@ -1041,19 +1042,16 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
         return 0
     if args.source:
         source = Path(args.source)
-        owner = backup_meta.backup_owner(source)
-        if owner is not None and not backup_meta.backup_belongs(env, source):
-            raise EnvsyncError(
-                f"refusing to restore {source}: it is a backup of another env file ({owner})"
-            )
+        # only a backup of this env file, read from where it was checked to be
+        checked = restore.check_source(env, source, bdir)
     elif bdir.is_dir():
         targets.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
-        source = backups.pick_backup(env, bdir)
+        source = checked = backups.pick_backup(env, bdir)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)
-    reading.read_backup(source)
-    made = restore.restore(env, source, bdir, force=args.force)
+    reading.read_backup(checked, source)
+    made = restore.restore(env, checked, bdir, force=args.force)
     from envsync_hook.base import forget_record
 
     # the record names the templates the replaced file was synced with, not the restored one

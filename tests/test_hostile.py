@@ -75,8 +75,9 @@ WORKS = Expect("works")
 class Row(NamedTuple):
     id: str
     setup: Callable[[Path], None]
-    check: Expect
-    fix: Expect
+    #: None: the command is not run for this row
+    check: Expect | None
+    fix: Expect | None
     restore: Expect | None = None
     #: the file the error line must name
     names: str = ".env"
@@ -351,6 +352,101 @@ def _verify_many(d: Path, command: str, proc: subprocess.CompletedProcess[bytes]
 
 # ------------------------------------------------------------------------------------------
 # the table
+
+# restore --from (red team): only a backup of this .env is accepted; each of these is refused
+# before anything is read
+
+
+def _restore_from_setup(d: Path) -> None:
+    """A deployment with a genuine backup, and a file outside holding ``OUTSIDE``."""
+    _pair()(d / "app")
+    _outside(d)
+    _w(d / "app" / "env-backup" / ".env.backup_20240101_000000", BACKED)
+    os.chmod(d / "app" / "env-backup", 0o700)
+
+
+def _backup_link_named_otherwise(d: Path) -> None:
+    """``env-backup/passwd -> ../../elsewhere/victim.env``: a symlink into the backup directory"""
+    _restore_from_setup(d)
+    (d / "app" / "env-backup" / "passwd").symlink_to("../../elsewhere/victim.env")
+
+
+def _other_deployment(d: Path) -> Path:
+    """Another deployment beside ``app`` whose backup (with metadata naming its own ``.env``,
+    as fix writes it) holds ``OUTSIDE``; the folder its backup would go in."""
+    _restore_from_setup(d)
+    other = d / "other"
+    _w(other / ".env", f"DB_PASSWORD={OUTSIDE}\n")
+    return other
+
+
+#: the other deployment's secret, in a backup inside our folder (a shared backup directory)
+THEIRS = "their-secret-2e8a4f"
+
+
+def _backup_of(bdir: Path, env: Path, stamp: str, secret: str = OUTSIDE) -> Path:
+    """A backup of ``env`` in ``bdir`` with its metadata (the format of files.backup_meta)."""
+    backup = bdir / f".env.backup_{stamp}"
+    _w(backup, f"DB_PASSWORD={secret}\n")
+    st = os.stat(env.parent)
+    meta = (
+        f"envsync-backup 1\nmade-by fix\nenv {os.path.realpath(env)}\n"
+        f"dir {st.st_dev}:{st.st_ino}\n"
+    )
+    _w(backup.with_name(backup.name + ".meta"), meta)
+    return backup
+
+
+def _other_deployments_own_backup(d: Path) -> None:
+    other = _other_deployment(d)
+    _backup_of(other / "env-backup", other / ".env", "20990101_000000")
+
+
+def _other_deployments_backup_in_ours(d: Path) -> None:
+    """A shared backup directory: the other deployment's backup sits beside ours."""
+    other = _other_deployment(d)
+    _backup_of(d / "app" / "env-backup", other / ".env", "20990101_000000", THEIRS)
+    os.chmod(d / "app" / "env-backup", 0o700)
+
+
+def _backup_fifo(d: Path) -> None:
+    """A FIFO with a backup's name: reading it would hang (no writer), never return."""
+    _restore_from_setup(d)
+    os.mkfifo(d / "app" / "env-backup" / ".env.backup_20990101_000000", 0o600)
+
+
+def _verify_theirs_not_shown(
+    d: Path, command: str, proc: subprocess.CompletedProcess[bytes]
+) -> None:
+    assert THEIRS.encode() not in proc.stdout + proc.stderr
+
+
+def _verify_passwd_not_shown(
+    d: Path, command: str, proc: subprocess.CompletedProcess[bytes]
+) -> None:
+    assert b"root:" not in proc.stdout + proc.stderr  # nothing of /etc/passwd was printed
+
+
+def _restore_from(
+    id: str,
+    setup: Callable[[Path], None],
+    source: str,
+    fragment: str,
+    verify: Callable[[Path, str, subprocess.CompletedProcess[bytes]], None] | None = None,
+) -> Row:
+    """A row run only as ``restore --from SOURCE``, which must be refused naming SOURCE."""
+    return Row(
+        id,
+        setup,
+        None,
+        None,
+        refuse(fragment),
+        names=source,
+        verify=verify,
+        restore_args=("--from", source),
+    )
+
+
 
 ROWS = [
     Row(
@@ -655,6 +751,54 @@ ROWS = [
         names=".env.example",
         args=(".env.example",),
         verify=_verify_named_template,
+    ),
+    # restore --from takes only a backup of this .env (red team): a file elsewhere, a symlink
+    # into the backup directory, another deployment's backup (in its folder or in a shared
+    # one), a device, a FIFO: exit 2, one line naming it, nothing read, printed or written
+    _restore_from(
+        "restore-from-etc-passwd",
+        _restore_from_setup,
+        "/etc/passwd",
+        "not in the backup directory",
+        _verify_passwd_not_shown,
+    ),
+    _restore_from(
+        "restore-from-a-file-outside",
+        _restore_from_setup,
+        "../elsewhere/victim.env",
+        "not in the backup directory",
+    ),
+    _restore_from(
+        "restore-from-a-symlink-into-the-backup-dir",
+        _backup_link_named_otherwise,
+        "env-backup/passwd",
+        "symbolic link",
+    ),
+    _restore_from(
+        "restore-from-another-deployments-backup",
+        _other_deployments_own_backup,
+        "../other/env-backup/.env.backup_20990101_000000",
+        "not in the backup directory",
+    ),
+    _restore_from(
+        "restore-from-another-deployments-backup-in-a-shared-dir",
+        _other_deployments_backup_in_ours,
+        "env-backup/.env.backup_20990101_000000",
+        "another env file",
+        _verify_theirs_not_shown,
+    ),
+    _restore_from("restore-from-dev-zero", _restore_from_setup, "/dev/zero", "not a regular file"),
+    _restore_from(
+        "restore-from-a-fifo",
+        _backup_fifo,
+        "env-backup/.env.backup_20990101_000000",
+        "not a regular file",
+    ),
+    _restore_from(
+        "restore-from-the-env-file-itself",
+        _restore_from_setup,
+        ".env",
+        "not named as a backup",
     ),
 ]
 

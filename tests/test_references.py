@@ -571,3 +571,19 @@ def test_without_the_placement_the_property_fails(monkeypatch: pytest.MonkeyPatc
         settings=settings(max_examples=2000, deadline=None, database=None),
     )
     assert broken(found)
+
+
+@pytest.mark.parametrize("keys", [600, 3000])
+def test_many_forward_references_are_placed(keys: int) -> None:
+    """Each kept key references the next one, defined below it in the env file (so unset
+    there), and the template has them in the reverse order: every line must move. Fix used to
+    move one line per pass over the file, gave up after 500 moves and refused with a message
+    about references resolving elsewhere; now the placement is one pass, and the result reads
+    as the env file does."""
+    template = "".join(f"# about K{i}\nK{i}=v\n" for i in reversed(range(keys)))
+    env = "".join(f"K{i}=${{K{i + 1}}}x\n" for i in range(keys))
+    result = fix_text(template, env)
+    assert silent_changes(template, env, None, result) == []
+    assert fix_text(template, result) == result
+    order = [line.split("=")[0] for line in result.splitlines() if "=" in line]
+    assert order == [f"K{i}" for i in range(keys)]

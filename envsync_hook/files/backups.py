@@ -88,7 +88,8 @@ def backup_dir_for(env_path: Path, backup_dir: Path | str | None) -> Path:
     return env_path.parent / directory
 
 
-def _backup_pattern(env_name: str) -> re.Pattern[str]:
+def backup_name_pattern(env_name: str) -> re.Pattern[str]:
+    """A backup's name: ``<env name>.backup_YYYYMMDD_HHMMSS``, perhaps with ``_N``."""
     return re.compile(re.escape(env_name) + r"\.backup_(\d{8})_(\d{6})(?:_(\d+))?")
 
 
@@ -264,7 +265,7 @@ def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:
     by modification time. A missing ``backup_dir`` has no backups. Only regular files count: a
     symlink with a backup's name (planted to make restore read a file elsewhere) is not one.
     """
-    pattern = _backup_pattern(env_path.name)
+    pattern = backup_name_pattern(env_path.name)
     try:
         names = os.listdir(backup_dir)
     except FileNotFoundError:
@@ -323,7 +324,7 @@ def backup_infos(env_path: Path, backup_dir: Path) -> list[BackupInfo]:
         kept.append((path, st, meta))
     infos = []
     for path, st, meta in kept:
-        m = _backup_pattern(env_path.name).fullmatch(path.name)
+        m = backup_name_pattern(env_path.name).fullmatch(path.name)
         d, t = (m.group(1), m.group(2)) if m else ("00000000", "000000")
         infos.append(
             BackupInfo(

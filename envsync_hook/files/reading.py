@@ -77,11 +77,13 @@ def read_env(path: Path) -> str:
     return read_in(folder, name, "env file", show(path))
 
 
-def read_backup(backup: Path) -> str:
+def read_backup(backup: Path, shown: PathArg | None = None) -> str:
     """The text of the backup ``backup`` (as :func:`read_text`), opened without following a
-    symlink: a planted ``env-backup/.env.backup_... -> /elsewhere`` is refused, never read."""
+    symlink: a planted ``env-backup/.env.backup_... -> /elsewhere`` is refused, never read.
+    ``shown``: the path an error names (default ``backup``)."""
     folder = real_path(os.path.dirname(os.path.abspath(backup)))
-    return read_in(folder, os.path.basename(backup), "backup", show(backup))
+    name = show(backup if shown is None else shown)
+    return read_in(folder, os.path.basename(backup), "backup", name)
 
 
 def read_in(folder: str, name: str, what: str, shown: str) -> str:

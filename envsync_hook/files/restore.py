@@ -4,7 +4,8 @@ Guards the roll-back: under the env file's lock, the backup is read without foll
 the env file is checked as for any write, and the file restore replaces is itself backed up first
 (made by ``restore``, recording which backup it put back), so a restore can be undone and a
 second plain ``restore`` goes further back. Nothing is written when the env file already holds
-the backup's bytes.
+the backup's bytes. ``restore --from`` takes only a backup of this env file
+(:func:`check_source`): never ``/etc/passwd``, a device, a pipe or another deployment's backup.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files.atomic import NEW_FILE_MODE, atomic_write
-from envsync_hook.files.backup_meta import MADE_BY_RESTORE
-from envsync_hook.files.backups import replace_with_backup
+from envsync_hook.files.backup_meta import MADE_BY_RESTORE, backup_belongs, backup_owner
+from envsync_hook.files.backups import backup_name_pattern, replace_with_backup
 from envsync_hook.files.confine import (
     O_BINARY,
     O_NONBLOCK,
@@ -77,3 +78,43 @@ def restore(env_path: Path, backup: Path, backup_dir: Path, force: bool = False)
         backup_mode = file_mode(backup)
         atomic_write(env_path, text, mode=NEW_FILE_MODE if backup_mode is None else backup_mode)
         return None
+
+
+def check_source(env_path: Path, backup: Path, backup_dir: Path) -> Path:
+    """The file ``restore --from`` names, checked to be a backup of ``env_path``; its real path.
+
+    Accepted: a regular file (not a symlink, a device or a pipe: looked at, never opened) in
+    ``backup_dir`` or in the env file's own folder, named as a backup of it
+    (``<env name>.backup_YYYYMMDD_HHMMSS[_N]``), whose metadata, when it has any, names this
+    env file (a backup without metadata was made before 0.3). Anything else is refused with one
+    line naming the file, before anything is read or written.
+    """
+    shown = show(backup)
+    takes = f"--from takes a backup of {show(env_path)} in {show(backup_dir)}"
+    try:
+        st = os.lstat(backup)
+    except OSError as exc:
+        raise EnvsyncError(f"cannot read backup {shown}: {reason(exc)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise EnvsyncError(
+            f"refusing to restore from {shown}: it is a symbolic link (not followed); {takes}"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise EnvsyncError(f"refusing to restore from {shown}: not a regular file; {takes}")
+    folder = real_path(os.path.dirname(os.path.abspath(backup)))
+    homes = (real_path(backup_dir), real_path(os.path.dirname(os.path.abspath(env_path))))
+    if folder not in homes:
+        raise EnvsyncError(
+            f"refusing to restore from {shown}: it is not in the backup directory; {takes}"
+        )
+    if not backup_name_pattern(env_path.name).fullmatch(backup.name):
+        raise EnvsyncError(
+            f"refusing to restore from {shown}: not named as a backup of {show(env_path.name)} "
+            f"({show(env_path.name)}.backup_YYYYMMDD_HHMMSS); {takes}"
+        )
+    owner = backup_owner(backup)
+    if owner is not None and not backup_belongs(env_path, backup):
+        raise EnvsyncError(
+            f"refusing to restore {shown}: it is a backup of another env file ({show(owner)})"
+        )
+    return Path(folder, backup.name)
