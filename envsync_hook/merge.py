@@ -182,7 +182,7 @@ def merged(
     edits = _opt_in_inserts(template, env, decisions, eol)
     edits += _template_line_edits(template, env, comparison, eol)
     trail = [k for k, d in decisions.items() if d == TRAIL]
-    edits += _open_last_word(template, edits, bool(trail))
+    edits += _open_last_word(template, env, decisions, edits, bool(trail))
     body = _applied(ttext, edits)
     text, block_header = _with_trailing_block(body, env, comparison, trail, template_name, eol)
     del body  # (a copy of the template's text: not kept while the result is verified)
@@ -289,10 +289,6 @@ def _line_edits(
         return []
     elif tb.inherited or eb.inherited:
         return _whole_statement(template, env, key, tb, eb, bare_after is not None, eol)
-    if decision == KEEP and _bare_word_at_eof(ttext, tb):
-        # the template's last word with no newline (compose-go's key ""): the operator's
-        # statement replaces it whole (a value spliced in would leave no key at all)
-        return [(_stmt_start(ttext, tb), len(ttext), _statement_text(env, eb, eol))]
     edits: list[_Edit] = []
     comments, exported = own
     if decision == KEEP and key in exported and not ttext.startswith("export", tb.start):
@@ -341,15 +337,24 @@ def _whole_statement(
     return edits
 
 
-def _open_last_word(template: Side, edits: list[_Edit], trail: bool) -> list[_Edit]:
+def _open_last_word(
+    template: Side, env: Side, decisions: dict[str, str], edits: list[_Edit], trail: bool
+) -> list[_Edit]:
     """compose-go reads a template that ends in a bare word with no newline as the key "";
-    once a line follows it (the trailing block, or an edit at the very end), it would become a
-    bare KEY: the word gets its ``=``."""
+    once a line follows it (the trailing block, or an insert at the very end), it would become
+    a bare KEY, and the operator's empty value spliced in for the word would leave no statement
+    at all: the word gets its ``=``. Not when the operator's own bare statement replaces the
+    word whole (:func:`_whole_statement`)."""
     ttext, tdoc = template.doc.text, template.doc
-    if ttext.endswith("\n") or not (trail or any(e[0] == len(ttext) for e in edits)):
+    end = len(ttext)
+    last = tdoc.binding(-1) if len(tdoc) and not ttext.endswith("\n") else None
+    if last is None or not _bare_word_at_eof(ttext, last):
         return []
-    last = tdoc.binding(-1) if len(tdoc) else None
-    if last is not None and _bare_word_at_eof(ttext, last):
+    ei = env.last.get(last.key)
+    if decisions.get(last.key) == KEEP and ei is not None and env.doc.kinds[ei] == BARE:
+        return []
+    emptied = (last.value_start, end, "")
+    if trail or any(e[0] == end or e == emptied for e in edits):
         return [(last.value_start, last.value_start, "=")]
     return []
 

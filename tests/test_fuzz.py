@@ -307,6 +307,9 @@ def _assert_safe(d: Path, template: str, env: str) -> None:
 # (found by this property: the template's last word with no newline, compose-go's key "", and
 # the operator's own key "": fix refused, naming no key, where check saw nothing wrong)
 @example(template="\ufeffA=\n\nA", env="\ufeff=")
+@example(template="\ufeffB=\nexport", env="\ufeffA=\n\nA")
+@example(template="\ufeff# comment\r\nA\nA", env="\ufeff  A = ''#x\nexport\n")
+@example(template="\ufeffexport", env="\ufeffA=\nexport\n")
 def test_check_and_fix_never_crash_and_fix_is_idempotent(
     new_dir: Callable[[], Path], template: str, env: str
 ) -> None:
