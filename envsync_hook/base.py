@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -53,6 +53,33 @@ def valid_rev(rev: str) -> str:
             "or hold control characters)"
         )
     return rev
+
+
+def named_base(
+    base: str | None, base_ref: str | None, no_base: bool
+) -> tuple[object, object] | None:
+    """The base the command line names, as ``(path, revision)``: ``(None, None)`` for
+    ``--no-base``, ``--base``/``--base-ref`` as given; None when it names none (then the
+    configuration decides, :func:`option_base`)."""
+    if no_base:
+        return (None, None)
+    if base or base_ref:
+        return (base, base_ref)
+    return None
+
+
+def option_base(
+    named: tuple[object, object] | None,
+    pair: Mapping[str, object],
+    cfg: Mapping[str, object],
+) -> tuple[object, object]:
+    """A pair's ``(base, base_ref)`` from the options: the command line's (``named``), else the
+    configured pair's own, else the configuration's top-level ones (either may be None)."""
+    if named is not None:
+        return named
+    if pair.get("base") or pair.get("base_ref"):
+        return pair.get("base"), pair.get("base_ref")
+    return cfg.get("base"), cfg.get("base_ref")
 
 
 def resolve_rev(directory: Path, rev: str, template: Path) -> str:

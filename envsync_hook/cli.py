@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
@@ -27,6 +27,14 @@ FORMATS = (*REPORTER_FORMATS, "auto")
 
 
 def _add_pairing(p: argparse.ArgumentParser) -> None:
+    """The options check and fix share, in the order ``--help`` lists them."""
+    _add_pair_options(p)
+    _add_report_options(p)
+    _add_run_options(p)
+
+
+def _add_pair_options(p: argparse.ArgumentParser) -> None:
+    """Which files are compared: the templates, their env file, their set, the base."""
     p.add_argument(
         "templates",
         nargs="*",
@@ -69,6 +77,10 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="two-way: use no base (no sync record, no git history)",
     )
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """What is reported, where, and what fails the run."""
     p.add_argument("--format", choices=FORMATS, default=None, help="report format (default: auto)")
     p.add_argument(
         "--output", metavar="FILE", help="write the report to FILE instead of stdout ('-': stdout)"
@@ -108,6 +120,10 @@ def _add_pairing(p: argparse.ArgumentParser) -> None:
         metavar="RULE=LEVEL",
         help="override a rule's severity (rule: code or slug; level: error, warning, info, off)",
     )
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The configuration file, how much is said, colour, and where backups go."""
     p.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     loud = p.add_mutually_exclusive_group()
     loud.add_argument(
@@ -309,6 +325,7 @@ exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``envsync``: the global options, then one subparser a command."""
     parser = _Parser(
         prog="envsync",
         description="Keep a .env in step with its .env.example across upgrades: check reports, "
@@ -319,7 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"envsync-hook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    _add_check(sub)
+    _add_fix(sub)
+    _add_restore(sub)
+    _add_info_commands(sub)
+    return parser
 
+
+def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``envsync check``: the shared options only."""
     check = sub.add_parser(
         "check",
         help="report what the env file lacks, carries or changes",
@@ -329,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_pairing(check)
 
+
+def _add_fix(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``envsync fix``: the shared options and what to change."""
     fix = sub.add_parser(
         "fix",
         help="back up the env file, then merge the template into it",
@@ -380,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="change an env file even if it is read-only for its owner (refused by default)",
     )
 
+
+def _add_restore(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``envsync restore``: which env file, which backup, or the list."""
     restore = sub.add_parser(
         "restore",
         help="roll the env file back to a backup",
@@ -415,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore even if the env file is read-only for its owner (refused by default)",
     )
 
+
+def _add_info_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``envsync schema``, ``rules`` and ``explain``: print what envsync knows, read nothing."""
     sub.add_parser(
         "schema",
         help="print the JSON Schema of the json report",
@@ -444,7 +478,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     explain.add_argument("rule", metavar="CODE", help="a code (ENV004) or slug (stale-default)")
-    return parser
 
 
 class _Out:
@@ -500,50 +533,19 @@ def _parse_severities(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
 _WARNING = "envsync: warning: "
 
 
-def _set_of(
-    args: argparse.Namespace,
-    cfg: dict[str, object],
-    t: Path,
-    patterns: list[str],
-    base: object,
-    notices: list[str],
-) -> list[Path]:
-    """The other templates of ``t``'s set: ``--also`` globs (relative to the template's folder;
-    the configuration's are already relative to its own), else found from the compose files
-    beside it (see discovery.py), unless discovery is off."""
-    from envsync_hook.pairing import expand_also
+class _Context(NamedTuple):
+    """What every pair of a run shares while its jobs are built."""
 
-    if patterns:
-        root = None if not args.also else t.parent
-        found: list[Path] = []
-        for pat in patterns:
-            matched = expand_also([pat], root)
-            if not matched and root is not None and not os.path.isabs(pat):
-                # a glob written relative to the current directory, as before 0.2
-                matched = expand_also([pat])
-            if not matched:
-                notices.append(f"{_WARNING}--also {pat!r} matches no file")
-            found.extend(p for p in matched if p not in found)
-        return found
-    discover = not (args.no_discover or cfg.get("discover") is False)
-    if not discover:
-        return []
-    from envsync_hook import discovery
-
-    excluded = [Path(str(base))] if base else []
-    tset = discovery.template_set(t, excluded)
-    if tset is None:
-        # (only worth the look when the notice will be shown)
-        count = 0 if args.quiet else discovery.subfolder_templates(t.parent)
-        if count:
-            notices.append(
-                f"{t}: no compose file beside it names its template set; {count} template(s) "
-                f"in subfolders are not part of it (add them with --also GLOB)"
-            )
-        return []
-    if tset.templates:
-        notices.append(tset.notice(t))
-    return list(tset.templates)
+    args: argparse.Namespace
+    cfg: dict[str, object]
+    #: the base the command line names (base.named_base)
+    base: tuple[object, object] | None
+    #: the env file's text and name when it comes from a pipe (_piped_env)
+    env_text: str | None
+    env_shown: str | None
+    #: files named on the command line (they may lead anywhere)
+    named: frozenset[str]
+    notices: list[str]
 
 
 def _build_jobs(
@@ -555,50 +557,22 @@ def _build_jobs(
     and ``--backup-dir`` override a pair's settings, which override the file's top-level ones.
     Without ``--also`` (or ``also`` in the configuration), a template's set is found from the
     compose files beside it. ``notices`` collects what the operator should read about that."""
-    from envsync_hook.pairing import env_for, same_file
-    from envsync_hook.runner import Job
-
-    notices = notices if notices is not None else []
+    from envsync_hook.base import named_base
+    from envsync_hook.pairing import same_file
 
     if args.env and len(args.templates) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
     env_text, env_shown = _piped_env(args)
-    # the configured pairs: ``pairs``, else ``templates`` (default .env.example) with ``env``
-    configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
-    if not configured:
-        names = cfg.get("templates") or (".env.example",)
-        configured = [{"template": str(n), "env": cfg.get("env")} for n in names]  # type: ignore[attr-defined]
-    selected: list[tuple[Path, dict[str, object]]] = []
-    if getattr(args, "found_templates", None):
-        # an upgrade-hook run found these (tracked templates whose env file exists)
-        selected = [(Path(name), {}) for name in args.found_templates]
-    elif args.templates:
-        for name in args.templates:
-            t = Path(name)
-            match = next((p for p in configured if same_file(Path(str(p["template"])), t)), {})
-            selected.append((t, match))
-    else:
-        selected = [(Path(str(p["template"])), p) for p in configured]
+    selected = _selected_templates(args, cfg)
     if args.env and len(selected) > 1:
         raise EnvsyncError("--env goes with one template; several were given")
-
-    def setting(pair: dict[str, object], key: str) -> object:
-        return pair.get(key) or cfg.get(key)
-
     if args.base_ref is not None:
         from envsync_hook.base import valid_rev
 
         valid_rev(args.base_ref)  # before anything is read or written
-    if args.no_base:
-        cli_base: tuple[object, object] | None = (None, None)
-    elif args.base or args.base_ref:
-        cli_base = (args.base, args.base_ref)
-    else:
-        cli_base = None
-    # files named on the command line may lead anywhere; found or configured ones may not
-    named = frozenset(os.path.abspath(n) for n in (*args.templates, args.env, args.base) if n)
-    if args.config:
-        named |= frozenset(os.path.abspath(n) for n in _paths_of(cfg))
+    base = named_base(args.base, args.base_ref, args.no_base)
+    notices = notices if notices is not None else []
+    ctx = _Context(args, cfg, base, env_text, env_shown, _named_paths(args, cfg), notices)
     jobs: list[Job] = []
     seen: set[str] = set()
     set_paths: list[Path] = []
@@ -610,51 +584,116 @@ def _build_jobs(
             raise EnvsyncError(f"cannot read template {t}: no such file")
         if os.path.abspath(t) in seen:
             continue  # the same template named twice is one pair
-        env_name = env_shown or args.env or pair.get("env")
-        env = Path(str(env_name)) if env_name else env_for(t)
-        patterns = list(args.also) or [str(a) for a in setting(pair, "also") or ()]  # type: ignore[attr-defined]
-        if cli_base is not None:
-            base, base_ref = cli_base
-        elif pair.get("base") or pair.get("base_ref"):
-            base, base_ref = pair.get("base"), pair.get("base_ref")
-        else:
-            base, base_ref = cfg.get("base"), cfg.get("base_ref")
         member = any(same_file(t, p) for p in set_paths)
-        if member and not patterns:
-            # a member of an earlier template's set (pre-commit passes every staged template):
-            # checked within that set, so keys its other templates define are not extra
-            also_paths = [q for q in set_paths if not same_file(q, t)] + [j.template for j in jobs]
-        else:
-            also_paths = _set_of(args, cfg, t, patterns, base, notices)
-        backup_dir = args.backup_dir or setting(pair, "backup_dir")
-        jobs.append(
-            Job(
-                t,
-                env,
-                tuple(p for p in also_paths if not same_file(p, t)),
-                Path(str(base)) if base else None,
-                str(base_ref) if base_ref else None,
-                backup_dir=str(backup_dir) if backup_dir else None,
-                env_text=env_text,
-                no_base=args.no_base,
-                explicit=named | _named_by_operator(args, t, env, base, also_paths),
-            )
-        )
+        job, also_paths = _pair_job(ctx, t, pair, set_paths if member else None, jobs)
+        jobs.append(job)
         seen.add(os.path.abspath(t))
         if not member:
             set_paths.extend(p for p in also_paths if p not in set_paths)
-    # each template of the set whose env file exists is its own pair too
-    templates = tuple(t for t, _ in selected)
-    backup_dir = args.backup_dir or cfg.get("backup_dir")
-    for p in set_paths:
-        if os.path.abspath(p) in seen:
-            continue
-        try:
-            env = env_for(p)
-        except EnvsyncError:
-            continue
-        if not env.exists():
-            continue
+    jobs.extend(_member_jobs(ctx, set_paths, seen, tuple(t for t, _ in selected)))
+    return jobs
+
+
+def _selected_templates(
+    args: argparse.Namespace, cfg: dict[str, object]
+) -> list[tuple[Path, dict[str, object]]]:
+    """The templates of the run, each with its configured pair (empty when none): those an
+    upgrade-hook run found, else those named on the command line, else the configured ones
+    (``pairs``, else ``templates``, default ``.env.example``, with the top-level ``env``)."""
+    from envsync_hook.pairing import same_file
+
+    configured: list[dict[str, object]] = [dict(p) for p in cfg.get("pairs") or ()]  # type: ignore[attr-defined]
+    if not configured:
+        names = cfg.get("templates") or (".env.example",)
+        configured = [{"template": str(n), "env": cfg.get("env")} for n in names]  # type: ignore[attr-defined]
+    if getattr(args, "found_templates", None):
+        # an upgrade-hook run found these (tracked templates whose env file exists)
+        return [(Path(name), {}) for name in args.found_templates]
+    if args.templates:
+        selected: list[tuple[Path, dict[str, object]]] = []
+        for name in args.templates:
+            t = Path(name)
+            match = next((p for p in configured if same_file(Path(str(p["template"])), t)), {})
+            selected.append((t, match))
+        return selected
+    return [(Path(str(p["template"])), p) for p in configured]
+
+
+def _named_paths(args: argparse.Namespace, cfg: dict[str, object]) -> frozenset[str]:
+    """Files named on the command line, which may lead anywhere (found or configured ones may
+    not): templates, ``--env``, ``--base``, and with ``--config FILE`` every path it names."""
+    named = frozenset(os.path.abspath(n) for n in (*args.templates, args.env, args.base) if n)
+    if args.config:
+        named |= frozenset(os.path.abspath(n) for n in _paths_of(cfg))
+    return named
+
+
+def _pair_job(
+    ctx: _Context,
+    t: Path,
+    pair: dict[str, object],
+    set_paths: list[Path] | None,
+    jobs: list[Job],
+) -> tuple[Job, list[Path]]:
+    """The job of the template ``t`` (with its configured ``pair``), and the rest of its set.
+    ``set_paths``: the sets found so far when ``t`` is a member of one (pre-commit passes every
+    staged template), else None."""
+    from envsync_hook import discovery
+    from envsync_hook.base import option_base
+    from envsync_hook.pairing import env_for, same_file
+    from envsync_hook.runner import Job
+
+    args, cfg = ctx.args, ctx.cfg
+    env_name = ctx.env_shown or args.env or pair.get("env")
+    env = Path(str(env_name)) if env_name else env_for(t)
+    patterns = list(args.also) or [str(a) for a in _setting(ctx, pair, "also") or ()]  # type: ignore[attr-defined]
+    base, base_ref = option_base(ctx.base, pair, cfg)
+    if set_paths is not None and not patterns:
+        # checked within the set it belongs to, so keys its other templates define are not extra
+        also_paths = [q for q in set_paths if not same_file(q, t)] + [j.template for j in jobs]
+    else:
+        also_paths = discovery.set_of(
+            t,
+            patterns,
+            globs_beside_template=bool(args.also),
+            discover=not (args.no_discover or cfg.get("discover") is False),
+            exclude=[Path(str(base))] if base else [],
+            hint=not args.quiet,
+            note=ctx.notices.append,
+            warn=lambda msg: ctx.notices.append(_WARNING + msg),
+        )
+    backup_dir = args.backup_dir or _setting(ctx, pair, "backup_dir")
+    job = Job(
+        t,
+        env,
+        tuple(p for p in also_paths if not same_file(p, t)),
+        Path(str(base)) if base else None,
+        str(base_ref) if base_ref else None,
+        backup_dir=str(backup_dir) if backup_dir else None,
+        env_text=ctx.env_text,
+        no_base=args.no_base,
+        explicit=ctx.named | _named_by_operator(args, t, env, base, also_paths),
+    )
+    return job, also_paths
+
+
+def _setting(ctx: _Context, pair: dict[str, object], key: str) -> object:
+    """A pair's setting, else the configuration's top-level one."""
+    return pair.get(key) or ctx.cfg.get(key)
+
+
+def _member_jobs(
+    ctx: _Context, set_paths: list[Path], seen: set[str], templates: tuple[Path, ...]
+) -> list[Job]:
+    """Each template of a set whose env file exists is its own pair too, checked with the rest
+    of its set (optional: skipped, not a failure, should its env file be gone by then)."""
+    from envsync_hook import discovery
+    from envsync_hook.pairing import same_file
+    from envsync_hook.runner import Job
+
+    backup_dir = ctx.args.backup_dir or ctx.cfg.get("backup_dir")
+    jobs: list[Job] = []
+    for p, env in discovery.member_pairs(set_paths, seen):
         set_rest = tuple(q for q in set_paths if not same_file(q, p)) + templates
         jobs.append(
             Job(
@@ -663,11 +702,11 @@ def _build_jobs(
                 set_rest,
                 optional=True,
                 backup_dir=str(backup_dir) if backup_dir else None,
-                no_base=args.no_base,
-                explicit=named,
+                no_base=ctx.args.no_base,
+                explicit=ctx.named,
             )
         )
-        seen.add(os.path.abspath(p))
+        seen.add(os.path.abspath(p))  # (member_pairs reads it as it goes)
     return jobs
 
 
@@ -683,27 +722,9 @@ def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
     args.hook_changed = changed
     if changed is None:
         return False
-    return not discovery.templates_changed(changed) and not _config_present(args)
+    from envsync_hook.config import may_apply
 
-
-def _config_present(args: argparse.Namespace) -> bool:
-    """Whether a configuration file may apply (cheap: existence only, nothing parsed)."""
-    from envsync_hook.config import CONFIG_NAME, PYPROJECT, _upward
-
-    if args.config:
-        return True
-    for directory in _upward():  # (where config.find_and_load looks)
-        if (directory / CONFIG_NAME).is_file():
-            return True
-        try:
-            with open(directory / PYPROJECT, "rb") as f:
-                if b"tool.envsync" in f.read():
-                    return True
-        except OSError:
-            pass
-        if os.path.lexists(directory / ".git"):
-            break
-    return False
+    return not discovery.templates_changed(changed) and not may_apply(args.config)
 
 
 def _paths_of(cfg: dict[str, object]) -> list[str]:
@@ -754,10 +775,9 @@ def _upgrade_jobs(
             return None
         args.found_templates = [str(p) for p in found]
     jobs = _build_jobs(args, cfg, notices)
-    if changed is not None:
-        ours = {os.path.normpath(str(p)) for j in jobs for p in (j.template, *j.also)}
-        if not any(os.path.normpath(c) in ours for c in changed):
-            return None  # (template-named files of no pair of ours may have changed)
+    ours = (p for j in jobs for p in (j.template, *j.also))
+    if changed is not None and not discovery.any_changed(changed, ours):
+        return None  # (template-named files of no pair of ours may have changed)
     if refs.before is not None:
         jobs = [j._replace(hook_ref=refs.before) for j in jobs]
     return jobs

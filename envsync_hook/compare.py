@@ -705,7 +705,7 @@ def _duplicates(ctx: _Ctx, env: Side) -> None:
             env.path,
             lines[-1],
             f"assigned {len(lines)} times (lines {_line_list(lines)}); "
-            f"Docker Compose uses the last",
+            f"Compose uses the last; fix keeps only it",
         )
 
 
@@ -914,6 +914,7 @@ def _default_secrets(
         if key in pending:
             published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
+    flagged: list[str] = []
     for key in sorted(published, key=env.last.__getitem__):
         ei = env.last[key]
         value = canonical(etemplates[ei])
@@ -921,12 +922,24 @@ def _default_secrets(
             continue
         if "${" in value or _NOT_A_SECRET.fullmatch(value.strip()):
             continue  # a reference or a switch is no secret
-        if not is_secret_key(key, patterns):
-            continue
+        if is_secret_key(key, patterns):
+            flagged.append(key)
+    if not flagged:
+        return
+    from envsync_hook.findings import SECRET_INSIDE, SECRET_SHARED
+    from envsync_hook.generate import ties
+
+    # (what to suggest: a command fix accepts, or a change by hand)
+    tied = ties(env.doc, env.last, flagged, patterns)
+    for key in flagged:
+        ei = env.last[key]
         if key in template.last:
             path, line = template.path, tlines[template.last[key]]
         else:
             path, line = env.path, elines[ei]
+        tie = tied.get(key)
+        # (a fixed note, naming no key: the text report groups the findings without it)
+        note = "" if tie is None else SECRET_INSIDE if tie.inside else SECRET_SHARED
         _emit(
             ctx,
             "ENV013",
@@ -934,10 +947,9 @@ def _default_secrets(
             path,
             line,
             "holds a default published in the template, its previous version or its git "
-            "history, which anyone "
-            "can read; set a fresh value (envsync fix --generate-secrets KEY makes one; a "
-            "database password must be changed in the database too); fix does not change it "
-            "on its own",
+            "history, which anyone can read; set a fresh value (envsync fix --generate-secrets "
+            "KEY makes one; a database password must be changed in the database too); fix does "
+            f"not change it on its own{note}",
         )
 
 

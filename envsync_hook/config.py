@@ -65,6 +65,25 @@ def find_and_load(explicit: str | None) -> dict[str, object]:
     return {}
 
 
+def may_apply(explicit: str | None) -> bool:
+    """Whether a configuration file may apply (cheap: existence only, nothing parsed): one is
+    named (``--config``), or one of :func:`find_and_load`'s places holds one."""
+    if explicit:
+        return True
+    for directory in _upward():
+        if (directory / CONFIG_NAME).is_file():
+            return True
+        try:
+            with open(directory / PYPROJECT, "rb") as f:
+                if b"tool.envsync" in f.read():
+                    return True
+        except OSError:
+            pass
+        if os.path.lexists(directory / ".git"):
+            break
+    return False
+
+
 def _upward() -> list[Path]:
     """The current directory (``.``), then ``..``, ``../..``, ... up to the filesystem root,
     as relative paths: a file found above is named the way the user would name it, and the

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -512,6 +512,78 @@ def subfolder_templates(folder: Path) -> int:
     return count
 
 
+# --- the set of a pair -----------------------------------------------------------------------
+
+
+def set_of(
+    template: Path,
+    patterns: Sequence[str],
+    *,
+    globs_beside_template: bool,
+    discover: bool,
+    exclude: Iterable[Path],
+    hint: bool,
+    note: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> list[Path]:
+    """The other templates of ``template``'s set.
+
+    ``patterns`` (``--also`` or the configuration's ``also``) decide when given: globs relative
+    to the template's folder when ``globs_beside_template`` (given on the command line; a glob
+    that matches nothing there is tried from the current directory, as before 0.2), else as
+    written (the configuration's are already relative to its own folder); a glob that matches
+    nothing is a warning. Without patterns the set is found from the compose files beside the
+    template (:func:`template_set`), unless ``discover`` is off; ``exclude``: files that are
+    never members (the base). ``note`` gets the notice saying what was found, or, with
+    ``hint``, that template-named files in subfolders are not part of the set.
+    """
+    from envsync_hook.pairing import expand_also
+
+    if patterns:
+        root = template.parent if globs_beside_template else None
+        found: list[Path] = []
+        for pat in patterns:
+            matched = expand_also([pat], root)
+            if not matched and root is not None and not os.path.isabs(pat):
+                # a glob written relative to the current directory, as before 0.2
+                matched = expand_also([pat])
+            if not matched:
+                warn(f"--also {pat!r} matches no file")
+            found.extend(p for p in matched if p not in found)
+        return found
+    if not discover:
+        return []
+    tset = template_set(template, exclude)
+    if tset is None:
+        # (only worth the look when the notice will be shown)
+        count = subfolder_templates(template.parent) if hint else 0
+        if count:
+            note(
+                f"{template}: no compose file beside it names its template set; {count} "
+                f"template(s) in subfolders are not part of it (add them with --also GLOB)"
+            )
+        return []
+    if tset.templates:
+        note(tset.notice(template))
+    return list(tset.templates)
+
+
+def member_pairs(set_paths: Sequence[Path], done: Collection[str]) -> Iterator[tuple[Path, Path]]:
+    """``(template, env file)`` of each template of a set that is its own pair too: not yet a
+    pair (its absolute path not in ``done``), with a template name and an existing env file."""
+    from envsync_hook.pairing import env_for
+
+    for template in set_paths:
+        if os.path.abspath(template) in done:
+            continue
+        try:
+            env = env_for(template)
+        except EnvsyncError:
+            continue
+        if env.exists():
+            yield template, env
+
+
 # --- upgrade-hook runs ----------------------------------------------------------------------
 
 
@@ -601,6 +673,13 @@ def changed_files(refs: HookRefs) -> list[str] | None:
     if rc != 0:
         return None
     return [os.fsdecode(n) for n in out.split(b"\0") if n]
+
+
+def any_changed(changed: Sequence[str], paths: Iterable[Path]) -> bool:
+    """Whether one of ``paths`` (the templates of the run's pairs) is among the files a
+    checkout ``changed``."""
+    ours = {os.path.normpath(str(p)) for p in paths}
+    return any(os.path.normpath(c) in ours for c in changed)
 
 
 def templates_changed(changed: Sequence[str]) -> bool:

@@ -83,8 +83,8 @@ EXPLANATIONS: dict[str, Explanation] = {
         "so an edit to the first one silently does nothing.",
         "DEBUG=false\n",
         "DEBUG=true\nDEBUG=false\n",
-        ".env:2: ENV006 duplicate-key DEBUG: assigned 2 times (lines 1, 2); Docker Compose "
-        "uses the last",
+        ".env:2: ENV006 duplicate-key DEBUG: assigned 2 times (lines 1, 2); Compose uses "
+        "the last; fix keeps only it",
         "Delete the assignment you do not mean; `envsync fix` writes the key once, with the "
         "value Compose uses.",
     ),

@@ -107,6 +107,18 @@ ANALYSIS_KINDS = (
 )
 
 
+#: what ENV013 adds for a key that ``fix --generate-secrets KEY`` refuses alone (key names only
+#: in ``-v``'s view of each finding; a report groups the findings without it, and ``next:``
+#: suggests no such key)
+SECRET_SHARED = (
+    "; other secret-looking keys hold the same value: choose them with it (fix refuses it alone)"
+)
+SECRET_INSIDE = (
+    "; another key holds its value inside its own (a URL): change both by hand (fix refuses it)"
+)
+SECRET_TIES = (SECRET_SHARED, SECRET_INSIDE)
+
+
 #: each kind of change said in the operator's frame: what the template default is, relative to
 #: the value in the env file (the messages of ENV003-ENV005; the slugs stay in ``analysis``)
 ANALYSIS_TEXT = {
@@ -214,6 +226,9 @@ class FixActions(NamedTuple):
     created: bool = False  # the env file did not exist and was created from the template
     dry_run: bool = False  # nothing was written (--dry-run or --diff)
     relocated: int = 0  # of ``trailing``: keys another template of the set now defines
+    #: keys the env file assigns more than once, written once: their earlier assignments
+    #: (which Docker Compose overrode with the last) are not in the result, only in the backup
+    duplicates: tuple[str, ...] = ()
 
 
 class PairResult(NamedTuple):

@@ -16,6 +16,7 @@ import secrets
 import string
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from envsync_hook.document import BARE, DOUBLE, SINGLE, Document, parse
 from envsync_hook.errors import EnvsyncError
@@ -166,6 +167,47 @@ def _refuse_embedding(
         f"(a URL or a connection string) and would keep the old one; change them together by "
         f"hand; nothing was written"
     )
+
+
+class Ties(NamedTuple):
+    """Why ``fix --generate-secrets KEY`` alone would refuse a key."""
+
+    #: another secret-looking key holds the same value (chosen together, they get one value)
+    shared: bool = False
+    #: another key holds the value inside its own (a URL): only a change by hand works
+    inside: bool = False
+
+
+def ties(
+    doc: Document, last: dict[str, int], keys: Iterable[str], secret_patterns: Iterable[str]
+) -> dict[str, Ties]:
+    """For each of ``keys`` (assigned in ``doc``) that ``fix --generate-secrets KEY`` would
+    refuse on its own, what ties it (:func:`_refuse_unchosen_twins`, :func:`_refuse_embedding`,
+    the same rules), so that a suggestion is a command fix accepts. One pass over the values,
+    and one secret-name test per key holding a wanted value, whatever the number of ``keys``."""
+    values = {k: _value(doc, last[k]) for k in keys}
+    wanted = {v for v in values.values() if v}
+    if not wanted:
+        return {}
+    secret_holders: dict[str, int] = {}  # value -> how many secret-looking keys hold it
+    inside: set[str] = set()  # values some key holds inside its own
+    long_values = {v for v in wanted if len(v) >= _EMBED_MIN}
+    for key, i in last.items():
+        if doc.kinds[i] == BARE:
+            continue
+        value = _value(doc, i)
+        if value in wanted:
+            if is_secret_key(key, secret_patterns):
+                secret_holders[value] = secret_holders.get(value, 0) + 1
+        elif long_values and len(value) > _EMBED_MIN:
+            inside.update(long_values.intersection(_PIECES.split(value)))
+    out: dict[str, Ties] = {}
+    for key, v in values.items():
+        # (``keys`` are secret-looking: a count of two is the key and another)
+        found = Ties(secret_holders.get(v, 0) > 1, v in inside)
+        if found.shared or found.inside:
+            out[key] = found
+    return out
 
 
 def generate_secrets(

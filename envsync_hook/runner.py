@@ -506,6 +506,9 @@ def fix_actions(
         backup,
         dry_run=dry_run,
         relocated=sum(1 for k in trailing if k in c.relocated),
+        # (the merge writes a key once: a duplicate not dropped as a whole loses its earlier
+        # assignments)
+        duplicates=tuple(k for k in env.dups if c.decisions.get(k) != DROP),
     )
 
 

@@ -660,3 +660,35 @@ def test_sync_record_in_a_folder_whose_name_is_not_utf8(tmp_path: Path, folder: 
     (pair,) = data["pairs"]
     assert pair["base"]["source"] == "record", pair["base"]
     assert _codes(pair) == [("ENV001", "D"), ("ENV004", "B")]
+
+
+# --- which base the options name -------------------------------------------------------------
+
+PAIR = {"base": "pair.env.example", "base_ref": None}
+TOP = {"base": None, "base_ref": "v1"}
+
+
+@pytest.mark.parametrize(
+    ("command_line", "pair", "cfg", "expected"),
+    [
+        # --no-base wins over everything: two-way
+        ((None, None, True), PAIR, TOP, (None, None)),
+        # --base / --base-ref over the pair's and the configuration's
+        (("cli.env.example", None, False), PAIR, TOP, ("cli.env.example", None)),
+        ((None, "HEAD~1", False), PAIR, TOP, (None, "HEAD~1")),
+        # nothing on the command line: the configured pair's own base
+        ((None, None, False), PAIR, TOP, ("pair.env.example", None)),
+        # a pair without one: the configuration's top-level base
+        ((None, None, False), {}, TOP, (None, "v1")),
+        ((None, None, False), {}, {}, (None, None)),
+    ],
+    ids=["no-base", "base", "base-ref", "pair", "top-level", "none"],
+)
+def test_which_base_the_options_name(
+    command_line: tuple[str | None, str | None, bool],
+    pair: dict[str, object],
+    cfg: dict[str, object],
+    expected: tuple[object, object],
+) -> None:
+    named = base.named_base(*command_line)
+    assert base.option_base(named, pair, cfg) == expected

@@ -640,3 +640,28 @@ def test_also_glob_with_symlink_loops_finishes(tmp_path: Path) -> None:
     (tmp_path / "envs" / "loop2").symlink_to("..")
     proc = run(tmp_path, "check", "--also", "envs/**/*.env.example", timeout=30)
     assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_member_pairs_are_templates_with_an_env_file_not_yet_paired(tmp_path: Path) -> None:
+    """Each template of a set whose env file exists is a pair of its own, once."""
+    for name in ("a.env.example", "a.env", "b.env.example", "c.env.example", "c.env", "notes.txt"):
+        (tmp_path / name).write_text("A=1\n")
+    paths = [tmp_path / n for n in ("a.env.example", "b.env.example", "c.env.example", "notes.txt")]
+    done = {os.path.abspath(tmp_path / "c.env.example")}
+    # b has no env file, c is paired already, notes.txt is no template
+    assert list(discovery.member_pairs(paths, done)) == [
+        (tmp_path / "a.env.example", tmp_path / "a.env")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["docker/.env.example"], True),
+        (["./docker/.env.example"], True),
+        (["x.env.example"], False),
+    ],
+)
+def test_any_changed_compares_normalised_paths(changed: list[str], expected: bool) -> None:
+    paths = [Path("docker/.env.example"), Path("docker/envs/api.env.example")]
+    assert discovery.any_changed(changed, paths) is expected

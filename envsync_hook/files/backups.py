@@ -6,7 +6,7 @@ default, created ``0700``); it is written to a temporary file, fsynced, then har
 name (``link`` fails rather than overwrite: an existing backup is never overwritten), so a file
 with a backup's name is always a complete copy, with the env file's bytes and mode, fsynced
 together with its directory before the env file changes (:func:`replace_with_backup`). Also
-here: listing a env file's backups (newest first, by the name, never by mtime), and which one a
+here: listing an env file's backups (newest first, by the name, never by mtime), and which one a
 plain ``restore`` picks. Which env file a backup holds is :mod:`.backup_meta`'s.
 """
 

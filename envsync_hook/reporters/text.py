@@ -17,6 +17,7 @@ from envsync_hook.escaping import escape, plausible_key
 from envsync_hook.findings import (
     ANALYSIS_TEXT,
     RULES_BY_CODE,
+    SECRET_TIES,
     SEVERITY_RANK,
     Finding,
     FixActions,
@@ -214,6 +215,17 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
             fixed.dropped,
             width,
         )
+    if fixed.duplicates:
+        named = [k for k in fixed.duplicates if plausible_key(k)]
+        unnamed = len(fixed.duplicates) - len(named)
+        extra = f" and {plural(unnamed, 'key')} shown by line in ENV006" if unnamed else ""
+        out += _names(
+            f"  {did('dropped', 'drop')} earlier assignments of "
+            f"{plural(len(fixed.duplicates), 'key')} set more than once (the backup keeps "
+            f"them){extra}: ",
+            named,
+            width,
+        )
     if fixed.conflicts:
         out += _names(
             f"  review {plural(len(fixed.conflicts), 'key')} (your value "
@@ -295,7 +307,10 @@ def grouped(findings: Sequence[Finding], options: ReportOptions, quiet: bool) ->
 def _gist(f: Finding) -> str:
     """``f``'s message without its change analysis (``(template default is higher than
     yours)``): a run of stale defaults or changed values is one line of names whatever each
-    one's analysis (``-v`` and ``--show-values`` give it key by key)."""
+    one's analysis (``-v`` and ``--show-values`` give it key by key); ENV013's without the
+    note of a secret that fix refuses alone."""
+    if f.code == "ENV013":
+        return next((f.message[: -len(t)] for t in SECRET_TIES if f.message.endswith(t)), f.message)
     if not f.analysis:
         return f.message
     return f.message.replace(f" ({ANALYSIS_TEXT.get(f.analysis, '')})", "", 1)
@@ -330,6 +345,14 @@ def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     return " ".join(parts)
 
 
+def _generate_args(f: Finding) -> str:
+    """``--generate-secrets KEY`` for an ENV013 finding, or "" for one whose value other keys
+    share or hold inside their own (its message ends with a note: fix refuses it alone)."""
+    if any(f.message.endswith(t) for t in SECRET_TIES):
+        return ""
+    return f"--generate-secrets {shell_quote(f.key)}"
+
+
 def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Counts) -> list[str]:
     """At most three commands that would resolve what was found, most pressing first."""
     by_code = counts.by_code
@@ -354,14 +377,17 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
         steps.append(f"chmod 600 {names}  # only you may read it (ENV011)")
     # (the primary template's keys first: those its own services read)
     order = sorted(
-        ((f.file != p.template, f.key) for p in live for f in p.findings if f.code == "ENV013"),
+        ((f.file != p.template, f) for p in live for f in p.findings if f.code == "ENV013"),
         key=lambda found: found[0],
     )
-    published = [key for _, key in order if key and plausible_key(key)]
-    if published and can_fix:
+    published = [f for _, f in order if f.key and plausible_key(f.key)]
+    # (the first that fix takes alone, as its message says: not one whose value other keys
+    # share or hold inside their own, which fix refuses)
+    chosen = [c for c in map(_generate_args, published) if c]
+    if chosen and can_fix:
         more = f" (and the other {len(published) - 1} that you use)" if len(published) > 1 else ""
         steps.append(
-            f"{_rerun('fix', options, '--generate-secrets ' + shell_quote(published[0]))}  # a "
+            f"{_rerun('fix', options, chosen[0])}  # a "
             f"fresh value for a published secret{more}; a database password changes in the "
             f"database too"
         )
