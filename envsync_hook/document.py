@@ -304,260 +304,338 @@ _FAST = re.compile(
 )
 
 
-def parse(text: str) -> Document:
-    """Parse ``text`` losslessly. Never raises; syntax errors are recorded in ``errors``."""
-    doc = Document(text)
-    keys = doc.keys
-    templates = doc.templates
-    lines = doc.lines
-    starts = doc.starts
-    kinds_of: dict[int, int] = {}  # binding index -> kind, where not PLAIN
-    spans_of = doc._spans_of
-    keys_append = keys.append
-    templates_append = templates.append
-    lines_append = lines.append
-    starts_append = starts.append
-    errors = doc.errors
-    tails_append = doc.tails.append
+class _Columns:
+    """The writer of a document's columns: every binding, syntax error, trailing comment and
+    ``export`` prefix the parse finds goes through it.
 
-    def add(key: str, line: int, start: int, vstart: int, vend: int, kind: int, tmpl: str) -> None:
-        i = len(keys)
-        if kind != PLAIN or vstart != start + len(key) + 1 or vend != vstart + len(tmpl):
-            spans_of[i] = (vstart, vend)
+    ``keys``, ``templates``, ``lines`` and ``starts`` get one entry per binding; a kind other
+    than PLAIN, and a value span other than the usual one (see :meth:`Document.value_span`),
+    are noted by index, and :meth:`finish` writes the ``kinds`` column from them.
+    """
+
+    __slots__ = ("doc", "keys", "kinds_of", "lag", "lines", "spans_of", "starts", "templates")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.keys = doc.keys
+        self.templates = doc.templates
+        self.lines = doc.lines
+        self.starts = doc.starts
+        self.spans_of = doc._spans_of
+        self.kinds_of: dict[int, int] = {}  # binding index -> kind, where not PLAIN
+        #: compose-go's error line numbers lag behind by one after each bare ``KEY `` line with
+        #: a trailing space (a quirk of its counter)
+        self.lag = 0
+
+    def add(
+        self, key: str, line: int, start: int, vstart: int, vend: int, kind: int, template: str
+    ) -> None:
+        """A binding of the statement scanner: its kind and span noted unless PLAIN and usual."""
+        i = len(self.keys)
+        if kind != PLAIN or vstart != start + len(key) + 1 or vend != vstart + len(template):
+            self.spans_of[i] = (vstart, vend)
             if kind != PLAIN:
-                kinds_of[i] = kind
-        keys_append(key)
-        lines_append(line)
-        starts_append(start)
-        templates_append(tmpl)
+                self.kinds_of[i] = kind
+        self.keys.append(key)
+        self.lines.append(line)
+        self.starts.append(start)
+        self.templates.append(template)
 
+    def tail(self, text: str) -> None:
+        """The trailing comment of the binding added last (from its value's end, or `` #``, to
+        the end of the line, as written)."""
+        self.doc.tails.append((len(self.keys) - 1, text))
+
+    def export(self) -> None:
+        """The statement about to be read may start with ``export``."""
+        self.doc.exports.append(len(self.keys))
+
+    def error(self, line: int, start: int, message: str) -> None:
+        """A syntax error of the statement at ``start`` (``line``: the true line)."""
+        self.doc.errors.append(SyntaxIssue(line, start, message, line - self.lag))
+
+    def finish(self) -> Document:
+        """The document, with its ``kinds`` column written."""
+        kinds = self.doc.kinds
+        kinds.extend(bytes(len(self.keys)))
+        for i, kind in self.kinds_of.items():
+            kinds[i] = kind
+        return self.doc
+
+
+def parse(text: str) -> Document:
+    """Parse ``text`` losslessly. Never raises; syntax errors are recorded in ``errors``.
+
+    Most lines are comments, blank lines and single-line ``KEY=value`` statements: the fast run
+    (:func:`_ordinary_lines`) takes them with one anchored regex match each. The statement
+    scanner (:func:`_scan`) takes everything else, statement by statement, and hands back to
+    the fast run at the first line the fast run can take: no stretch of text is read more than
+    twice. The first line is always the scanner's (the fast run starts at a newline).
+    """
+    out = _Columns(Document(text))
     n = len(text)
     pos = 1 if text.startswith("\ufeff") else 0
     line = 1
-    lag = 0  # compose-go's error line numbers lag behind after a bare ``KEY `` line
+    while pos < n:
+        pos, line, fm = _scan(text, pos, line, out)
+        if fm is not None:
+            pos, line = _ordinary_lines(text, fm, line, out)
+    return out.finish()
+
+
+def _ordinary_lines(text: str, fm: re.Match[str], line: int, out: _Columns) -> tuple[int, int]:
+    """The fast run: blank and comment lines and single-line ``KEY=value`` statements, one
+    ``_FAST`` match each, from ``fm`` (the first match, at the newline before line ``line``).
+
+    Returns the offset and line number of the first line it does not take (an ``export``, a
+    key after spaces, a quoted value that crosses lines or holds a backslash, ...), where the
+    scanner goes on; ``len(text)`` or more at the end of the text.
+    """
+    fast = _FAST.match  # (locals: looked up once a run, not once a line)
     count = text.count
-    head = _HEAD.match
-    fast = _FAST.match
     special = _VALUE_SPECIAL
     go_space = _GO_SPACE_CHARS
-    # Most lines are comments, blank lines and single-line ``KEY=value`` statements. The fast
-    # path takes them with one anchored regex match each (``_FAST``: the comment lines before a
-    # statement and the statement); at anything else it hands over to the statement scanner
-    # below, which takes one statement (``pending``: the scanner's turn until it has moved past
-    # it) before the fast path is tried again: no stretch of text is read more than twice.
-    pending = 0  # (and the first line is never the fast path's: no newline before it)
-    while pos < n:
-        if pos > pending and text[pos - 1] == "\n":
-            fpos = pos - 1  # the newline before the current line
-            fline = line - 1  # (its line)
-            while True:
-                fm = fast(text, fpos)
-                if fm is None:
-                    break  # something else than blank or comment lines and a KEY=value line
-                key, lead, double, single, val = fm.groups()
-                kstart = fm.start(1)
-                # the line: one past the newline at fpos, and those of the comment lines between
-                gap_lines = count("\n", fpos + 1, kstart) if kstart - fpos > 1 else 0
-                if val is None:  # a quoted value, taken whole by the regex
-                    i = len(keys)
-                    content = single if double is None else double
-                    closed = kstart + len(key) + len(lead) + len(content) + 3
-                    if fm.end() != closed and "#" in text[closed : fm.end()]:
-                        tails_append((i, text[closed : fm.end()]))  # a comment after the quote
-                    if lead or (double is None and "$" in content):
-                        # not the usual offsets for its template (see Document.value_span)
-                        vstart = kstart + len(key) + 1 + len(lead)
-                        spans_of[i] = (vstart, vstart + len(content) + 2)
-                    if double is None:
-                        kinds_of[i] = SINGLE
-                        content = content.replace("$", "$$")
-                    else:
-                        kinds_of[i] = DOUBLE
-                    fline += gap_lines + 1
-                    keys_append(key)
-                    lines_append(fline)
-                    starts_append(kstart)
-                    templates_append(content)
-                    fpos = fm.end()
-                    continue
-                if lead or val[:1] in special:
-                    if val[:1] in special:
-                        # a quote the regex did not take: multi-line, escaped, or something
-                        # after it on the line: the scanner's
-                        fline += gap_lines
-                        fpos = kstart - 1
-                        break
-                    # spaces before an unquoted value
-                    cut = val.find(" #")
-                    if cut >= 0:
-                        tails_append((len(keys), val[cut:]))
-                        val = val[:cut]
-                    val = val.rstrip(go_space)
-                    vstart = kstart + len(key) + 1
-                    if val:
-                        vstart += len(lead)  # (an empty value sits right after the separator)
-                    add(key, fline + 1 + gap_lines, kstart, vstart, vstart + len(val), PLAIN, val)
-                    fline += 1 + gap_lines
-                    fpos = fm.end()
-                    continue
-                if " #" in val:
-                    cut = val.find(" #")
-                    tails_append((len(keys), val[cut:]))
-                    val = val[:cut]
-                fline += gap_lines + 1
-                keys_append(key)
-                lines_append(fline)
-                starts_append(kstart)
-                templates_append(val.rstrip(go_space))
-                fpos = fm.end()
-            pos = fpos + 1
-            line = fline + 1
-            pending = pos  # the scanner takes the next statement
-            continue
-        # the statement scanner: one statement (with the blanks and comments before it)
+    # The two common cases below write the columns themselves, through bound appenders, rather
+    # than through the writer's methods: a call per line costs 5-10 % of a 100,000-key parse.
+    keys, kinds_of, spans_of = out.keys, out.kinds_of, out.spans_of
+    keys_append, lines_append = keys.append, out.lines.append
+    starts_append, templates_append = out.starts.append, out.templates.append
+    tails_append = out.doc.tails.append
+    at = fm.start()  # the newline before the current line
+    while True:
+        key, lead, double, single, value = fm.groups()
+        start = fm.start(1)
+        if start - at > 1:  # comment or blank lines before the statement
+            line += count("\n", at + 1, start)
+        if value is not None and (lead or value[:1] in special):
+            if value[:1] in special:
+                # a quote the regex did not take (multi-line, escaped, something after it on
+                # the line): the scanner's
+                return start, line
+            _spaced_line(key, line, start, lead, value, out)
+        else:
+            if value is not None:  # the usual ``KEY=value``
+                if " #" in value:  # (an operator: cheaper than a method call on every line)
+                    cut = value.find(" #")
+                    tails_append((len(keys), value[cut:]))
+                    value = value[:cut]
+                template = value.rstrip(go_space)
+            else:  # a one-line quoted value with no backslash, taken whole
+                i = len(keys)
+                if double is None:
+                    content, template = single, single.replace("$", "$$")
+                    kinds_of[i] = SINGLE
+                else:
+                    content = template = double
+                    kinds_of[i] = DOUBLE
+                if lead or len(template) != len(content):  # not the usual span
+                    vstart = start + len(key) + 1 + len(lead)
+                    spans_of[i] = (vstart, vstart + len(content) + 2)
+                closed = start + len(key) + len(lead) + len(content) + 3
+                if fm.end() != closed and "#" in text[closed : fm.end()]:
+                    tails_append((i, text[closed : fm.end()]))  # a comment after the quote
+            keys_append(key)
+            lines_append(line)
+            starts_append(start)
+            templates_append(template)
+        line += 1
+        at = fm.end()
+        following = fast(text, at)
+        if following is None:
+            return at + 1, line
+        fm = following
+
+
+def _spaced_line(key: str, line: int, start: int, lead: str, value: str, out: _Columns) -> None:
+    """A ``_FAST`` match of ``KEY=  value``: spaces between the ``=`` and an unquoted value."""
+    value, tail = _without_comment(value)
+    vstart = start + len(key) + 1
+    if value:
+        vstart += len(lead)  # (an empty value sits right after the separator)
+    out.add(key, line, start, vstart, vstart + len(value), PLAIN, value)
+    if tail:
+        out.tail(tail)
+
+
+def _scan(text: str, pos: int, line: int, out: _Columns) -> tuple[int, int, re.Match[str] | None]:
+    """The statement scanner: statements from ``pos`` (on line ``line``), each after the blank
+    and comment lines before it, with compose-go's rules for keys, separators and values, up to
+    a line the fast run can take.
+
+    Writes the bindings and syntax errors to ``out``; returns where it stopped, the line there
+    and the fast run's match at the newline before it (None: the parse ends here, at the end of
+    the text or at an error compose-go does not read past).
+    """
+    n = len(text)
+    head = _HEAD.match
+    fast = _FAST.match
+    while True:
         m = head(text, pos)
         if m is None:  # pragma: no cover - every part of _HEAD is optional
-            break
+            return n, line, None
         if m.start(2) >= 0:
-            doc.exports.append(len(keys))
-        skip_end = m.end(1)
-        if skip_end > pos:
-            line += count("\n", pos, skip_end)
-        if skip_end >= n:
-            break
-        start = skip_end
-        raw = m.group(4)
-        if raw is not None:
-            raw_key = m.group(3)
-            if raw_key.isascii() and " " not in raw_key.rstrip(_GO_SPACE_CHARS):
-                vstart = m.start(4)
-                cut = raw.find(" #")
-                if cut >= 0:
-                    tails_append((len(keys), raw[cut:]))
-                    raw = raw[:cut]
-                raw = raw.rstrip(_GO_SPACE_CHARS)
-                if not raw:
-                    # an empty value sits right after the separator (never past a CR)
-                    vstart = m.end(3) + 1
-                add(
-                    raw_key.rstrip(_GO_SPACE_CHARS),
-                    line,
-                    start,
-                    vstart,
-                    vstart + len(raw),
-                    PLAIN,
-                    raw,
-                )
-                line += 1
-                pos = m.end() + 1
-                continue
-        key_start, kend = m.span(3)
-        if key_start >= n and m.start(2) >= 0:
-            # ``export`` and nothing but spaces up to the end of the input
-            errors.append(SyntaxIssue(line, start, "zero length string", line - lag))
-            break
-        sep = text[kend] if kend < n else ""
+            out.export()
+        start = m.end(1)  # the statement: ``export`` or the key
+        if start > pos:
+            line += text.count("\n", pos, start)
+        if start >= n:
+            return n, line, None
         raw_key = m.group(3)
-        if sep in ("=", ":", "\n"):
-            bad = None if raw_key.isascii() else _go_key_ok(raw_key)
-        elif sep == "":
-            bad = None
+        if (
+            m.group(4) is not None
+            and raw_key.isascii()
+            and " " not in raw_key.rstrip(_GO_SPACE_CHARS)
+        ):
+            pos, line = _head_value(m, start, line, out)
         else:
-            bad = sep
-        if bad is not None:
-            nl = text.find("\n", key_start)
-            first_line = text[key_start : nl if nl >= 0 else n]
-            errors.append(
-                SyntaxIssue(
-                    line,
-                    start,
-                    f"unexpected character {_go_quote(bad)} "
-                    f"in variable name {_go_quote(first_line)}",
-                    line - lag,
-                )
-            )
-            nl = text.find("\n", start)
-            if nl < 0:
-                break
-            pos = nl + 1
-            line += 1
-            continue
-        if sep == "":
-            # compose-go quirk: a statement with no separator at end of input has key ""
-            # and the whole statement as its value.
-            key = ""
-            vpos = key_start
-            inherited = False
-        else:
-            inherited = sep == "\n"
-            key = raw_key.rstrip(_GO_SPACE_CHARS)
-            vpos = kend + 1
-        if " " in key:
-            errors.append(SyntaxIssue(line, start, "key cannot contain a space", line - lag))
-            nl = text.find("\n", kend)
-            if nl < 0:
-                break
-            pos = nl + 1
-            line += 1
-            continue
-        if inherited:
-            at = key_start + len(key)  # just after the key, before any spaces or CR
-            add(key, line, start, at, at, BARE, "")
-            line += 1
-            if " " in raw_key:
-                lag += 1
-            pos = kend + 1
-            continue
-        vstart = _skip_inline(text, vpos)
-        q = text[vstart] if vstart < n else ""
-        if q == '"' or q == "'":
-            qm = (_DOUBLE if q == '"' else _SINGLE).match(text, vstart)
-            if qm is None:
-                nl = text.find("\n", vstart)
-                shown = text[vstart : nl if nl >= 0 else n]
-                errors.append(
-                    SyntaxIssue(
-                        line + count("\n", vstart),
-                        start,
-                        f"unterminated quoted value {shown}",
-                        line + count("\n", vstart) - lag,
-                    )
-                )
-                break
-            content = qm.group(1)
-            if "\\" in content:
-                content = content.replace("\\" + q, q)
-            add(key, line, start, vstart, qm.end(), _KIND_OF_QUOTE[q], _quoted_template(content, q))
-            nl = text.find("\n", qm.end())
-            rest = text[qm.end() : n if nl < 0 else nl]
-            if "#" in rest:
-                tails_append((len(keys) - 1, rest))
-            crossed = count("\n", vstart, qm.end())
-            if crossed:
-                line += crossed
-                doc.spans.append((vstart, qm.end()))
-            pos = qm.end()
-            continue
+            pos, line = _statement(text, m, start, line, out)
+        if pos >= n:
+            return pos, line, None
+        if text[pos - 1] == "\n":
+            fm = fast(text, pos - 1)
+            if fm is not None:
+                return pos, line, fm
+
+
+def _statement(
+    text: str, m: re.Match[str], start: int, line: int, out: _Columns
+) -> tuple[int, int]:
+    """The statement at ``start`` (on line ``line``) whose head ``_HEAD`` matched (``m``): its
+    key, separator and value, or its syntax error.
+
+    Returns where the next statement may start (just past the value) and its line, or
+    ``len(text)`` when the parse ends there.
+    """
+    n = len(text)
+    raw_key = m.group(3)
+    key_start, key_end = m.span(3)
+    if key_start >= n and m.start(2) >= 0:
+        # ``export`` and nothing but spaces up to the end of the input
+        out.error(line, start, "zero length string")
+        return n, line
+    sep = text[key_end] if key_end < n else ""
+    problem = _key_problem(text, raw_key, key_start, sep)
+    if problem is not None:
+        out.error(line, start, problem)
+        return _next_line(text, start, line)
+    if sep == "":
+        # compose-go quirk: a statement with no separator at end of input has key "" and the
+        # whole statement as its value
+        return _value(text, "", key_start, start, line, out)
+    key = raw_key.rstrip(_GO_SPACE_CHARS)
+    if " " in key:
+        out.error(line, start, "key cannot contain a space")
+        return _next_line(text, key_end, line)
+    if sep == "\n":  # a bare ``KEY``: the value comes from the environment
+        at = key_start + len(key)  # just after the key, before any spaces or CR
+        out.add(key, line, start, at, at, BARE, "")
+        if " " in raw_key:
+            out.lag += 1
+        return key_end + 1, line + 1
+    return _value(text, key, key_end + 1, start, line, out)
+
+
+def _head_value(m: re.Match[str], start: int, line: int, out: _Columns) -> tuple[int, int]:
+    """A statement ``_HEAD`` took whole: an ASCII key, ``=`` or ``:``, an unquoted value."""
+    value, tail = m.group(4), ""
+    if " #" in value:  # (the test before the call: most values have no comment)
+        value, tail = _without_comment(value)
+    else:
+        value = value.rstrip(_GO_SPACE_CHARS)
+    # an empty value sits right after the separator (never past a CR)
+    vstart = m.start(4) if value else m.end(3) + 1
+    out.add(
+        m.group(3).rstrip(_GO_SPACE_CHARS), line, start, vstart, vstart + len(value), PLAIN, value
+    )
+    if tail:
+        out.tail(tail)
+    return m.end() + 1, line + 1
+
+
+def _key_problem(text: str, raw_key: str, key_start: int, sep: str) -> str | None:
+    """The error compose-go reports for a key run ``raw_key`` ended by ``sep`` (``=``, ``:``, a
+    newline, ``""`` at the end of the text, or the character that stopped it), or None."""
+    if sep in ("=", ":", "\n"):
+        bad = None if raw_key.isascii() else _go_key_ok(raw_key)
+    elif sep == "":
+        bad = None
+    else:
+        bad = sep
+    if bad is None:
+        return None
+    nl = text.find("\n", key_start)
+    first_line = text[key_start : nl if nl >= 0 else len(text)]
+    return f"unexpected character {_go_quote(bad)} in variable name {_go_quote(first_line)}"
+
+
+def _value(text: str, key: str, vpos: int, start: int, line: int, out: _Columns) -> tuple[int, int]:
+    """The value of ``key`` from ``vpos`` (just past the separator), by its quote kind."""
+    vstart = _skip_inline(text, vpos)
+    q = text[vstart] if vstart < len(text) else ""
+    if q == '"' or q == "'":
+        return _quoted_value(text, key, q, vstart, start, line, out)
+    return _unquoted_value(text, key, vpos, vstart, start, line, out)
+
+
+def _quoted_value(
+    text: str, key: str, q: str, vstart: int, start: int, line: int, out: _Columns
+) -> tuple[int, int]:
+    """A value in quotes ``q`` from ``vstart`` to the matching quote, lines later perhaps.
+
+    Returns the offset just past the closing quote (the rest of the line is the next
+    statement's skipped comment) and its line; an unclosed quote ends the parse.
+    """
+    n = len(text)
+    qm = (_DOUBLE if q == '"' else _SINGLE).match(text, vstart)
+    if qm is None:
         nl = text.find("\n", vstart)
-        eol = n if nl < 0 else nl
-        raw = text[vstart:eol]
-        cut = raw.find(" #")
-        if cut >= 0:
-            tails_append((len(keys), raw[cut:]))
-            raw = raw[:cut]
-        raw = raw.rstrip(_GO_SPACE_CHARS)
-        if not raw:
-            vstart = vpos  # an empty value sits right after the separator (never past a CR)
-        add(key, line, start, vstart, vstart + len(raw), PLAIN, raw)
-        line += 1
-        if nl < 0:
-            break
-        pos = nl + 1
-    kinds = doc.kinds
-    kinds.extend(bytes(len(keys)))
-    for i, kind in kinds_of.items():
-        kinds[i] = kind
-    return doc
+        shown = text[vstart : nl if nl >= 0 else n]
+        out.error(line + text.count("\n", vstart), start, f"unterminated quoted value {shown}")
+        return n, line
+    content = qm.group(1)
+    if "\\" in content:
+        content = content.replace("\\" + q, q)
+    end = qm.end()
+    out.add(key, line, start, vstart, end, _KIND_OF_QUOTE[q], _quoted_template(content, q))
+    nl = text.find("\n", end)
+    rest = text[end : n if nl < 0 else nl]
+    if "#" in rest:
+        out.tail(rest)
+    crossed = text.count("\n", vstart, end)
+    if crossed:
+        out.doc.spans.append((vstart, end))
+    return end, line + crossed
+
+
+def _unquoted_value(
+    text: str, key: str, vpos: int, vstart: int, start: int, line: int, out: _Columns
+) -> tuple[int, int]:
+    """An unquoted value from ``vstart`` to the end of its line (a `` #`` starts a comment).
+    Returns the start of the next line and its number."""
+    nl = text.find("\n", vstart)
+    value, tail = _without_comment(text[vstart : len(text) if nl < 0 else nl])
+    if not value:
+        vstart = vpos  # an empty value sits right after the separator (never past a CR)
+    out.add(key, line, start, vstart, vstart + len(value), PLAIN, value)
+    if tail:
+        out.tail(tail)
+    return (len(text), line + 1) if nl < 0 else (nl + 1, line + 1)
+
+
+def _without_comment(raw: str) -> tuple[str, str]:
+    """An unquoted value as written up to the end of its line -> the value (a `` #`` starts a
+    comment; trailing white space dropped) and the comment (``""``: none)."""
+    cut = raw.find(" #")
+    if cut < 0:
+        return raw.rstrip(_GO_SPACE_CHARS), ""
+    return raw[:cut].rstrip(_GO_SPACE_CHARS), raw[cut:]
+
+
+def _next_line(text: str, at: int, line: int) -> tuple[int, int]:
+    """Where the scanner goes on after an error on line ``line``: the line after the newline
+    at or after ``at`` (``len(text)``, the end, when there is none)."""
+    nl = text.find("\n", at)
+    return (len(text), line) if nl < 0 else (nl + 1, line + 1)
 
 
 def _find_commented(doc: Document) -> list[Commented]:

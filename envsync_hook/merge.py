@@ -169,47 +169,89 @@ def merged(
     template_name: str,
 ) -> tuple[str, Document]:
     """:func:`merge`, with the parse of the new text that verified it (fix compares it again
-    for the findings that remain, without parsing it twice)."""
+    for the findings that remain, without parsing it twice).
+
+    The steps: the edits to the template's text (opt-ins under their comments, kept values on
+    the template's lines), applied; the trailing block of kept keys no template line assigns;
+    lines moved where a kept value's reference would resolve elsewhere; then :func:`verify`."""
     ttext = template.doc.text
     eol = eol_of(ttext)
     decisions = comparison.decisions
-    pieces: list[str] = []
-    prev = 0
+    # (opt-ins first: inserted at the start of a line, they go before an ``export `` that
+    # the statement starting there gets)
+    edits = _opt_in_inserts(template, env, decisions, eol)
+    edits += _template_line_edits(template, env, comparison, eol)
+    trail = [k for k, d in decisions.items() if d == TRAIL]
+    edits += _open_last_word(template, env, decisions, edits, bool(trail))
+    body = _applied(ttext, edits)
+    text, block_header = _with_trailing_block(body, env, comparison, trail, template_name, eol)
+    del body  # (a copy of the template's text: not kept while the result is verified)
+    doc = parse(text)
+    text, doc, checked = _placed_for_references(
+        text, doc, template, env, decisions, trail, block_header, eol
+    )
+    verify(text, template, env, decisions, comparison.unequal, doc, checked)
+    return text, doc
+
+
+#: an edit of the template's text: (start, end, replacement)
+_Edit = tuple[int, int, str]
+
+
+def _opt_in_inserts(template: Side, env: Side, decisions: dict[str, str], eol: str) -> list[_Edit]:
+    """The operator's statement of each opt-in (UNDER), inserted right below the template's
+    commented-out ``# KEY=`` line (several at one place keep the template's order)."""
+    ttext = template.doc.text
     inserts: dict[int, list[str]] = {}  # template offset -> statements to insert there
-
     for key, c in _last_commented(template).items():
-        if decisions.get(key) == UNDER:
-            at = ttext.find("\n", c.start)
-            eb = env.at(key)
-            stmt = _statement_text(env, eb, eol)
-            bare_last = eb.inherited or key in env.bare_after
-            if at < 0:  # the comment is the last line and has no newline
-                # (a bare KEY as the very last line with no newline would read as key "")
-                tail = eol if bare_last else ""
-                inserts.setdefault(len(ttext), []).append(eol + stmt + tail)
-            else:
-                inserts.setdefault(at + 1, []).append(stmt + eol)
+        if decisions.get(key) != UNDER:
+            continue
+        at = ttext.find("\n", c.start)
+        eb = env.at(key)
+        stmt = _statement_text(env, eb, eol)
+        if at < 0:  # the comment is the last line and has no newline
+            # (a bare KEY as the very last line with no newline would read as key "")
+            tail = eol if eb.inherited or key in env.bare_after else ""
+            inserts.setdefault(len(ttext), []).append(eol + stmt + tail)
+        else:
+            inserts.setdefault(at + 1, []).append(stmt + eol)
+    return [(at, at, "".join(stmts)) for at, stmts in inserts.items()]
 
-    edits: list[tuple[int, int, str]] = []
+
+def _keys_to_visit(
+    template: Side, env: Side, comparison: Comparison, own: tuple[dict[str, str], set[str]]
+) -> Iterable[str]:
+    """The template keys whose line may need an edit: all of them, or, in the usual case (no
+    bare ``KEY`` line, and the comparison knows which texts differ), only those, plus the
+    ones carrying the operator's own comment or ``export``."""
+    if comparison.unequal is None or BARE in template.doc.kinds or BARE in env.doc.kinds:
+        return template.last
+    comments, exported = own
+    visit = comparison.unequal
+    if comments or exported:
+        listed = set(visit)
+        extra = [k for k in (*comments, *exported) if k in template.last and k not in listed]
+        visit = [*visit, *dict.fromkeys(extra)]
+    return visit
+
+
+def _template_line_edits(
+    template: Side, env: Side, comparison: Comparison, eol: str
+) -> list[_Edit]:
+    """The edits to the template's lines: for each key kept (KEEP) or taken (TAKE), what
+    :func:`_line_edits` says."""
+    decisions = comparison.decisions
+    own = _operator_text(template, env, decisions)
+    edits: list[_Edit] = []
     tdoc, edoc = template.doc, env.doc
     tkinds, ttemplates, ekinds, etemplates = tdoc.kinds, tdoc.templates, edoc.kinds, edoc.templates
     tlast, elast, ebare = template.last, env.last, env.bare_after
-    comments, exported = _operator_text(template, env, decisions)
-    visit: Iterable[str] = tlast
-    if comparison.unequal is not None and BARE not in tkinds and BARE not in ekinds:
-        # the other keys hold the template's text on an ordinary line: nothing to splice
-        # (but for the operator's own comment or ``export`` on some of them)
-        visit = comparison.unequal
-        if comments or exported:
-            listed = set(visit)
-            own = [k for k in (*comments, *exported) if k in tlast and k not in listed]
-            visit = [*visit, *dict.fromkeys(own)]
-    for key in visit:
-        ti = tlast[key]
+    comments, exported = own
+    for key in _keys_to_visit(template, env, comparison, own):
         decision = decisions.get(key)
         if decision not in (KEEP, TAKE):
             continue
-        ei = elast[key]
+        ti, ei = tlast[key], elast[key]
         bi = ebare.get(key) if ebare else None
         if (
             decision == KEEP
@@ -221,120 +263,182 @@ def merged(
             and key not in exported
         ):
             continue  # the template's line already reads as the operator's
-        tb = tdoc.binding(ti)
-        eb = edoc.binding(ei)
-        bare_after = edoc.binding(bi) if bi is not None else None
-        if decision == TAKE:
-            eb = tb  # the template's value; an operator's bare KEY override still follows it
-        elif tb.inherited and eb.inherited:
-            continue
-        elif tb.inherited or eb.inherited:
-            # a bare ``KEY`` line on either side: the operator's whole statement replaces it
-            # (and, for a bare KEY, every other template line assigning the key, which would
-            # otherwise give the key a value where the operator's file gave it none)
-            stmt = _statement_text(env, eb, eol)
-            targets = [tb]
-            if eb.inherited and key in template.dups:
-                targets = [tdoc.binding(i) for i, k in enumerate(tdoc.keys) if k == key]
-            for t in targets:
-                s = _stmt_start(ttext, t)
-                e = _line_end(ttext, t.value_end)
-                line = stmt
-                if e == len(ttext) and (eb.inherited or bare_after is not None):
-                    line += eol  # a bare KEY last with no newline would read as key ""
-                edits.append((s, e, line))
-            continue
-        if decision == KEEP and key in exported and not ttext.startswith("export", tb.start):
-            edits.append((tb.start, tb.start, "export "))
-        own_comment = comments.get(key) if decision == KEEP else None
-        if own_comment is not None and own_comment != _comment_after(ttext, tb.value_end):
-            # the operator's value with the rest of its line, as written: it reads as it did
-            etext = env.doc.text
-            mine = etext[eb.value_start : _line_end(etext, eb.value_end)]
-            edits.append((tb.value_start, _line_end(ttext, tb.value_end), mine))
-        elif (
-            eb is not tb
-            and eb.template != tb.template
-            and canonical(eb.template) != canonical(tb.template)
-        ):
-            edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
-        if bare_after is not None and key not in template.bare_after:
-            # keep the operator's bare ``KEY`` override right after the template's line
-            # (unless the template has such a line of its own, which already stands there)
-            e = _line_end(ttext, tb.value_end)
-            bare = env.doc.text[
-                _line_start(env.doc.text, bare_after.start) : _line_end(
-                    env.doc.text, bare_after.start
-                )
-            ]
-            edits.append((e, e, eol + bare + (eol if e == len(ttext) else "")))
-    for at, stmts in inserts.items():
-        edits.append((at, at, "".join(stmts)))
-    trail_needed = any(d == TRAIL for d in decisions.values())
-    if (trail_needed or any(e[0] == len(ttext) for e in edits)) and not ttext.endswith("\n"):
-        last = tdoc.binding(-1) if len(tdoc) else None
-        if last is not None and _bare_word_at_eof(ttext, last):
-            # the template ends in a bare word with no newline, which compose-go reads as the
-            # key "": once a line follows it would become a bare KEY, so give it its ``=``
-            edits.append((last.value_start, last.value_start, "="))
+        edits += _line_edits(template, env, key, decision, own, eol)
+    return edits
+
+
+def _line_edits(
+    template: Side,
+    env: Side,
+    key: str,
+    decision: str,
+    own: tuple[dict[str, str], set[str]],
+    eol: str,
+) -> list[_Edit]:
+    """The edits of one template line: the operator's whole statement where either side is a
+    bare ``KEY``; else ``export``, the operator's value (with its own comment, when it has
+    one) spliced into the template's line, and a bare ``KEY`` override kept after it."""
+    tdoc, edoc, ttext = template.doc, env.doc, template.doc.text
+    tb = tdoc.binding(template.last[key])
+    eb = edoc.binding(env.last[key])
+    bi = env.bare_after.get(key) if env.bare_after else None
+    bare_after = edoc.binding(bi) if bi is not None else None
+    if decision == TAKE:
+        eb = tb  # the template's value; an operator's bare KEY override still follows it
+    elif tb.inherited and eb.inherited:
+        return []
+    elif tb.inherited or eb.inherited:
+        return _whole_statement(template, env, key, tb, eb, bare_after is not None, eol)
+    edits: list[_Edit] = []
+    comments, exported = own
+    if decision == KEEP and key in exported and not ttext.startswith("export", tb.start):
+        edits.append((tb.start, tb.start, "export "))
+    own_comment = comments.get(key) if decision == KEEP else None
+    if own_comment is not None and own_comment != _comment_after(ttext, tb.value_end):
+        # the operator's value with the rest of its line, as written: it reads as it did
+        etext = env.doc.text
+        mine = etext[eb.value_start : _line_end(etext, eb.value_end)]
+        edits.append((tb.value_start, _line_end(ttext, tb.value_end), mine))
+    elif (
+        eb is not tb
+        and eb.template != tb.template
+        and canonical(eb.template) != canonical(tb.template)
+    ):
+        edits.append((tb.value_start, tb.value_end, _splice_value(ttext, tb, env, eb)))
+    if bare_after is not None and key not in template.bare_after:
+        # keep the operator's bare ``KEY`` override right after the template's line
+        # (unless the template has such a line of its own, which already stands there)
+        e = _line_end(ttext, tb.value_end)
+        etext = env.doc.text
+        bare = etext[_line_start(etext, bare_after.start) : _line_end(etext, bare_after.start)]
+        edits.append((e, e, eol + bare + (eol if e == len(ttext) else "")))
+    return edits
+
+
+def _whole_statement(
+    template: Side, env: Side, key: str, tb: Binding, eb: Binding, bare_follows: bool, eol: str
+) -> list[_Edit]:
+    """A bare ``KEY`` line on either side: the operator's whole statement replaces the
+    template's line (and, for a bare KEY, every other template line assigning the key, which
+    would otherwise give the key a value where the operator's file gave it none)."""
+    tdoc, ttext = template.doc, template.doc.text
+    stmt = _statement_text(env, eb, eol)
+    targets = [tb]
+    if eb.inherited and key in template.dups:
+        targets = [tdoc.binding(i) for i, k in enumerate(tdoc.keys) if k == key]
+    edits: list[_Edit] = []
+    for t in targets:
+        s = _stmt_start(ttext, t)
+        e = _line_end(ttext, t.value_end)
+        line = stmt
+        if e == len(ttext) and (eb.inherited or bare_follows):
+            line += eol  # a bare KEY last with no newline would read as key ""
+        edits.append((s, e, line))
+    return edits
+
+
+def _open_last_word(
+    template: Side, env: Side, decisions: dict[str, str], edits: list[_Edit], trail: bool
+) -> list[_Edit]:
+    """compose-go reads a template that ends in a bare word with no newline as the key "";
+    once a line follows it (the trailing block, or an insert at the very end), it would become
+    a bare KEY, and the operator's empty value spliced in for the word would leave no statement
+    at all: the word gets its ``=``. Not when the operator's own bare statement replaces the
+    word whole (:func:`_whole_statement`)."""
+    ttext, tdoc = template.doc.text, template.doc
+    end = len(ttext)
+    last = tdoc.binding(-1) if len(tdoc) and not ttext.endswith("\n") else None
+    if last is None or not _bare_word_at_eof(ttext, last):
+        return []
+    ei = env.last.get(last.key)
+    if decisions.get(last.key) == KEEP and ei is not None and env.doc.kinds[ei] == BARE:
+        return []
+    emptied = (last.value_start, end, "")
+    if trail or any(e[0] == end or e == emptied for e in edits):
+        return [(last.value_start, last.value_start, "=")]
+    return []
+
+
+def _applied(text: str, edits: list[_Edit]) -> str:
+    """``text`` with the (non-overlapping) ``edits`` made, in order of position."""
     edits.sort(key=lambda e: (e[0], e[1]))
+    pieces: list[str] = []
+    prev = 0
     for s, e, new in edits:
-        pieces.append(ttext[prev:s])
+        pieces.append(text[prev:s])
         pieces.append(new)
         prev = e
-    pieces.append(ttext[prev:])
-    body = "".join(pieces)
-    del pieces  # (a copy of the template's text: not kept while the result is verified)
+    pieces.append(text[prev:])
+    return "".join(pieces)
 
-    trail = [k for k, d in decisions.items() if d == TRAIL]
-    block_header: tuple[int, int] | None = None
-    if trail:
-        final_newline = body == "" or body.endswith("\n")
-        block: list[str] = [""] if body else []
-        spans = env.doc.spans  # (a comment line inside a multi-line value is value)
-        starts = [start for start, _ in spans]
-        block.append(
-            f"{MARKER_PREFIX} kept from the previous env file; not assigned in "
-            + escape_controls(template_name)
-        )
-        folder = os.path.dirname(env.path) or os.curdir
-        for key in env.last:
-            if decisions.get(key) != TRAIL:
-                continue
-            eb = env.at(key)
-            where = comparison.relocated.get(key)
-            if where is not None:
-                block.append(f"{MARKER_PREFIX} {key} is now defined in {_near(where, folder)}")
-            block.extend(_comments_above(env, eb, spans, starts))
-            block.append(_statement_text(env, eb, eol))
-        # a bare KEY as the very last line with no newline would read as the key ""
-        last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
-        bare_last = env.doc.kinds[env.last[last_key]] == BARE or last_key in env.bare_after
-        end = eol if final_newline or bare_last else ""
-        at = len(body) + (0 if final_newline else len(eol))
-        marker = block[1 if body else 0]
-        block_header = (at, at + (len(eol) if body else 0) + len(marker) + len(eol))
-        text = "".join((body, "" if final_newline else eol, eol.join(block), end))
-        del body, block
-    else:
-        text = body
-        del body
-    doc = parse(text)
+
+def _with_trailing_block(
+    body: str,
+    env: Side,
+    comparison: Comparison,
+    trail: list[str],
+    template_name: str,
+    eol: str,
+) -> tuple[str, tuple[int, int] | None]:
+    """``body`` followed by the block of kept keys no template line assigns (TRAIL), in the
+    env file's order, each with the comment lines above it and a note where another template
+    now defines it; and the (start, end) of the block's marker line (None: no block)."""
+    if not trail:
+        return body, None
+    decisions = comparison.decisions
+    final_newline = body == "" or body.endswith("\n")
+    block: list[str] = [""] if body else []
+    spans = env.doc.spans  # (a comment line inside a multi-line value is value)
+    starts = [start for start, _ in spans]
+    block.append(
+        f"{MARKER_PREFIX} kept from the previous env file; not assigned in "
+        + escape_controls(template_name)
+    )
+    folder = os.path.dirname(env.path) or os.curdir
+    for key in env.last:
+        if decisions.get(key) != TRAIL:
+            continue
+        eb = env.at(key)
+        where = comparison.relocated.get(key)
+        if where is not None:
+            block.append(f"{MARKER_PREFIX} {key} is now defined in {_near(where, folder)}")
+        block.extend(_comments_above(env, eb, spans, starts))
+        block.append(_statement_text(env, eb, eol))
+    # a bare KEY as the very last line with no newline would read as the key ""
+    last_key = next((k for k in reversed(env.last) if decisions.get(k) == TRAIL), "")
+    bare_last = env.doc.kinds[env.last[last_key]] == BARE or last_key in env.bare_after
+    end = eol if final_newline or bare_last else ""
+    at = len(body) + (0 if final_newline else len(eol))
+    marker = block[1 if body else 0]
+    header = (at, at + (len(eol) if body else 0) + len(marker) + len(eol))
+    return "".join((body, "" if final_newline else eol, eol.join(block), end)), header
+
+
+def _placed_for_references(
+    text: str,
+    doc: Document,
+    template: Side,
+    env: Side,
+    decisions: dict[str, str],
+    trail: list[str],
+    block_header: tuple[int, int] | None,
+    eol: str,
+) -> tuple[str, Document, _Checked | None]:
+    """Where a kept value's reference would not resolve as in the env file (Compose reads a
+    ``${X}`` from the lines above), the lines moved so that it does
+    (:func:`references.place`); with what was worked out, for :func:`verify`."""
     kept = referencing_keys(env, decisions)
-    checked: _Checked | None = None
-    if kept:
-        result = _result_side(doc, template, trail)
-        doubts = unsure(env, result, decisions, EMPTY, kept)
-        if doubts:
-            # a kept value's reference would not resolve as in the env file: move lines
-            placed = place(text, doc, env, decisions, kept, block_header, eol)
-            if placed != text:
-                text, doc = placed, parse(placed)
-                result = index("merged", doc)
-                doubts = unsure(env, result, decisions, EMPTY, kept)
-        checked = _Checked(result, kept, doubts)
-    verify(text, template, env, decisions, comparison.unequal, doc, checked)
-    return text, doc
+    if not kept:
+        return text, doc, None
+    result = _result_side(doc, template, trail)
+    doubts = unsure(env, result, decisions, EMPTY, kept)
+    if doubts:
+        placed = place(text, doc, env, decisions, kept, block_header, eol)
+        if placed != text:
+            text, doc = placed, parse(placed)
+            result = index("merged", doc)
+            doubts = unsure(env, result, decisions, EMPTY, kept)
+    return text, doc, _Checked(result, kept, doubts)
 
 
 def _result_side(doc: Document, template: Side, trail: list[str]) -> Side:

@@ -513,7 +513,13 @@ def fix_actions(
 
 
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
-    """Merge the template into the env file (or create it), with a backup first."""
+    """Merge the template into the env file (or create it), with a backup first.
+
+    The steps: the templates loaded and refused when broken; an env file from a pipe only
+    previewed; a missing env file created from the template; otherwise, under the lock, the
+    env file read, compared and merged (:func:`_merge_env`), and then, as the run asks, the
+    outcome in sync, a preview, or the file replaced after its backup
+    (:func:`_replace_env`)."""
     started = time.perf_counter()
     loaded = load_templates(job)
     _refuse_syntax(loaded.template.path, loaded.template.doc)
@@ -527,128 +533,148 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
     if os.path.abspath(job.env) not in job.explicit:
         targets.check_inside_project(job.env, "env file")
     if not os.path.lexists(job.env):
-        if opts.if_missing == "skip" or job.optional:
-            why = "--if-missing skip" if not job.optional else "optional"
-            return FixOutcome(_skipped(job, loaded, started, why), "", None)
-        targets.check_writable_target(job.env, bdir)
-        result = _missing(job, loaded, settings, started)
-        if opts.dry_run or opts.diff:
-            return FixOutcome(
-                result._replace(
-                    changed=True,
-                    notice=f"{job.env}: would be created from the template",
-                    fixed=FixActions(created=True, dry_run=True),
-                ),
-                "",
-                None,
-            )
-        with locking.env_lock(job.env):
-            if not os.path.lexists(job.env):
-                created, _generated = _generate(settings, loaded.template.doc.text)
-                atomic.atomic_write(job.env, created, mode=0o600)
-                recorded = _record(job, loaded, bdir)
-                notice = f"{job.env}: created from {job.template} (mode 0600); review it"
-                notice += f"\n{recorded}" if recorded else ""
-                return FixOutcome(
-                    result._replace(changed=True, notice=notice, fixed=FixActions(created=True)),
-                    "",
-                    None,
-                )
+        created = _create_env(job, loaded, settings, opts, bdir, started)
+        if created is not None:
+            return created
     targets.check_writable_target(job.env, bdir)
-    from envsync_hook.merge import merged
-
     with locking.env_lock(job.env):
         etext = reading.read_env(job.env)  # (no symlink followed out of its folder, even now)
-        edoc = parse(etext)
-        _refuse_syntax(str(job.env), edoc)
-        env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
-        text, new_doc = merged(loaded.template, env, c, job.template.name)
-        new, generated = _generate(settings, text)
-        gen_note = _generate_note(job, settings, generated)
-        if generated:  # (fresh secrets went in: the findings that remain are the final text's)
-            new_doc = parse(new)
-        del text
-        changed = new != etext
-        findings = tuple(c.findings)  # (sorted by compare)
-        if generated:  # a published default that was just replaced is no longer one
-            fresh_keys = set(generated)
-            findings = tuple(
-                f for f in findings if not (f.code == "ENV013" and f.key in fresh_keys)
-            )
-        result = _with_base(
-            PairResult(
-                loaded.template.path,
-                str(job.env),
-                findings,
-                c.keys,
-                changed=changed,
-            ),
-            loaded,
-        )
-        diff = _diff(settings, job.env, etext, new) if changed and opts.diff else ""
-        if not changed:
-            # (in sync: the record says what with)
-            recorded = (
-                ""
-                if opts.dry_run or opts.diff
-                else _record(job, loaded, bdir, held_defaults(env, c))
-            )
-            notice = "\n".join(n for n in (gen_note, recorded) if n)
-            return FixOutcome(
-                result._replace(
-                    duration=time.perf_counter() - started, notice=notice, fixed=FixActions()
-                ),
-                diff,
-                None,
-            )
-        summary = _summary_notice(c)
-        if generated:
-            from envsync_hook.generate import shared_note
-
-            fresh = f"fresh random value(s) for {', '.join(generated)}"
-            fresh += shared_note(new, generated)
-            summary = f"{summary}; {fresh}" if summary else fresh
+        m = _merge_env(job, loaded, settings, bdir, etext)
+        diff = _diff(settings, job.env, etext, m.new) if m.changed and opts.diff else ""
+        if not m.changed:
+            return _in_sync(job, m, opts, bdir, diff, started)
         if not opts.force:
             targets.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
         if opts.dry_run or opts.diff:
-            notice = f"{job.env}: would change (dry run, nothing written)"
-            notice += f"\n{gen_note}" if gen_note else ""
-            actions = fix_actions(loaded.template, env, c, settings, "", True)
-            # the findings the merge would leave, at their lines in the file as it stands
-            after, _keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
-            remain = {(f.code, f.key) for f in after}
-            return FixOutcome(
-                result._replace(
-                    findings=tuple(f for f in findings if (f.code, f.key) in remain),
-                    duration=time.perf_counter() - started,
-                    notice=notice,
-                    fixed=actions,
-                ),
-                diff,
-                None,
-            )
-        actions = fix_actions(loaded.template, env, c, settings, "", False)
-        # the old text's parse is not needed past here: its memory goes before the write (the
-        # merged text's parse is kept for the findings that remain)
-        result = result._replace(keys=())
-        held = held_defaults(env, c)
-        del edoc, env, findings
-        # the backup is the text merged from, and the env file is replaced only if it still
-        # holds it: an edit made meanwhile by another program (which does not take our lock)
-        # is refused, not silently reverted
-        backup = backups.replace_with_backup(job.env, new, bdir, expect=etext)
-        del etext
-        recorded = _record(job, loaded, bdir, held)  # after the replace: what it syncs with
+            return _preview(job, m, settings, diff, started)
+        return _replace_env(job, m, settings, opts, bdir, etext, diff, started)
+
+
+class _Merged(NamedTuple):
+    """An env file compared and merged, not yet written."""
+
+    env: Side
+    comparison: Comparison
+    loaded: Loaded  # with the base chosen
+    new: str  # the text fix would write
+    new_doc: Document  # ``new`` parsed
+    generated: list[str]  # keys given fresh random values (--generate-secrets)
+    gen_note: str
+    changed: bool
+    result: PairResult  # the comparison's findings (those a fresh value replaced left out)
+
+
+def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: str) -> _Merged:
+    """Parse ``etext`` (refused with a syntax error), compare it (the base chosen), merge it,
+    and put in the fresh secrets ``--generate-secrets`` asks for."""
+    from envsync_hook.merge import merged
+
+    edoc = parse(etext)
+    _refuse_syntax(str(job.env), edoc)
+    env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
+    text, new_doc = merged(loaded.template, env, c, job.template.name)
+    new, generated = _generate(settings, text)
+    if generated:  # (fresh secrets went in: the findings that remain are the final text's)
+        new_doc = parse(new)
+    findings = tuple(c.findings)  # (sorted by compare)
+    if generated:  # a published default that was just replaced is no longer one
+        fresh_keys = set(generated)
+        findings = tuple(f for f in findings if not (f.code == "ENV013" and f.key in fresh_keys))
+    changed = new != etext
+    result = PairResult(loaded.template.path, str(job.env), findings, c.keys, changed=changed)
+    return _Merged(
+        env,
+        c,
+        loaded,
+        new,
+        new_doc,
+        generated,
+        _generate_note(job, settings, generated),
+        changed,
+        _with_base(result, loaded),
+    )
+
+
+def _in_sync(
+    job: Job, m: _Merged, opts: FixOptions, bdir: Path, diff: str, started: float
+) -> FixOutcome:
+    """Nothing to change: the sync record says what with (not in a dry run)."""
+    recorded = (
+        ""
+        if opts.dry_run or opts.diff
+        else _record(job, m.loaded, bdir, held_defaults(m.env, m.comparison))
+    )
+    notice = "\n".join(n for n in (m.gen_note, recorded) if n)
+    return FixOutcome(
+        m.result._replace(
+            duration=time.perf_counter() - started, notice=notice, fixed=FixActions()
+        ),
+        diff,
+        None,
+    )
+
+
+def _fix_summary(m: _Merged) -> str:
+    """What fix did, for its notice: stale defaults and conflicts, fresh secrets."""
+    summary = _summary_notice(m.comparison)
+    if m.generated:
+        from envsync_hook.generate import shared_note
+
+        fresh = f"fresh random value(s) for {', '.join(m.generated)}"
+        fresh += shared_note(m.new, m.generated)
+        summary = f"{summary}; {fresh}" if summary else fresh
+    return summary
+
+
+def _preview(job: Job, m: _Merged, settings: Settings, diff: str, started: float) -> FixOutcome:
+    """``--dry-run``/``--diff``: what fix would do, and the findings the merge would leave, at
+    their lines in the file as it stands."""
+    notice = f"{job.env}: would change (dry run, nothing written)"
+    notice += f"\n{m.gen_note}" if m.gen_note else ""
+    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", True)
+    after, _keys = _remaining(job, m.loaded, m.comparison, m.new_doc, settings, bool(m.generated))
+    remain = {(f.code, f.key) for f in after}
+    return FixOutcome(
+        m.result._replace(
+            findings=tuple(f for f in m.result.findings if (f.code, f.key) in remain),
+            duration=time.perf_counter() - started,
+            notice=notice,
+            fixed=actions,
+        ),
+        diff,
+        None,
+    )
+
+
+def _replace_env(
+    job: Job,
+    m: _Merged,
+    settings: Settings,
+    opts: FixOptions,
+    bdir: Path,
+    etext: str,
+    diff: str,
+    started: float,
+) -> FixOutcome:
+    """Back up ``etext`` and replace the env file with the merged text, if it still holds
+    ``etext``: an edit made meanwhile by another program (which does not take our lock) is
+    refused, not silently reverted. Then the sync record, and the findings that remain (those
+    of the merged text, not the ones fix just resolved)."""
+    summary = _fix_summary(m)
+    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", False)
+    held = held_defaults(m.env, m.comparison)
+    backup = backups.replace_with_backup(job.env, m.new, bdir, expect=etext)
+    recorded = _record(job, m.loaded, bdir, held)  # after the replace: what it syncs with
     actions = actions._replace(backup=str(backup))
-    # the findings that remain are those of the merged text (parsed once, by the merge's own
-    # check), not the ones fix just resolved
-    after, after_keys = _remaining(job, loaded, c, new_doc, settings, bool(generated))
+    after, after_keys = _remaining(
+        job, m.loaded, m.comparison, m.new_doc, settings, bool(m.generated)
+    )
     detail = f"; {summary}" if summary else ""
     notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
     notice += f"\n{recorded}" if recorded else ""
-    notice += f"\n{gen_note}" if gen_note else ""
+    notice += f"\n{m.gen_note}" if m.gen_note else ""
     return FixOutcome(
-        result._replace(
+        m.result._replace(
             findings=tuple(after),
             keys=after_keys,
             duration=time.perf_counter() - started,
@@ -658,3 +684,44 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         diff,
         backup,
     )
+
+
+def _create_env(
+    job: Job,
+    loaded: Loaded,
+    settings: Settings,
+    opts: FixOptions,
+    bdir: Path,
+    started: float,
+) -> FixOutcome | None:
+    """No env file: skipped (``--if-missing skip``, an optional one), previewed, or created
+    from the template (mode 0600, fresh secrets where asked, the sync record written). None
+    when another run created it meanwhile: it is merged like any other."""
+    if opts.if_missing == "skip" or job.optional:
+        why = "--if-missing skip" if not job.optional else "optional"
+        return FixOutcome(_skipped(job, loaded, started, why), "", None)
+    targets.check_writable_target(job.env, bdir)
+    result = _missing(job, loaded, settings, started)
+    if opts.dry_run or opts.diff:
+        return FixOutcome(
+            result._replace(
+                changed=True,
+                notice=f"{job.env}: would be created from the template",
+                fixed=FixActions(created=True, dry_run=True),
+            ),
+            "",
+            None,
+        )
+    with locking.env_lock(job.env):
+        if os.path.lexists(job.env):
+            return None
+        created, _generated = _generate(settings, loaded.template.doc.text)
+        atomic.atomic_write(job.env, created, mode=0o600)
+        recorded = _record(job, loaded, bdir)
+        notice = f"{job.env}: created from {job.template} (mode 0600); review it"
+        notice += f"\n{recorded}" if recorded else ""
+        return FixOutcome(
+            result._replace(changed=True, notice=notice, fixed=FixActions(created=True)),
+            "",
+            None,
+        )

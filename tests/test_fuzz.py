@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import envsync_hook
@@ -304,6 +304,12 @@ def _assert_safe(d: Path, template: str, env: str) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(template=dotenv_texts(), env=dotenv_texts())
+# (found by this property: the template's last word with no newline, compose-go's key "", and
+# the operator's own key "": fix refused, naming no key, where check saw nothing wrong)
+@example(template="\ufeffA=\n\nA", env="\ufeff=")
+@example(template="\ufeffB=\nexport", env="\ufeffA=\n\nA")
+@example(template="\ufeff# comment\r\nA\nA", env="\ufeff  A = ''#x\nexport\n")
+@example(template="\ufeffexport", env="\ufeffA=\nexport\n")
 def test_check_and_fix_never_crash_and_fix_is_idempotent(
     new_dir: Callable[[], Path], template: str, env: str
 ) -> None:

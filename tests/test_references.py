@@ -308,6 +308,12 @@ OWN_TEXT: list[tuple[str, str, str, str]] = [
         'A="" # left empty on purpose\n',
         'A="" # left empty on purpose\n',
     ),
+    (
+        "an opt-in placed under its comment, right above a key the operator exports",
+        "# OPT=1\nKEY=a\n",
+        "export KEY=b\nOPT=2\n",
+        "# OPT=1\nOPT=2\nexport KEY=b\n",
+    ),
 ]
 
 
