@@ -12,7 +12,6 @@ backup first, as for any change.
 from __future__ import annotations
 
 import re
-import secrets
 import string
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
@@ -58,6 +57,10 @@ def alphabet_of(body: str) -> str:
 
 def fresh_like(value: str) -> str:
     """A fresh random value of the shape of ``value`` (``secrets.choice`` for each character)."""
+    # (imported here: ``secrets`` brings hashlib, hmac and random, milliseconds that a check
+    # finding a published default, which imports this module for ``ties``, does not need)
+    import secrets
+
     if not value:
         return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
     m = _PREFIX.match(value)

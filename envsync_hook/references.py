@@ -442,31 +442,76 @@ def _arrange(
     Each item is emitted once and each constraint looked at once: linear in the file and the
     references (moving lines one at a time, a pass over the file per move, took 47 s on 20,000
     keys that each reference a key the template puts above them)."""
-    stmt_at: dict[str, int] = {}
-    for n, it in enumerate(items):
-        if it.stmt and it.key is not None:
-            stmt_at[it.key] = n
-    # the keys that must stand above a name (they must not see it), in the file's order
-    shy: dict[str, list[str]] = {}
-    for key in sorted(not_before, key=lambda k: stmt_at.get(k, -1)):
-        if key in stmt_at:
-            for name in not_before[key]:
-                if name in stmt_at:
-                    shy.setdefault(name, []).append(key)
-    done = [False] * len(items)
-    out: list[_Item] = []
-    active: set[str] = set()
+    return _Arranger(items, before, not_before, decisions).arranged()
 
-    def needs(key: str) -> list[str]:
-        """What must be emitted before ``key``: the lines it needs, then the values that
-        must not see it."""
-        first = [n for n in before.get(key, ()) if n in stmt_at]
-        return first + shy.get(key, [])
 
-    def carried(n: int) -> list[int]:
+class _Arranger:
+    """The state of one :func:`_arrange`: which items are emitted, in what order."""
+
+    def __init__(
+        self,
+        items: list[_Item],
+        before: Mapping[str, list[str]],
+        not_before: Mapping[str, list[str]],
+        decisions: Mapping[str, str],
+    ) -> None:
+        self.items = items
+        self.before = before
+        self.decisions = decisions
+        self.stmt_at: dict[str, int] = {}
+        for n, it in enumerate(items):
+            if it.stmt and it.key is not None:
+                self.stmt_at[it.key] = n
+        # the keys that must stand above a name (they must not see it), in the file's order
+        self.shy: dict[str, list[str]] = {}
+        for key in sorted(not_before, key=lambda k: self.stmt_at.get(k, -1)):
+            if key in self.stmt_at:
+                for name in not_before[key]:
+                    if name in self.stmt_at:
+                        self.shy.setdefault(name, []).append(key)
+        self.done = [False] * len(items)
+        self.out: list[_Item] = []
+        self.active: set[str] = set()
+
+    def arranged(self) -> list[_Item]:
+        """Top to bottom: each run of comment lines with the statement below it, after what
+        that statement needs."""
+        items, done = self.items, self.done
+        n = 0
+        while n < len(items):
+            if done[n]:
+                n += 1
+                continue
+            it = items[n]
+            if it.head or (it.stmt and it.key is not None):
+                # the statement below this run of comments (moved lines leave no gap): what
+                # it needs goes above the whole run
+                m = n
+                while m < len(items) and (done[m] or items[m].head):
+                    m += 1
+                below = items[m] if m < len(items) else None
+                if below is not None and below.stmt and below.key is not None:
+                    self.satisfy(below.key)
+                for k in range(n, min(m + 1, len(items))):
+                    if not done[k]:
+                        self.emit(k)
+                n = m + 1
+                continue
+            self.emit(n)
+            n += 1
+        return self.out
+
+    def needs(self, key: str) -> list[str]:
+        """What must be emitted before ``key``: the lines it needs, then the values that must
+        not see it."""
+        first = [n for n in self.before.get(key, ()) if n in self.stmt_at]
+        return first + self.shy.get(key, [])
+
+    def carried(self, n: int) -> list[int]:
         """The comment items that move with the statement at ``n`` (a key of the trailing
         block only): the run right above it, not yet emitted."""
-        if decisions.get(items[n].key or "") != TRAIL:
+        items, done = self.items, self.done
+        if self.decisions.get(items[n].key or "") != TRAIL:
             return []
         run: list[int] = []
         m = n - 1
@@ -476,49 +521,25 @@ def _arrange(
             m -= 1
         return run[::-1] if run and items[run[0]].key == items[n].key else []
 
-    def emit(n: int) -> None:
-        done[n] = True
-        out.append(items[n])
+    def emit(self, n: int) -> None:
+        self.done[n] = True
+        self.out.append(self.items[n])
 
-    def satisfy(root: str) -> None:
-        """Emit, above the current place, everything ``root`` needs (each with what it
-        needs, first); an explicit stack, since a chain can be 100,000 keys long."""
-        stack: list[tuple[str, bool]] = [(n, False) for n in reversed(needs(root))]
+    def satisfy(self, root: str) -> None:
+        """Emit, above the current place, everything ``root`` needs (each with what it needs,
+        first); an explicit stack, since a chain can be 100,000 keys long."""
+        stack: list[tuple[str, bool]] = [(n, False) for n in reversed(self.needs(root))]
         while stack:
             key, ready = stack.pop()
-            n = stmt_at[key]
+            n = self.stmt_at[key]
             if ready:
-                active.discard(key)
-                for m in carried(n):
-                    emit(m)
-                emit(n)
+                self.active.discard(key)
+                for m in self.carried(n):
+                    self.emit(m)
+                self.emit(n)
                 continue
-            if done[n] or key in active or key == root:
+            if self.done[n] or key in self.active or key == root:
                 continue
-            active.add(key)
+            self.active.add(key)
             stack.append((key, True))
-            stack.extend((m, False) for m in reversed(needs(key)))
-
-    n = 0
-    while n < len(items):
-        if done[n]:
-            n += 1
-            continue
-        it = items[n]
-        if it.head or (it.stmt and it.key is not None):
-            # the statement below this run of comments (moved lines leave no gap): what it
-            # needs goes above the whole run
-            m = n
-            while m < len(items) and (done[m] or items[m].head):
-                m += 1
-            below = items[m] if m < len(items) else None
-            if below is not None and below.stmt and below.key is not None:
-                satisfy(below.key)
-            for k in range(n, min(m + 1, len(items))):
-                if not done[k]:
-                    emit(k)
-            n = m + 1
-            continue
-        emit(n)
-        n += 1
-    return out
+            stack.extend((m, False) for m in reversed(self.needs(key)))

@@ -215,95 +215,19 @@ def rename_pairs(
     departed: Sequence[tuple[str, Sequence[str]]], arrived: Sequence[tuple[str, str]]
 ) -> list[Rename]:
     """The renames among ``departed`` (key, values it is known by: the env file's, the base's)
-    and ``arrived`` (key, template default), in ``departed`` order."""
+    and ``arrived`` (key, template default), in ``departed`` order: candidates from indexes,
+    the best strong match of each departed key, weak matches that two strong pairs support,
+    and no arrived key claimed twice."""
     if not departed or not arrived:
         return []
-    # Candidates come from indexes, not from comparing every pair (5,000 x 5,000 at 100,000
-    # keys). Two names related as above share an entry: one name equals the other with a block
-    # cut out (looked up from both sides in the other side's index of whole names), or both
-    # equal with a block marked "*" (a replaced block).
     words_old = [_words(k) for k, _ in departed]
     words_new = [_words(k) for k, _ in arrived]
-    whole_new: dict[tuple[str, ...], int] = {w: at for at, w in enumerate(words_new)}
-    whole_old: dict[tuple[str, ...], int] = {w: di for di, w in enumerate(words_old)}
-    marked: dict[tuple[str, ...], list[int]] = {}
-    candidates: list[set[int]] = [set() for _ in departed]
-    for at, w in enumerate(words_new):
-        for i, j in _blocks(len(w) if len(w) <= _MAX_WORDS else 0):
-            head, tail = w[:i], w[j:]
-            di = whole_old.get(head + tail)
-            if di is not None:
-                candidates[di].add(at)  # words added to a departed name
-            bucket = marked.setdefault((*head, "*", *tail), [])
-            if len(bucket) <= _BUCKET:
-                bucket.append(at)
-    # every value indexed; whether it is informative is asked only of values that match (few)
-    by_value: dict[str, list[int]] = {}
+    by_value: dict[str, list[int]] = {}  # every value indexed; informative() asked of few
     for at, (_, value) in enumerate(arrived):
         by_value.setdefault(value, []).append(at)
-    departed_values: dict[str, int] = {}
-    for _, values in departed:
-        for v in set(values):
-            departed_values[v] = departed_values.get(v, 0) + 1
-    for di, w in enumerate(words_old):
-        found = candidates[di]
-        for i, j in _blocks(len(w) if len(w) <= _MAX_WORDS else 0):
-            head, tail = w[:i], w[j:]
-            hit = whole_new.get(head + tail)
-            if hit is not None:
-                found.add(hit)  # words dropped from a departed name
-            shared = marked.get((*head, "*", *tail))
-            if shared and len(shared) <= _BUCKET:
-                found.update(shared)  # (a stem many keys share is no evidence for one)
-        for v in departed[di][1]:
-            if v in by_value and informative(v):
-                found.update(by_value[v][:_BUCKET])
-
-    chosen: list[tuple[int, int, _Match]] = []  # (departed index, arrived index, match)
-    weak: dict[int, list[tuple[int, _Match]]] = {}
-    for di, (_, values) in enumerate(departed):
-        if not candidates[di]:
-            continue
-        w = words_old[di]
-        values_set = {v for v in values if v in by_value and informative(v)}
-        best: list[tuple[tuple[int, int, int], int, _Match]] = []
-        for at in candidates[di]:
-            same = arrived[at][1] in values_set
-            m = _relate(w, words_new[at], same)
-            if m is None:
-                if (
-                    same
-                    and _specific(arrived[at][1])
-                    and len(by_value[arrived[at][1]]) == 1
-                    and (departed_values.get(arrived[at][1], 0) == 1)
-                ):
-                    m = _Match((1, 0, 0), ("value", (), ()), True)
-                else:
-                    continue
-            if m.strong:
-                best.append((m.score, at, m))
-            else:
-                weak.setdefault(di, []).append((at, m))
-        if not best:
-            continue
-        best.sort(key=lambda b: b[0], reverse=True)
-        if len(best) > 1 and best[1][0] == best[0][0]:
-            continue  # two equally good candidates: no hint
-        chosen.append((di, best[0][1], best[0][2]))
-
-    # the same block replaced the same way in two strong pairs: a weaker pair with that change
-    support: dict[tuple[str, tuple[str, ...], tuple[str, ...]], int] = {}
-    for _, _, m in chosen:
-        if m.change[0] != "value":
-            support[m.change] = support.get(m.change, 0) + 1
-    taken = {di for di, _, _ in chosen}
-    for di, options in weak.items():
-        if di in taken:
-            continue
-        fits = [(at, m) for at, m in options if support.get(m.change, 0) >= 2]
-        if len(fits) == 1:
-            chosen.append((di, fits[0][0], fits[0][1]))
-
+    candidates = _candidates(departed, words_old, words_new, by_value)
+    chosen, weak = _strong_matches(departed, arrived, words_old, words_new, by_value, candidates)
+    chosen += _supported(chosen, weak)
     claims: dict[int, int] = {}
     for _, at, _ in chosen:
         claims[at] = claims.get(at, 0) + 1
@@ -317,3 +241,112 @@ def rename_pairs(
     ]
     out.sort()
     return [r for _, r in out]
+
+
+def _candidates(
+    departed: Sequence[tuple[str, Sequence[str]]],
+    words_old: list[tuple[str, ...]],
+    words_new: list[tuple[str, ...]],
+    by_value: dict[str, list[int]],
+) -> list[set[int]]:
+    """For each departed key, the arrived keys worth relating to it. From indexes, not from
+    comparing every pair (5,000 x 5,000 at 100,000 keys): two names related as :func:`_relate`
+    asks share an entry: one name equals the other with a block cut out (looked up from both
+    sides in the other side's index of whole names), or both equal with a block marked "*" (a
+    replaced block); or they share an informative value."""
+    whole_new: dict[tuple[str, ...], int] = {w: at for at, w in enumerate(words_new)}
+    whole_old: dict[tuple[str, ...], int] = {w: di for di, w in enumerate(words_old)}
+    marked: dict[tuple[str, ...], list[int]] = {}
+    candidates: list[set[int]] = [set() for _ in departed]
+    for at, w in enumerate(words_new):
+        for i, j in _blocks(len(w) if len(w) <= _MAX_WORDS else 0):
+            head, tail = w[:i], w[j:]
+            di = whole_old.get(head + tail)
+            if di is not None:
+                candidates[di].add(at)  # words added to a departed name
+            bucket = marked.setdefault((*head, "*", *tail), [])
+            if len(bucket) <= _BUCKET:
+                bucket.append(at)
+    for di, w in enumerate(words_old):
+        found = candidates[di]
+        for i, j in _blocks(len(w) if len(w) <= _MAX_WORDS else 0):
+            head, tail = w[:i], w[j:]
+            hit = whole_new.get(head + tail)
+            if hit is not None:
+                found.add(hit)  # words dropped from a departed name
+            shared = marked.get((*head, "*", *tail))
+            if shared and len(shared) <= _BUCKET:
+                found.update(shared)  # (a stem many keys share is no evidence for one)
+        for v in departed[di][1]:
+            if v in by_value and informative(v):
+                found.update(by_value[v][:_BUCKET])
+    return candidates
+
+
+def _strong_matches(
+    departed: Sequence[tuple[str, Sequence[str]]],
+    arrived: Sequence[tuple[str, str]],
+    words_old: list[tuple[str, ...]],
+    words_new: list[tuple[str, ...]],
+    by_value: dict[str, list[int]],
+    candidates: list[set[int]],
+) -> tuple[list[tuple[int, int, _Match]], dict[int, list[tuple[int, _Match]]]]:
+    """For each departed key, its one best strong match (none when two tie), as (departed
+    index, arrived index, match); and its weak matches, by departed index. A specific value
+    that only these two keys have is a match of its own."""
+    departed_values: dict[str, int] = {}
+    for _, values in departed:
+        for v in set(values):
+            departed_values[v] = departed_values.get(v, 0) + 1
+    chosen: list[tuple[int, int, _Match]] = []
+    weak: dict[int, list[tuple[int, _Match]]] = {}
+    for di, (_, values) in enumerate(departed):
+        if not candidates[di]:
+            continue
+        w = words_old[di]
+        values_set = {v for v in values if v in by_value and informative(v)}
+        best: list[tuple[tuple[int, int, int], int, _Match]] = []
+        for at in candidates[di]:
+            value = arrived[at][1]
+            same = value in values_set
+            m = _relate(w, words_new[at], same)
+            if m is None:
+                if not (
+                    same
+                    and _specific(value)
+                    and len(by_value[value]) == 1
+                    and departed_values.get(value, 0) == 1
+                ):
+                    continue
+                m = _Match((1, 0, 0), ("value", (), ()), True)
+            if m.strong:
+                best.append((m.score, at, m))
+            else:
+                weak.setdefault(di, []).append((at, m))
+        if not best:
+            continue
+        best.sort(key=lambda b: b[0], reverse=True)
+        if len(best) > 1 and best[1][0] == best[0][0]:
+            continue  # two equally good candidates: no hint
+        chosen.append((di, best[0][1], best[0][2]))
+    return chosen, weak
+
+
+def _supported(
+    chosen: list[tuple[int, int, _Match]], weak: dict[int, list[tuple[int, _Match]]]
+) -> list[tuple[int, int, _Match]]:
+    """The weak pairs whose change (the same block replaced the same way) two strong pairs
+    made, for the departed keys with no strong match and exactly one such weak one."""
+    support: dict[tuple[str, tuple[str, ...], tuple[str, ...]], int] = {}
+    for _, _, m in chosen:
+        if m.change[0] != "value":
+            support[m.change] = support.get(m.change, 0) + 1
+    taken = {di for di, _, _ in chosen}
+    out: list[tuple[int, int, _Match]] = []
+    for di, options in weak.items():
+        if di in taken:
+            continue
+        fits = [(at, m) for at, m in options if support.get(m.change, 0) >= 2]
+        if len(fits) == 1:
+            out.append((di, fits[0][0], fits[0][1]))
+    return out

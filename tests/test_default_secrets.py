@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import string
 from pathlib import Path
 
 import pytest
 
-import envsync_hook.generate as generate
 from envsync_hook.document import BARE, parse
 from envsync_hook.generate import MIN_LENGTH, fresh_like, generate_secrets
 from envsync_hook.secrets import is_secret_key
@@ -205,7 +205,7 @@ def test_randomness_comes_from_the_secrets_module(monkeypatch: pytest.MonkeyPatc
         calls.append(alphabet)
         return alphabet[0]
 
-    monkeypatch.setattr(generate.secrets, "choice", fake_choice)
+    monkeypatch.setattr(secrets, "choice", fake_choice)  # (the stdlib module generate uses)
     assert fresh_like("9f86d081884c7d659a2feaa0c55ad015") == "0" * 32
     assert len(calls) == 32
     assert generate_secrets("K=abcdef0123456789\n", ["K"]) == ("K=0000000000000000\n", ["K"])
@@ -518,9 +518,7 @@ def test_generate_secrets_refuses_a_value_kept_inside_another(
 
     value = secrets.token_hex(8)
     text = (
-        f"REDIS_PASSWORD={value}\nSHORT_TOKEN=ab12\n"
-        + holder.format(v=value, short="ab12")
-        + "\n"
+        f"REDIS_PASSWORD={value}\nSHORT_TOKEN=ab12\n" + holder.format(v=value, short="ab12") + "\n"
     )
     (tmp_path / ".env.example").write_text(text)
     (tmp_path / ".env").write_text(text)
