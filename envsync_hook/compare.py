@@ -373,7 +373,12 @@ def after_fix(
     takes or drops goes, one on a key it keeps stays (at the key's line in the merged text when
     it is the env file's), and duplicates and published secrets are looked for in the merged
     text. Keys shown by their line are compared again: their lines move."""
-    if first.keys.odd or any(f.key.startswith("<") for f in first.findings):
+    # (compared again: keys shown by their line, whose lines move; and keys kept because a
+    # kept value references them, which the merged text may hold where the reference no
+    # longer reads them from, a bare ``KEY`` the environment sets, say)
+    if first.keys.odd or any(
+        f.key.startswith("<") or f.message.endswith(" references it") for f in first.findings
+    ):
         c = compare(template, merged, settings, base, also, history)
         return c.findings, c.keys
     ctx = _Ctx(settings, [])
