@@ -133,7 +133,7 @@ SCANNER: list[tuple[str, str, list[str]]] = [
     ),
     (
         "escaped quotes in a quoted scalar over lines",
-        "services:\n  a:\n    command: \"say \\\"hi\n      there\\\" 'x\"\n"
+        'services:\n  a:\n    command: "say \\"hi\n      there\\" \'x"\n'
         "    labels: {l: 'it''s\n      # not a comment', env_file: b.env}\n",
         ["b.env"],
     ),

@@ -390,8 +390,7 @@ def _backup_of(bdir: Path, env: Path, stamp: str, secret: str = OUTSIDE) -> Path
     _w(backup, f"DB_PASSWORD={secret}\n")
     st = os.stat(env.parent)
     meta = (
-        f"envsync-backup 1\nmade-by fix\nenv {os.path.realpath(env)}\n"
-        f"dir {st.st_dev}:{st.st_ino}\n"
+        f"envsync-backup 1\nmade-by fix\nenv {os.path.realpath(env)}\ndir {st.st_dev}:{st.st_ino}\n"
     )
     _w(backup.with_name(backup.name + ".meta"), meta)
     return backup
@@ -445,7 +444,6 @@ def _restore_from(
         verify=verify,
         restore_args=("--from", source),
     )
-
 
 
 ROWS = [

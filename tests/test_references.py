@@ -454,9 +454,7 @@ def silent_changes(template: str, env: str, base: str | None, result: str) -> li
     for key, ti in t.last.items():  # keys taking the template's value hold its text
         if decisions.get(key, TAKE) == TAKE and t.doc.kinds[ti] != BARE:
             ri = rdoc.last.get(key)
-            if ri is None or canonical(rdoc.doc.templates[ri]) != canonical(
-                t.doc.templates[ti]
-            ):
+            if ri is None or canonical(rdoc.doc.templates[ri]) != canonical(t.doc.templates[ti]):
                 problems.append(f"{key} does not hold the template's text")
     return problems
 

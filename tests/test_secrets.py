@@ -531,12 +531,24 @@ def _show_cases() -> list[tuple[str, str, str, str]]:
         ("HDR", f"Basic {pw}", "Basic ***", pw),
         ("AUTHORIZATION", f"Token {pw}", "***", pw),
         ("AUTH_HEADER", f"Basic {pw}", "Basic ***", pw),  # (a header's name: the value tells)
-        ("SAS_URL", f"https://a.blob.core.windows.net/c?sv=2020&sig={pw}", (
-            "https://a.blob.core.windows.net/c?sv=2020&sig=***"), pw),
-        ("FUNC_URL", f"https://f.azurewebsites.net/api/x?code={pw}",
-         "https://f.azurewebsites.net/api/x?code=***", pw),
-        ("S3_LINK", f"https://b.s3.amazonaws.com/k?X-Amz-Signature={pw}",
-         "https://b.s3.amazonaws.com/k?X-Amz-Signature=***", pw),
+        (
+            "SAS_URL",
+            f"https://a.blob.core.windows.net/c?sv=2020&sig={pw}",
+            ("https://a.blob.core.windows.net/c?sv=2020&sig=***"),
+            pw,
+        ),
+        (
+            "FUNC_URL",
+            f"https://f.azurewebsites.net/api/x?code={pw}",
+            "https://f.azurewebsites.net/api/x?code=***",
+            pw,
+        ),
+        (
+            "S3_LINK",
+            f"https://b.s3.amazonaws.com/k?X-Amz-Signature={pw}",
+            "https://b.s3.amazonaws.com/k?X-Amz-Signature=***",
+            pw,
+        ),
         ("REDIS_CMD", f"redis-server --requirepass {pw}", "redis-server --requirepass ***", pw),
         ("ARGS", f"--password={pw} --verbose", "--password=*** --verbose", pw),
         ("HOOK", f"whsec_{pw}{pw}", "***", pw),

@@ -253,9 +253,7 @@ def _link_to_free_name(directory: Dir, tmp: str, base: str) -> str:
                 pass
             directory.replace(tmp, dest)
         return dest
-    raise EnvsyncError(
-        f"cannot back up into {show(directory.path)}: too many backups named {base}"
-    )
+    raise EnvsyncError(f"cannot back up into {show(directory.path)}: too many backups named {base}")
 
 
 def list_backups(env_path: Path, backup_dir: Path) -> list[Path]:

@@ -35,6 +35,7 @@ from envsync_hook.files.confine import (
 if TYPE_CHECKING:
     import mmap
 
+
 def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:
     """Read ``path`` as UTF-8 exactly: no newline translation, a BOM is kept as ``\\ufeff``.
 
