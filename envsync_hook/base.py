@@ -656,6 +656,10 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
 # --- the defaults the history published, read only when ENV013 asks ----------------------------
 
 
+#: up to this many keys, the history is searched for their names; past it, for every line
+_FEW_KEYS = 8
+
+
 class HistoryDefaults:
     """(key, default) pairs of the assignments (and commented-out offers) that the template's
     committed versions published, read lazily: ENV013 asks (:meth:`select`) only for the
@@ -710,7 +714,12 @@ class HistoryDefaults:
         commits, paths = self._commits()
         if not commits:
             return
-        patterns = "=\n:\n" if keys is None else "".join(k + "\n" for k in keys if "\n" not in k)
+        # (git grep matches fixed patterns one by one: a pattern a key is cheapest for a few
+        # keys, and quadratic for many (200 keys x 200 versions: 30 s); past a few, every
+        # assignment line is read and the keys picked here, linear in the history)
+        patterns = "=\n:\n"
+        if keys is not None and len(keys) <= _FEW_KEYS:
+            patterns = "".join(k + "\n" for k in keys if "\n" not in k)
         args = ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "grep", "-h",
                 "--no-color", "--no-textconv", "-I", "-F", "-f", "-", *commits, "--",
                 *(f":(top,literal){p}" for p in sorted(paths))]  # fmt: skip

@@ -595,3 +595,30 @@ def test_env013_reads_the_history_whatever_the_base(
     assert ("ENV013" in text.stdout) is not changed
     for v in (old, mid, new, fresh):
         assert v not in proc.stdout + proc.stderr + text.stdout + text.stderr
+
+
+@pytest.mark.parametrize("keys", [3, 12])  # (a pattern a key, and every line past _FEW_KEYS)
+def test_env013_history_with_few_or_many_secret_keys(tmp_path: Path, keys: int) -> None:
+    """The history is searched by key names for a few pending keys and line by line for
+    many (linear either way): the one key at a default only the first commit published is
+    flagged, the fresh ones are not, and no value is printed."""
+    import secrets
+
+    names = [f"SVC{n}_SECRET_KEY" for n in range(keys)]
+    old = {k: secrets.token_hex(16) for k in names}
+    new = {k: secrets.token_hex(16) for k in names}
+    fresh = {k: secrets.token_hex(16) for k in names}
+    _git(tmp_path, "init", "-q")
+    for version in (old, new):
+        (tmp_path / ".env.example").write_text("".join(f"{k}={v}\n" for k, v in version.items()))
+        _git(tmp_path, "add", ".env.example")
+        _git(tmp_path, "commit", "-q", "-m", "v")
+    env = {**fresh, names[1]: old[names[1]]}
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    os.chmod(tmp_path / ".env", 0o600)
+    (tmp_path / "base.example").write_text("".join(f"{k}={v}\n" for k, v in new.items()))
+    proc = run(tmp_path, "check", "--format", "json", "--base", "base.example")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert _codes(proc.stdout).get("ENV013", set()) == {names[1]}
+    for v in (*old.values(), *new.values(), *fresh.values()):
+        assert v not in proc.stdout + proc.stderr
