@@ -232,6 +232,15 @@ def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
         ]
     else:
         return ""
+    if unknown:
+        # an option of another command, spelt right (``check --prune``): say whose it is
+        owners = _option_owners(parser)
+        for word in words:
+            commands = owners.get(word.split("=", 1)[0])
+            if commands:
+                return (
+                    f" ({word.split('=', 1)[0]} is an option of envsync {' and '.join(commands)})"
+                )
     hints = []
     for word in words:
         near = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
@@ -242,6 +251,18 @@ def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
     if hints:
         return " (did you mean: " + ", ".join(f"{a} -> {b}" for a, b in hints) + "?)"
     return ""
+
+
+def _option_owners(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
+    """Each long option of a subcommand -> the subcommands that take it."""
+    out: dict[str, list[str]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                for o in _option_strings(sub):
+                    if name not in out.setdefault(o, []):
+                        out[o].append(name)
+    return out
 
 
 def _option_strings(parser: argparse.ArgumentParser) -> list[str]:

@@ -108,6 +108,10 @@ UNKNOWN = [
     (["check", "--show-valus", "--base-rf", "x"], "--show-values, --base-rf -> --base-ref?)"),
     (["chek"], "(did you mean check?)"),
     (["check", "--zzzzzzzz"], None),
+    # an option of another command, spelt right: whose it is, not itself as a suggestion
+    (["check", "--prune"], "(--prune is an option of envsync fix)"),
+    (["check", "--take-template", "X"], "(--take-template is an option of envsync fix)"),
+    (["restore", "--keep-stale"], "(--keep-stale is an option of envsync fix)"),
 ]
 
 
