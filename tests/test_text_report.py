@@ -531,3 +531,20 @@ def test_stale_defaults_pack_into_one_run_whatever_their_analysis() -> None:
     verbose = render([PairResult("t", "e", findings)], verbosity=1)
     for a in analyses:
         assert any(ANALYSIS_TEXT[a] in line for line in verbose)
+
+
+def test_next_base_suggestion_drops_no_base(tmp_path: Path) -> None:
+    """After ``check --no-base``, the suggested ``--base`` run is one argparse accepts (the two
+    options exclude each other), and it runs."""
+    (tmp_path / ".env.example").write_text("A=1\nB=2\n", encoding="utf-8")
+    (tmp_path / ".env").write_text("A=1\nB=3\n", encoding="utf-8")
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "check", "--no-base")
+    steps = [
+        x.split("  #")[0].strip() for x in proc.stdout.splitlines() if x.startswith("  envsync")
+    ]
+    base = [s for s in steps if "--base OLD.env.example" in s]
+    assert base and "--no-base" not in base[0], steps
+    (tmp_path / "OLD.env.example").write_text("A=1\nB=3\n", encoding="utf-8")
+    again = run(tmp_path, *base[0].split()[1:])
+    assert again.returncode in (0, 1), again.stderr

@@ -335,11 +335,15 @@ def _packed(prefix: str, items: Sequence[str], width: int) -> list[str]:
 
 def _rerun(command: str, options: ReportOptions, *flags: str) -> str:
     """``envsync COMMAND FLAGS ARGS``: this run's arguments with a different subcommand (those
-    only fix takes, for a fix; never ``--generate-secrets`` again)."""
+    only fix takes, for a fix; never ``--generate-secrets`` again; no ``--no-base`` next to a
+    ``--base``, which argparse refuses)."""
     parts = ["envsync", command, *flags]
     args = options.rerun
     if command == "check" and options.rerun_check is not None:
         args = options.rerun_check
+    if args and any(f.startswith("--base") for f in flags):
+        # (split and joined on single spaces: the quoting of the other words is untouched)
+        args = " ".join(w for w in args.split(" ") if w != "--no-base")
     if args:
         parts.append(args)
     return " ".join(parts)
