@@ -1087,7 +1087,8 @@ def _restore(args: argparse.Namespace, out: _Out) -> int:
         checked = restore.check_source(env, source, bdir)
     elif bdir.is_dir():
         targets.check_writable_target(env, bdir)  # (a planted symlink is refused before anything)
-        source = checked = backups.pick_backup(env, bdir)
+        source = backups.pick_backup(env, bdir)
+        checked = restore.check_source(env, source, bdir)  # (a planted hard link is refused)
     else:
         raise EnvsyncError(f"no backups of {env} in {bdir}")
     # refuse unreadable, non-UTF-8 or NUL-holding backups, and a symlink (never followed)

@@ -408,6 +408,15 @@ def _other_deployments_backup_in_ours(d: Path) -> None:
     os.chmod(d / "app" / "env-backup", 0o700)
 
 
+def _backup_hard_link(d: Path) -> None:
+    """A hard link to the file outside, under a backup's name and without metadata (as an older
+    envsync made them): the newest backup, what a plain ``restore`` would pick too"""
+    _restore_from_setup(d)
+    os.link(
+        d / "elsewhere" / "victim.env", d / "app" / "env-backup" / ".env.backup_20990101_000000"
+    )
+
+
 def _backup_fifo(d: Path) -> None:
     """A FIFO with a backup's name: reading it would hang (no writer), never return."""
     _restore_from_setup(d)
@@ -791,6 +800,12 @@ ROWS = [
         _backup_fifo,
         "env-backup/.env.backup_20990101_000000",
         "not a regular file",
+    ),
+    _restore_from(
+        "restore-from-a-hard-link-to-a-file-outside",
+        _backup_hard_link,
+        "env-backup/.env.backup_20990101_000000",
+        "other hard links",
     ),
     _restore_from(
         "restore-from-the-env-file-itself",

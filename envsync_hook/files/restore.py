@@ -101,6 +101,13 @@ def check_source(env_path: Path, backup: Path, backup_dir: Path) -> Path:
         )
     if not stat.S_ISREG(st.st_mode):
         raise EnvsyncError(f"refusing to restore from {shown}: not a regular file; {takes}")
+    if st.st_nlink > 1:
+        # (a backup fix made has one link; another is a file elsewhere, planted under a
+        # backup's name, whose content would be restored)
+        raise EnvsyncError(
+            f"refusing to restore from {shown}: it has other hard links (a file elsewhere "
+            f"may be what it holds); {takes}"
+        )
     folder = real_path(os.path.dirname(os.path.abspath(backup)))
     homes = (real_path(backup_dir), real_path(os.path.dirname(os.path.abspath(env_path))))
     if folder not in homes:
