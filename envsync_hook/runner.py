@@ -542,12 +542,27 @@ def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
         m = _merge_env(job, loaded, settings, bdir, etext)
         diff = _diff(settings, job.env, etext, m.new) if m.changed and opts.diff else ""
         if not m.changed:
-            return _in_sync(job, m, opts, bdir, diff, started)
-        if not opts.force:
-            targets.refuse_read_only(job.env)  # (in a dry run too: it says what fix would do)
-        if opts.dry_run or opts.diff:
-            return _preview(job, m, settings, diff, started)
-        return _replace_env(job, m, settings, opts, bdir, etext, diff, started)
+            outcome = _in_sync(job, m, opts, bdir, diff, started)
+        else:
+            if not opts.force:
+                targets.refuse_read_only(job.env)  # (in a dry run too: what fix would do)
+            if opts.dry_run or opts.diff:
+                outcome = _preview(job, m, settings, diff, started)
+            else:
+                outcome = _replace_env(job, m, settings, opts, bdir, etext, diff, started)
+    return _with_permissions(outcome, job.env, bdir, settings)
+
+
+def _with_permissions(outcome: FixOutcome, env: Path, bdir: Path, settings: Settings) -> FixOutcome:
+    """The outcome with ENV011 for the env file and its backups as they stand after fix (it
+    keeps the env file's mode: a file others can read stays so, as check reports too)."""
+    more = _permission_findings(env, bdir, settings)
+    if not more:
+        return outcome
+    result = outcome.result
+    return outcome._replace(
+        result=result._replace(findings=tuple(sorted((*result.findings, *more))))
+    )
 
 
 class _Merged(NamedTuple):

@@ -554,3 +554,24 @@ def test_env_option_names_the_env_file(tmp_path: Path) -> None:
     assert "NEW_KEY=fresh" in (tmp_path / "prod.env").read_text()
     made = backups(tmp_path / "env-backup")
     assert [p.name.split(".backup_")[0] for p in made] == ["prod.env"]
+
+
+@pytest.mark.parametrize("args", [[], ["--dry-run"], ["--diff"]])
+def test_fix_reports_unsafe_permissions_as_check_does(tmp_path: Path, args: list[str]) -> None:
+    """fix keeps the env file's mode: a file others can read stays so, and fix's report says
+    so (ENV011) as check's right after does; ``--fail-on warning`` fails on it (red team)."""
+    import json
+
+    write(tmp_path / ".env.example", "A=1\nB=2\n")
+    write(tmp_path / ".env", "A=1\nB=3\n", mode=0o644)
+
+    def env011(proc: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
+        found = [f for p in json.loads(proc.stdout)["pairs"] for f in p["findings"]]
+        return sorted((f["file"], f["message"]) for f in found if f["code"] == "ENV011")
+
+    fixed = run(tmp_path, "fix", "--no-base", "--format", "json", *args)
+    assert fixed.returncode in (0, 1), fixed.stderr
+    checked = run(tmp_path, "check", "--no-base", "--format", "json")
+    assert env011(fixed) and env011(fixed) == env011(checked)
+    failing = run(tmp_path, "fix", "--no-base", "--fail-on", "warning", *args)
+    assert failing.returncode == 1, failing.stdout
