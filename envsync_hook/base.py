@@ -491,16 +491,25 @@ def _history(template: Path) -> list[Version]:
         head, _, raw = chunk.partition("\n")
         commit, refs, subject = (head.split("\x02") + ["", ""])[:3]
         tags = [r[5:] for r in refs.split(", ") if r.startswith("tag: ")]
-        for line in raw.splitlines():
-            fields = line.split()
-            if not line.startswith(":") or len(fields) < 5:
-                continue
-            blob = fields[3]
-            if blob.strip("0") and blob not in seen:  # (all zeros: the file was deleted)
-                seen.add(blob)
-                label = f"tag {tags[0]}" if tags else subject
-                versions.append(Version(commit, label, blob))
+        for blob, _path in _new_blobs(raw, seen):
+            label = f"tag {tags[0]}" if tags else subject
+            versions.append(Version(commit, label, blob))
     return versions
+
+
+def _new_blobs(raw: str, seen: set[str]) -> Iterator[tuple[str, str]]:
+    """(blob, path) of each version in a commit's ``git log --raw`` lines not in ``seen``
+    (added to it); a deletion (all-zero blob) is none. The path is the new one of a rename
+    (``old<TAB>new``)."""
+    for line in raw.splitlines():
+        meta, _, names = line.partition("\t")
+        fields = meta.split()
+        if not line.startswith(":") or len(fields) < 5:
+            continue
+        blob = fields[3]
+        if blob.strip("0") and blob not in seen:
+            seen.add(blob)
+            yield blob, names.split("\t")[-1]
 
 
 #: a line's part in a version: (key, default) of an assignment (default None: a bare ``KEY``),
@@ -693,16 +702,9 @@ class HistoryDefaults:
                 out.decode("utf-8", "surrogateescape").split("\x01")[1:] if not status else ()
             ):
                 commit, _, raw = chunk.partition("\n")
-                for line in raw.splitlines():
-                    meta, _, names = line.partition("\t")
-                    fields = meta.split()
-                    if not line.startswith(":") or len(fields) < 5:
-                        continue
-                    blob = fields[3]
-                    if blob.strip("0") and blob not in seen:  # (all zeros: the file was deleted)
-                        seen.add(blob)
-                        commits.append(commit.strip())
-                        paths.add(names.split("\t")[-1])  # (a rename: ``old<TAB>new``)
+                for _blob, path in _new_blobs(raw, seen):
+                    commits.append(commit.strip())
+                    paths.add(path)
             self._versions = commits, paths
         return self._versions
 
