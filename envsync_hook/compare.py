@@ -116,7 +116,7 @@ def index(path: str, doc: Document) -> Side:
 #: fix decisions for one env key
 KEEP = "keep"  # operator's value on the template's line
 TAKE = "take"  # template default (stale default, or --take-template)
-DROP = "drop"  # not written (safe to drop, or --prune)
+DROP = "drop"  # not written (safe to drop, or --prune of a key no template defines)
 TRAIL = "trail"  # kept in the trailing block (operator-only, relocated, removed upstream)
 UNDER = "under"  # placed right below the template's commented-out ``# KEY=`` line
 
@@ -206,11 +206,15 @@ KEEPS_SECRET = (
 )
 
 
-#: the same for a key the template removed or moved to another template: kept at the end (a
-#: compose file may still read it, ``${APP_SECRET:-default}``)
+#: the same for a key the template removed: kept at the end (a compose file may still read it,
+#: ``${APP_SECRET:-default}``)
 KEEPS_SECRET_HERE = (
     "keeps it at the end of the file: a secret in use cannot change on its own (--prune drops it)"
 )
+
+#: the same for a key moved to another template of the set (``--prune`` keeps it too: a
+#: template of the set defines it)
+KEEPS_SECRET_MOVED = "keeps it at the end of the file: a secret in use cannot change on its own"
 
 
 def _secret_in_use(key: str, settings: Settings) -> bool:
@@ -635,20 +639,18 @@ def _relocated_key(
 ) -> None:
     """ENV008: ``key`` is now defined by the set's template at ``where``. With a base, a value
     that is still the old default is no choice of the operator's: dropped, so the default of
-    the template that now defines the key applies (a secret in use is kept)."""
-    settings = ctx.settings
+    the template that now defines the key applies (a secret in use is kept). Any other value
+    is kept, ``--prune`` or not: a template of the set defines the key, and its new env file
+    may not exist yet, so dropping a customised value would change what the container reads."""
     path = where[0]
     held = f"now defined in {path}; the env file holds the previous template's default"
-    if at_old and not settings.prune and _secret_in_use(key, settings):
+    if at_old and _secret_in_use(key, ctx.settings):
         keys.decisions[key] = TRAIL
         keys.held.append(key)
-        msg = f"{held}, and fix {KEEPS_SECRET_HERE}"
+        msg = f"{held}, and fix {KEEPS_SECRET_MOVED}"
     elif at_old:
         keys.decisions[key] = DROP
         msg = f"{held}, so fix drops it ({_what_applies(path)})"
-    elif settings.prune:
-        keys.decisions[key] = DROP
-        msg = f"now defined in {path}; fix drops it (--prune)"
     else:
         keys.decisions[key] = TRAIL
         customised = "customised; " if olds.values is not None and key in olds.values else ""
