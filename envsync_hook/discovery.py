@@ -24,9 +24,9 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.records import NamedTuple
 
 #: compose file names Docker Compose reads by default, and their variants in the same folder
 #: (``docker-compose.middleware.yaml``, ``compose.override.yml``)

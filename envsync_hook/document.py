@@ -15,7 +15,8 @@ from array import array
 from collections.abc import Mapping
 from itertools import compress, repeat
 from operator import contains
-from typing import NamedTuple
+
+from envsync_hook.records import NamedTuple
 
 # Go's unicode.IsSpace (the White_Space property) and the parser's own isSpace (no \n).
 GO_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"

@@ -6,7 +6,9 @@ Kept free of pydantic and dataclasses so that the default (text) path stays ligh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Optional
+from typing import Optional
+
+from envsync_hook.records import NamedTuple
 
 SEVERITIES = ("error", "warning", "info")
 #: rank used for ``--fail-on`` comparisons; higher is more severe.

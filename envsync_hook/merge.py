@@ -11,7 +11,6 @@ import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from operator import eq
-from typing import NamedTuple
 
 from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
 from envsync_hook.document import (
@@ -25,6 +24,7 @@ from envsync_hook.document import (
 )
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape_controls
+from envsync_hook.records import NamedTuple
 from envsync_hook.references import EMPTY, first_changed, place, referencing_keys, unsure
 
 MARKER_PREFIX = "# envsync:"

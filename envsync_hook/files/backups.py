@@ -17,7 +17,7 @@ import re
 import stat
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files.atomic import (
@@ -52,6 +52,7 @@ from envsync_hook.files.confine import (
     show,
 )
 from envsync_hook.files.targets import backup_real
+from envsync_hook.records import NamedTuple
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -11,7 +11,9 @@ Each format lives in its own module and is imported on first use, so importing t
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from envsync_hook.records import NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

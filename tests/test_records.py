@@ -1,0 +1,77 @@
+"""``envsync_hook.records.NamedTuple`` builds what ``typing.NamedTuple`` builds, cheaper."""
+
+from __future__ import annotations
+
+import pickle
+import typing
+from typing import Optional
+
+import pytest
+
+from envsync_hook.records import NamedTuple
+
+
+class Point(NamedTuple):
+    """A point."""
+
+    x: int
+    y: int = 0
+    label: Optional[str] = None  # noqa: UP045 - resolved by get_type_hints on 3.9 too
+
+    def norm1(self) -> int:
+        return abs(self.x) + abs(self.y)
+
+    @property
+    def swapped(self) -> Point:
+        return self._replace(x=self.y, y=self.x)
+
+
+class Typed(typing.NamedTuple):
+    x: int
+    y: int = 0
+    label: Optional[str] = None  # noqa: UP045
+
+
+def test_behaves_as_typing_named_tuple() -> None:
+    p, t = Point(3, -4), Typed(3, -4)
+    assert tuple(p) == tuple(t) == (3, -4, None)
+    assert p == t and hash(p) == hash(t)
+    assert Point._fields == Typed._fields == ("x", "y", "label")
+    assert Point._field_defaults == Typed._field_defaults == {"y": 0, "label": None}
+    assert p._asdict() == t._asdict()
+    assert Point._make([1, 2, "a"]) == (1, 2, "a")
+    assert repr(p) == "Point(x=3, y=-4, label=None)"
+    assert isinstance(p, tuple)
+    with pytest.raises(AttributeError):
+        p.x = 1  # type: ignore[misc]
+
+
+def test_keeps_methods_docstring_and_module() -> None:
+    p = Point(3, -4)
+    assert p.norm1() == 7
+    assert p.swapped == (-4, 3, None)
+    assert Point.__doc__ == "A point."
+    assert Point.__module__ == __name__
+    assert Point.__qualname__ == "Point"
+
+
+def test_pickles_and_resolves_type_hints() -> None:
+    p = Point(1, 2, "z")
+    assert pickle.loads(pickle.dumps(p)) == p
+    assert typing.get_type_hints(Point) == typing.get_type_hints(Typed)
+
+
+def test_refuses_what_typing_refuses() -> None:
+    with pytest.raises(TypeError):
+
+        class Bad(NamedTuple):
+            a: int = 0
+            b: int
+
+    with pytest.raises(AttributeError):
+
+        class Worse(NamedTuple):
+            a: int
+
+            def _asdict(self) -> dict[str, int]:  # type: ignore[override]
+                return {}
