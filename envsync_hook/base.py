@@ -20,7 +20,7 @@ from envsync_hook.compare import Side, canonical, index
 from envsync_hook.document import BARE, parse
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, reading
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple, lazy_pattern
 
 if TYPE_CHECKING:
     from envsync_hook.runner import Job
@@ -239,7 +239,7 @@ def record_dir(env: Path, backup_dir: Path) -> Path:
 
 
 #: a byte of a path that is not UTF-8 (``os.fsdecode`` gives it as a lone surrogate)
-_RAW_BYTE = re.compile("[\udc80-\udcff]")
+_RAW_BYTE = lazy_pattern("[\udc80-\udcff]")
 
 
 def _escape(s: str) -> str:
@@ -353,7 +353,7 @@ def forget_record(env: Path, backup_dir: Path) -> None:
         os.unlink(record_dir(env, backup_dir) / _MANIFEST)  # (a symlink itself, never its target)
 
 
-_TEMP = re.compile(r"\..+\.[0-9a-f]{12}\.envsync-tmp")
+_TEMP = lazy_pattern(r"\..+\.[0-9a-f]{12}\.envsync-tmp")
 
 
 def _remove_killed_temps(directory: Path) -> None:

@@ -15,7 +15,7 @@ from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import RULES, RULES_BY_CODE, RULES_BY_SLUG
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 
 class Explanation(NamedTuple):

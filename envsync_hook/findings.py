@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 SEVERITIES = ("error", "warning", "info")
 #: rank used for ``--fail-on`` comparisons; higher is more severe.

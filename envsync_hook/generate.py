@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 
 from envsync_hook.document import BARE, DOUBLE, SINGLE, Document, parse
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS, is_secret_key
 
 #: the shortest value generated (a current value shorter than this is a placeholder)

@@ -24,7 +24,7 @@ from envsync_hook.document import (
 )
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape_controls
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 from envsync_hook.references import EMPTY, first_changed, place, referencing_keys, unsure
 
 MARKER_PREFIX = "# envsync:"

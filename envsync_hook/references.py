@@ -33,7 +33,7 @@ from typing import Callable, Union
 from envsync_hook.compare import KEEP, TAKE, TRAIL, UNDER, Side
 from envsync_hook.document import BARE, SINGLE, Document
 from envsync_hook.interpolate import TemplateError, substitute
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 #: every name an interpolation of a value template may look up, and some more (``$$X`` gives
 #: ``X``): a superset is safe, as each name found only adds a condition

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 __all__ = ["Rename", "looks_renamed", "rename_pairs"]
 

@@ -30,7 +30,7 @@ from envsync_hook.document import Document, parse, template_errors, unclosed_quo
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 from envsync_hook.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from envsync_hook.findings import RULES_BY_CODE, RULES_BY_SLUG
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
 

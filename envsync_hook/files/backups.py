@@ -52,7 +52,7 @@ from envsync_hook.files.confine import (
     show,
 )
 from envsync_hook.files.targets import backup_real
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 if TYPE_CHECKING:
     from datetime import datetime

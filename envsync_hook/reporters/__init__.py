@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

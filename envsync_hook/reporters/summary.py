@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from envsync_hook.findings import RULES, SEVERITIES, PairResult
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple
 
 
 class Counts(NamedTuple):

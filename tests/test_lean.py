@@ -1,14 +1,15 @@
-"""``envsync_hook.records.NamedTuple`` builds what ``typing.NamedTuple`` builds, cheaper."""
+"""``envsync_hook.lean.NamedTuple`` builds what ``typing.NamedTuple`` builds, cheaper."""
 
 from __future__ import annotations
 
 import pickle
+import re
 import typing
 from typing import Optional
 
 import pytest
 
-from envsync_hook.records import NamedTuple
+from envsync_hook.lean import NamedTuple, lazy_pattern
 
 
 class Point(NamedTuple):
@@ -75,3 +76,17 @@ def test_refuses_what_typing_refuses() -> None:
 
             def _asdict(self) -> dict[str, int]:  # type: ignore[override]
                 return {}
+
+
+def test_lazy_pattern_compiles_on_first_use_and_answers_as_compiled() -> None:
+    lazy = lazy_pattern(r"(?i)b(an)+a", 0)
+    assert "_args" in vars(lazy) and "sub" not in vars(lazy)  # nothing compiled yet
+    compiled = re.compile(r"(?i)b(an)+a")
+    for text in ("BANANA", "bandana", "", "a banana split"):
+        assert bool(lazy.search(text)) == bool(compiled.search(text))
+        assert lazy.sub("-", text) == compiled.sub("-", text)
+        assert lazy.findall(text) == compiled.findall(text)
+    assert "sub" in vars(lazy)  # later calls go straight to the compiled pattern
+    assert lazy.pattern == compiled.pattern and lazy.flags == compiled.flags
+    dotall = lazy_pattern("a.b", re.S)
+    assert dotall.fullmatch("a\nb") and not re.fullmatch("a.b", "a\nb")
