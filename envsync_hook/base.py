@@ -14,13 +14,12 @@ import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from envsync_hook.compare import Side, canonical, index
 from envsync_hook.document import BARE, parse
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, reading
-from envsync_hook.lean import NamedTuple, lazy_pattern
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple, lazy_pattern
 
 if TYPE_CHECKING:
     from envsync_hook.runner import Job

@@ -9,17 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
-from envsync_hook.lean import NamedTuple
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
     from envsync_hook.files.backups import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
@@ -763,7 +764,7 @@ def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
 
 def _paths_of(cfg: dict[str, object]) -> list[str]:
     """Every file path a configuration names (top level and pairs; globs not expanded)."""
-    from typing import cast
+    from envsync_hook.lean import cast
 
     pairs = cast("Sequence[dict[str, object]]", cfg.get("pairs") or ())
     out: list[str] = []
@@ -857,8 +858,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
 
     Severity overrides from ``--severity`` come first (the first match wins); ignored keys add
     up; secret patterns from the file add to the built-in ones (never fewer keys masked)."""
-    from typing import cast
-
+    from envsync_hook.lean import cast
     from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
     def flag(name: str) -> bool:

@@ -20,9 +20,8 @@ all: :func:`shown_key` gives ``<key on line N>`` for it, in every format.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from envsync_hook.lean import lazy_pattern
+from envsync_hook.lean import TYPE_CHECKING, lazy_pattern
 
 if TYPE_CHECKING:
     from envsync_hook.findings import PairResult

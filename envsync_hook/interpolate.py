@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from typing import Callable, Optional
 
-Lookup = Callable[[str], Optional[str]]
+from envsync_hook.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    Lookup = Callable[[str], Optional[str]]
 
 
 class TemplateError(ValueError):

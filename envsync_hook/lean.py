@@ -19,13 +19,28 @@ values for display, rare syntax errors): compiling those at import cost about 5 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, cast
 
-__all__ = ["NamedTuple", "lazy_pattern"]
+__all__ = ["TYPE_CHECKING", "NamedTuple", "cast", "lazy_pattern", "overload"]
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (about 4 ms): type checkers take any
+#: ``if TYPE_CHECKING:`` as true, whatever the name is bound to
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from typing import Any
     from typing import NamedTuple as NamedTuple
+    from typing import cast as cast
+    from typing import overload as overload
 else:
+
+    def cast(typ: object, value: Any) -> Any:
+        """``typing.cast`` at run time: ``value`` itself."""
+        return value
+
+    def overload(func: Any) -> Any:
+        """``typing.overload`` at run time: the last definition, the one that runs, wins."""
+        return func
+
     import collections
 
     #: what ``collections.namedtuple`` makes, never replaced by the class body
@@ -80,4 +95,4 @@ class _LazyPattern:
 def lazy_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, done when the pattern is first used. Use its methods
     (``.sub``, ``.match``, ...) only: it cannot be handed to ``re.sub`` and the like."""
-    return cast("re.Pattern[str]", _LazyPattern(pattern, flags))
+    return _LazyPattern(pattern, flags)  # type: ignore[return-value]

@@ -17,13 +17,11 @@ import re
 import stat
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files.atomic import (
     CHUNK,
     NO_HARD_LINKS,
-    Expected,
     ReplacedNotSynced,
     atomic_write,
     changed_error,
@@ -52,10 +50,12 @@ from envsync_hook.files.confine import (
     show,
 )
 from envsync_hook.files.targets import backup_real
-from envsync_hook.lean import NamedTuple
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from envsync_hook.files.atomic import Expected
 
 DEFAULT_BACKUP_DIR = "env-backup"
 BACKUP_DIR_MODE = 0o700
