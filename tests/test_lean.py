@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import typing
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -90,3 +91,28 @@ def test_lazy_pattern_compiles_on_first_use_and_answers_as_compiled() -> None:
     assert lazy.pattern == compiled.pattern and lazy.flags == compiled.flags
     dotall = lazy_pattern("a.b", re.S)
     assert dotall.fullmatch("a\nb") and not re.fullmatch("a.b", "a\nb")
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"abc", bytes(range(256)) * 64, "é\udcff".encode("utf-8", "surrogateescape")]
+)
+def test_record_digest_is_sha256(data: bytes) -> None:
+    import hashlib
+
+    from envsync_hook.base import _sha256
+
+    assert _sha256(data) == hashlib.sha256(data).hexdigest()
+
+
+def test_backup_stamp_is_local_time_without_datetime(tmp_path: Path) -> None:
+    import time
+
+    from envsync_hook.files.backups import make_backup
+
+    env = tmp_path / ".env"
+    env.write_text("A=1\n")
+    before = time.strftime("%Y%m%d_%H%M%S")
+    made = make_backup(env, tmp_path / "env-backup")
+    after = time.strftime("%Y%m%d_%H%M%S")
+    stamp = made.name.split(".backup_", 1)[1]
+    assert before <= stamp <= after and len(stamp) == 15
