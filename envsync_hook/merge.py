@@ -13,7 +13,18 @@ from collections.abc import Iterable, Iterator
 from operator import eq
 from typing import NamedTuple
 
-from envsync_hook.compare import DROP, KEEP, TAKE, TRAIL, UNDER, Comparison, Side, canonical, index
+from envsync_hook.compare import (
+    DROP,
+    KEEP,
+    TAKE,
+    TRAIL,
+    UNDER,
+    Comparison,
+    Side,
+    canonical,
+    index,
+    with_decisions,
+)
 from envsync_hook.document import (
     _GO_SPACE_CHARS,
     _INLINE_SPACE,
@@ -179,7 +190,7 @@ def merged(
     # the statement starting there gets)
     edits = _opt_in_inserts(template, env, decisions, eol)
     edits += _template_line_edits(template, env, comparison, eol)
-    trail = [k for k, d in decisions.items() if d == TRAIL]
+    (trail,) = with_decisions(decisions, TRAIL)
     edits += _open_last_word(template, env, decisions, edits, bool(trail))
     body = _applied(ttext, edits)
     in_order = _in_env_order(env, trail)
@@ -194,9 +205,14 @@ def merged(
 
 
 def _in_env_order(env: Side, keys: list[str]) -> list[str]:
-    """``keys`` (of the env file) in the env file's order: sorting the few kept at the end
-    rather than filtering every key of the env file (100,000 keys: 20 ms, twice a merge)."""
-    elast = env.last
+    """``keys`` (of the env file) in the env file's order (``env.last``'s: a key's first
+    assignment): sorting the few kept at the end rather than filtering every key of the env
+    file (100,000 keys: 20 ms, twice a merge). A key assigned more than once sorts by its last
+    assignment, not its first: then the filter."""
+    elast, dups = env.last, env.dups
+    if dups and any(k in dups for k in keys):
+        wanted = set(keys)
+        return [k for k in elast if k in wanted]
     return sorted((k for k in keys if k in elast), key=elast.__getitem__)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from itertools import filterfalse
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ from envsync_hook.compare import (
     compare,
     index,
     syntax_findings,
+    with_decisions,
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
@@ -466,19 +468,13 @@ def fix_actions(
 ) -> FixActions:
     """What the merge of ``c`` does to ``env``, key by key (names and counts, no values)."""
     elast, tlast = env.last, template.last
-    added = tuple(k for k in tlast if k not in elast)
+    added = tuple(filterfalse(elast.__contains__, tlast))
     takes = settings.takes_template if settings.take_template else None
     updated: list[str] = []
     taken: list[str] = []
-    trailing: list[str] = []
-    dropped: list[str] = []
-    for key, decision in c.decisions.items():
-        if decision == TAKE:
-            (taken if takes is not None and takes(key) else updated).append(key)
-        elif decision == TRAIL:
-            trailing.append(key)
-        elif decision == DROP:
-            dropped.append(key)
+    took, trailing, dropped = with_decisions(c.decisions, TAKE, TRAIL, DROP)
+    for key in took:
+        (taken if takes is not None and takes(key) else updated).append(key)
     # values kept that differ from the template's (only the keys whose text differs can)
     ttemplates, etemplates = template.doc.templates, env.doc.templates
     kept = sum(
@@ -492,8 +488,8 @@ def fix_actions(
     conflicts = tuple(
         f.key
         for f in c.findings
-        if f.key in elast
-        and (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+        if (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+        and f.key in elast
     )
     return FixActions(
         added,
