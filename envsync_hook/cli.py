@@ -13,7 +13,7 @@ from pathlib import Path
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape, safe_result
-from envsync_hook.findings import FAIL_ON_CHOICES, SEVERITIES, PairResult
+from envsync_hook.findings import FAIL_ON_CHOICES, NOTICE_BREAK, SEVERITIES, PairResult
 from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
@@ -522,8 +522,12 @@ class _Out:
         self.quiet = quiet
 
     def notice(self, msg: str) -> None:
-        if msg and (not self.quiet or msg.startswith(_WARNING)):
-            print(escape(msg), file=sys.stderr)
+        """``msg`` on stderr, each of its lines (a pair's notice may hold several, joined by
+        NOTICE_BREAK) escaped on its own: a newline in a path cannot start a line. Under
+        ``--quiet`` only the warnings."""
+        for line in msg.split(NOTICE_BREAK):
+            if line and (not self.quiet or line.startswith(_WARNING)):
+                print(escape(line), file=sys.stderr)
 
     @staticmethod
     def error(msg: str) -> None:

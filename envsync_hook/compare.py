@@ -116,9 +116,17 @@ def index(path: str, doc: Document) -> Side:
 #: fix decisions for one env key
 KEEP = "keep"  # operator's value on the template's line
 TAKE = "take"  # template default (stale default, or --take-template)
-DROP = "drop"  # not written (safe to drop, or --prune)
+DROP = "drop"  # not written (safe to drop, or --prune of a key no template defines)
 TRAIL = "trail"  # kept in the trailing block (operator-only, relocated, removed upstream)
 UNDER = "under"  # placed right below the template's commented-out ``# KEY=`` line
+
+
+def with_decisions(decisions: dict[str, str], *wanted: str) -> tuple[list[str], ...]:
+    """For each of the ``wanted`` decisions, the keys ``decisions`` gives it, in its order. By
+    C-level passes over the keys and the decisions (most are KEEP: a Python loop over 100,000
+    of them costs 20 ms)."""
+    keys, verdicts = list(decisions), list(decisions.values())
+    return tuple(list(compress(keys, map(eq, verdicts, repeat(w)))) for w in wanted)
 
 
 class KeyList(Sequence[tuple[str, str, int]]):
@@ -206,11 +214,15 @@ KEEPS_SECRET = (
 )
 
 
-#: the same for a key the template removed or moved to another template: kept at the end (a
-#: compose file may still read it, ``${APP_SECRET:-default}``)
+#: the same for a key the template removed: kept at the end (a compose file may still read it,
+#: ``${APP_SECRET:-default}``)
 KEEPS_SECRET_HERE = (
     "keeps it at the end of the file: a secret in use cannot change on its own (--prune drops it)"
 )
+
+#: the same for a key moved to another template of the set (``--prune`` keeps it too: a
+#: template of the set defines it)
+KEEPS_SECRET_MOVED = "keeps it at the end of the file: a secret in use cannot change on its own"
 
 
 def _secret_in_use(key: str, settings: Settings) -> bool:
@@ -388,15 +400,23 @@ def after_fix(
         if f.code in _RESOLVED_BY_FIX or decisions.get(f.key) in gone:
             continue
         if f.file == merged.path and f.key:
-            f = f._replace(line=mlines[mlast[f.key]])
+            f = _at_line(f, mlines[mlast[f.key]])
         ctx.out.append(f)
+    # (the keys of those passed hide_odd_keys in ``first``, and none was hidden: plausible)
+    carried = len(ctx.out)
     _duplicates(ctx, merged)
     if settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, merged, base, also, history)
     odd = _odd_names(template, merged, also, base)
-    findings = hide_odd_keys(ctx.out, odd)
+    findings = hide_odd_keys(ctx.out, odd, plausible=carried)
     findings.sort()
     return findings, KeyList(template, merged, odd)
+
+
+def _at_line(f: Finding, line: int) -> Finding:
+    """``f`` at ``line``: ``f._replace(line=line)`` without its Python-level steps (100,000
+    keys: 5,500 findings moved, 10 ms)."""
+    return tuple.__new__(Finding, (f[0], line, *f[2:]))
 
 
 class _Olds(NamedTuple):
@@ -635,20 +655,18 @@ def _relocated_key(
 ) -> None:
     """ENV008: ``key`` is now defined by the set's template at ``where``. With a base, a value
     that is still the old default is no choice of the operator's: dropped, so the default of
-    the template that now defines the key applies (a secret in use is kept)."""
-    settings = ctx.settings
+    the template that now defines the key applies (a secret in use is kept). Any other value
+    is kept, ``--prune`` or not: a template of the set defines the key, and its new env file
+    may not exist yet, so dropping a customised value would change what the container reads."""
     path = where[0]
     held = f"now defined in {path}; the env file holds the previous template's default"
-    if at_old and not settings.prune and _secret_in_use(key, settings):
+    if at_old and _secret_in_use(key, ctx.settings):
         keys.decisions[key] = TRAIL
         keys.held.append(key)
-        msg = f"{held}, and fix {KEEPS_SECRET_HERE}"
+        msg = f"{held}, and fix {KEEPS_SECRET_MOVED}"
     elif at_old:
         keys.decisions[key] = DROP
         msg = f"{held}, so fix drops it ({_what_applies(path)})"
-    elif settings.prune:
-        keys.decisions[key] = DROP
-        msg = f"now defined in {path}; fix drops it (--prune)"
     else:
         keys.decisions[key] = TRAIL
         customised = "customised; " if olds.values is not None and key in olds.values else ""
@@ -988,15 +1006,19 @@ def odd_keys(doc: Document, bare: bool = True) -> frozenset[str]:
     return frozenset(out)
 
 
-def hide_odd_keys(findings: list[Finding], odd: frozenset[str]) -> list[Finding]:
+def hide_odd_keys(
+    findings: list[Finding], odd: frozenset[str], plausible: int = 0
+) -> list[Finding]:
     """``findings`` with each key that is no plausible variable name (or stands mid-line, see
-    :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text."""
-    if not odd and all_plausible([f.key for f in findings]):
+    :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text.
+    The keys of the first ``plausible`` findings are known to be plausible names (they passed
+    here before): only ``odd`` is looked for among them (100,000 keys: 40 ms a fix)."""
+    if not odd and all_plausible([f.key for f in findings[plausible:]]):
         return findings  # (the usual case, decided by two C-level passes)
     out = findings
     for n, f in enumerate(findings):
         key = f.key
-        if key and (key in odd or not plausible_key(key)):
+        if key and (key in odd or (n >= plausible and not plausible_key(key))):
             if out is findings:
                 out = list(findings)
             out[n] = f._replace(key=key_placeholder(f.line))

@@ -230,6 +230,20 @@ class FixActions(NamedTuple):
     #: keys the env file assigns more than once, written once: their earlier assignments
     #: (which Docker Compose overrode with the last) are not in the result, only in the backup
     duplicates: tuple[str, ...] = ()
+    #: keys given a fresh random value (--generate-secrets); not in the lists above, which say
+    #: the template default or the operator's value was written
+    generated: tuple[str, ...] = ()
+
+
+#: what joins the lines of a notice of several (``PairResult.notice``): a NUL, which no path
+#: (the system refuses it), key (the parser refuses the file) or message holds, so that a
+#: newline in a path stays part of its line: each line is escaped on its own when printed
+NOTICE_BREAK = "\x00"
+
+
+def joined_notice(*lines: str) -> str:
+    """The non-empty ``lines`` as one notice (``PairResult.notice``), joined by NOTICE_BREAK."""
+    return NOTICE_BREAK.join(line for line in lines if line)
 
 
 class PairResult(NamedTuple):
@@ -244,7 +258,9 @@ class PairResult(NamedTuple):
     skipped: bool = False  # ``--if-missing skip`` and the env file does not exist
     changed: bool = False  # fix rewrote (or would rewrite) the env file
     duration: float = 0.0  # seconds spent on this pair
-    notice: str = ""  # one-line notice for the user (skipped pair, backup made, ...)
+    #: notice for the user (skipped pair, backup made, ...): one line, or several joined by
+    #: NOTICE_BREAK (see :func:`joined_notice`)
+    notice: str = ""
     #: where the three-way base came from: option | record | hook | git-history | none
     base_source: str = "none"
     #: human text about the base: which file or commit, how many keys matched

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
+from itertools import filterfalse
 from pathlib import Path
 
 from envsync_hook.base import BaseChoice, choose_base, write_record
@@ -25,11 +27,12 @@ from envsync_hook.compare import (
     compare,
     index,
     syntax_findings,
+    with_decisions,
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, backups, locking, reading, targets
-from envsync_hook.findings import Finding, FixActions, PairResult, make_finding
+from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
 from envsync_hook.lean import NamedTuple
 from envsync_hook.settings import Settings
 
@@ -462,23 +465,32 @@ def _preview_piped(
 
 
 def fix_actions(
-    template: Side, env: Side, c: Comparison, settings: Settings, backup: str, dry_run: bool
+    template: Side,
+    env: Side,
+    c: Comparison,
+    settings: Settings,
+    backup: str,
+    dry_run: bool,
+    generated: Sequence[str] = (),
 ) -> FixActions:
-    """What the merge of ``c`` does to ``env``, key by key (names and counts, no values)."""
+    """What the merge of ``c`` does to ``env``, key by key (names and counts, no values).
+
+    ``generated``: the keys ``--generate-secrets`` gave a fresh value. It runs on the merged
+    text, so that value is the one written, also for a key ``--take-template`` names: those
+    keys are named as such, and left out of the lists that say the template default (added,
+    updated, taken) or the operator's value (kept, to review) was written."""
+    fresh = frozenset(generated)
     elast, tlast = env.last, template.last
-    added = tuple(k for k in tlast if k not in elast)
+    added = tuple(filterfalse(elast.__contains__, tlast))
+    if fresh:
+        added = tuple(k for k in added if k not in fresh)
     takes = settings.takes_template if settings.take_template else None
     updated: list[str] = []
     taken: list[str] = []
-    trailing: list[str] = []
-    dropped: list[str] = []
-    for key, decision in c.decisions.items():
-        if decision == TAKE:
+    took, trailing, dropped = with_decisions(c.decisions, TAKE, TRAIL, DROP)
+    for key in took:
+        if key not in fresh:
             (taken if takes is not None and takes(key) else updated).append(key)
-        elif decision == TRAIL:
-            trailing.append(key)
-        elif decision == DROP:
-            dropped.append(key)
     # values kept that differ from the template's (only the keys whose text differs can)
     ttemplates, etemplates = template.doc.templates, env.doc.templates
     kept = sum(
@@ -486,14 +498,16 @@ def fix_actions(
         for k in (c.unequal if c.unequal is not None else tlast)
         if c.decisions.get(k) == KEEP
         and k in elast
+        and k not in fresh
         and canonical(etemplates[elast[k]]) != canonical(ttemplates[tlast[k]])
     )
     # to review: conflicts, and the stale secrets fix keeps (ENV004 with KEEPS_SECRET)
     conflicts = tuple(
         f.key
         for f in c.findings
-        if f.key in elast
-        and (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+        if (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+        and f.key in elast
+        and f.key not in fresh
     )
     return FixActions(
         added,
@@ -509,6 +523,7 @@ def fix_actions(
         # (the merge writes a key once: a duplicate not dropped as a whole loses its earlier
         # assignments)
         duplicates=tuple(k for k in env.dups if c.decisions.get(k) != DROP),
+        generated=tuple(generated),
     )
 
 
@@ -619,7 +634,7 @@ def _in_sync(
         if opts.dry_run or opts.diff
         else _record(job, m.loaded, bdir, held_defaults(m.env, m.comparison))
     )
-    notice = "\n".join(n for n in (m.gen_note, recorded) if n)
+    notice = joined_notice(m.gen_note, recorded)
     return FixOutcome(
         m.result._replace(
             duration=time.perf_counter() - started, notice=notice, fixed=FixActions()
@@ -644,9 +659,8 @@ def _fix_summary(m: _Merged) -> str:
 def _preview(job: Job, m: _Merged, settings: Settings, diff: str, started: float) -> FixOutcome:
     """``--dry-run``/``--diff``: what fix would do, and the findings the merge would leave, at
     their lines in the file as it stands."""
-    notice = f"{job.env}: would change (dry run, nothing written)"
-    notice += f"\n{m.gen_note}" if m.gen_note else ""
-    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", True)
+    notice = joined_notice(f"{job.env}: would change (dry run, nothing written)", m.gen_note)
+    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", True, m.generated)
     after, _keys = _remaining(job, m.loaded, m.comparison, m.new_doc, settings, bool(m.generated))
     remain = {(f.code, f.key) for f in after}
     return FixOutcome(
@@ -676,7 +690,7 @@ def _replace_env(
     refused, not silently reverted. Then the sync record, and the findings that remain (those
     of the merged text, not the ones fix just resolved)."""
     summary = _fix_summary(m)
-    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", False)
+    actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", False, m.generated)
     held = held_defaults(m.env, m.comparison)
     backup = backups.replace_with_backup(job.env, m.new, bdir, expect=etext)
     recorded = _record(job, m.loaded, bdir, held)  # after the replace: what it syncs with
@@ -685,9 +699,9 @@ def _replace_env(
         job, m.loaded, m.comparison, m.new_doc, settings, bool(m.generated)
     )
     detail = f"; {summary}" if summary else ""
-    notice = f"{job.env}: updated from {job.template} (backup: {backup}){detail}"
-    notice += f"\n{recorded}" if recorded else ""
-    notice += f"\n{m.gen_note}" if m.gen_note else ""
+    notice = joined_notice(
+        f"{job.env}: updated from {job.template} (backup: {backup}){detail}", recorded, m.gen_note
+    )
     return FixOutcome(
         m.result._replace(
             findings=tuple(after),
@@ -730,13 +744,33 @@ def _create_env(
     with locking.env_lock(job.env):
         if os.path.lexists(job.env):
             return None
-        created, _generated = _generate(settings, loaded.template.doc.text)
+        created, generated = _generate(settings, loaded.template.doc.text)
         atomic.atomic_write(job.env, created, mode=0o600)
         recorded = _record(job, loaded, bdir)
-        notice = f"{job.env}: created from {job.template} (mode 0600); review it"
-        notice += f"\n{recorded}" if recorded else ""
-        return FixOutcome(
-            result._replace(changed=True, notice=notice, fixed=FixActions(created=True)),
-            "",
-            None,
-        )
+    notice = joined_notice(
+        f"{job.env}: created from {job.template} (mode 0600); review it",
+        recorded,
+        _generate_note(job, settings, generated),
+    )
+    after = _after_setup(job, loaded, settings, created, bdir, started)
+    fixed = FixActions(created=True, generated=tuple(generated))
+    return FixOutcome(after._replace(changed=True, notice=notice, fixed=fixed), "", None)
+
+
+def _after_setup(
+    job: Job, loaded: Loaded, settings: Settings, created: str, bdir: Path, started: float
+) -> PairResult:
+    """What remains after fix created the env file: what ``check`` gives right after (the
+    file compared with the base check would pick, the sync record just written, and its
+    mode), not the ENV012 that the creation resolved."""
+    _env, c, loaded = _compare(job, loaded, parse(created), settings, bdir)
+    result = PairResult(
+        loaded.template.path,
+        str(job.env),
+        tuple(c.findings),
+        c.keys,
+        duration=time.perf_counter() - started,
+        offers=c.offers,
+    )
+    outcome = _with_permissions(FixOutcome(result, "", None), job.env, bdir, settings)
+    return _with_base(outcome.result, loaded)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from envsync_hook.findings import PairResult
+from envsync_hook.findings import NOTICE_BREAK, PairResult
 from envsync_hook.reporters.summary import count
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def build(results: Sequence[PairResult], options: ReportOptions) -> Report:
                 env=p.env,
                 skipped=p.skipped,
                 changed=p.changed,
-                notice=p.notice,
+                notice=p.notice.replace(NOTICE_BREAK, "\n"),
                 base=BaseInfo(source=p.base_source, detail=p.base_detail),  # type: ignore[arg-type]
                 findings=[FindingModel.model_validate(f._asdict()) for f in p.findings],
             )

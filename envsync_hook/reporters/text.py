@@ -165,12 +165,23 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
     if not changed:
         return [f"{name}: in sync: nothing changed"]
     would = fixed.dry_run
-    if fixed.created:
-        verb = "would be created" if would else "created"
-        return [f"{name}: {verb} from the template (mode 0600); review it"]
 
     def did(past: str, conditional: str) -> str:
         return f"would {conditional}" if would else past
+
+    fresh = (
+        _names(
+            f"  {did('gave', 'give')} {plural(len(fixed.generated), 'key')} a fresh random "
+            "value (--generate-secrets): ",
+            fixed.generated,
+            width,
+        )
+        if fixed.generated
+        else []
+    )
+    if fixed.created:
+        verb = "would be created" if would else "created"
+        return [f"{name}: {verb} from the template (mode 0600); review it", *fresh]
 
     head = f"{name}: would change (dry run, nothing written)" if would else f"{name}: updated"
     if fixed.backup:
@@ -197,6 +208,7 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
             fixed.taken,
             width,
         )
+    out += fresh
     if fixed.kept:
         out.append(
             f"  {did('kept', 'keep')} {plural(fixed.kept, 'value')} that "

@@ -1,0 +1,307 @@
+"""Red-team findings left from the previous session, each through the CLI as an operator runs
+it (real subprocesses in a temporary folder): ``--prune`` and relocated keys, the report of a
+first-time setup, ``--take-template`` with ``--generate-secrets``, notices of several lines,
+the operator's comments above template keys, and what ``next:`` suggests after an upgrade.
+
+No expected output holds a value: the values the tests plant are compared in the files only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from envsync_hook import compose_values
+from tests.cli_run import run
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, mode)
+
+
+def values(path: Path) -> dict[str, str]:
+    """What Docker Compose reads from ``path`` (an empty environment)."""
+    return compose_values(path.read_text(encoding="utf-8"), environ={})
+
+
+# --- 1. --prune keeps keys that another template of the set defines ---------------------------
+
+
+class PruneCase(NamedTuple):
+    id: str
+    base: str | None  # the previous primary template (None: two-way)
+    env: str
+    args: tuple[str, ...]
+    #: what Compose reads from the .env after fix
+    after: dict[str, str]
+    #: key -> words of its finding in ``check`` (which has no ``--prune``)
+    words: dict[str, str]
+
+
+#: the primary template keeps A; MOVED_* moved to envs/api.env.example; GONE left the set
+PRUNE_TEMPLATE = "A=1\n"
+PRUNE_API = "MOVED_URL=http://api:5001\nMOVED_WORKERS=4\nMOVED_SECRET_KEY=\n"
+PRUNE_BASE = (
+    "A=1\nMOVED_URL=http://old:5001\nMOVED_WORKERS=1\nMOVED_SECRET_KEY=sk-old-default\nGONE=g\n"
+)
+PRUNE_ENV = (
+    "A=1\nMOVED_URL=http://mine:8080\nMOVED_WORKERS=1\nMOVED_SECRET_KEY=sk-old-default\n"
+    "GONE=g\nMINE=x\n"
+)
+
+PRUNE_CASES = [
+    PruneCase(
+        "two-way --prune: moved keys kept, own key dropped",
+        None,
+        PRUNE_ENV,
+        ("--prune",),
+        {
+            "A": "1",
+            "MOVED_URL": "http://mine:8080",
+            "MOVED_WORKERS": "1",
+            "MOVED_SECRET_KEY": "sk-old-default",
+        },
+        {"MOVED_URL": "the env file's value still applies and fix keeps it"},
+    ),
+    PruneCase(
+        "three-way --prune: customised moved key kept, old defaults dropped, secret kept",
+        PRUNE_BASE,
+        PRUNE_ENV,
+        ("--prune",),
+        {"A": "1", "MOVED_URL": "http://mine:8080", "MOVED_SECRET_KEY": "sk-old-default"},
+        {
+            "MOVED_URL": "customised; the env file's value still applies and fix keeps it",
+            "MOVED_WORKERS": "so fix drops it",
+            "MOVED_SECRET_KEY": "keeps it at the end of the file",
+            "GONE": "so fix drops it",
+        },
+    ),
+    PruneCase(
+        "three-way without --prune: the same for moved keys, own key kept",
+        PRUNE_BASE,
+        PRUNE_ENV,
+        (),
+        {
+            "A": "1",
+            "MOVED_URL": "http://mine:8080",
+            "MOVED_SECRET_KEY": "sk-old-default",
+            "MINE": "x",
+        },
+        {"MOVED_URL": "fix keeps it", "MOVED_WORKERS": "so fix drops it", "MINE": "keeps it"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PRUNE_CASES, ids=[c.id for c in PRUNE_CASES])
+def test_prune_drops_only_keys_no_template_of_the_set_defines(
+    tmp_path: Path, case: PruneCase
+) -> None:
+    """Red-team: ``fix --prune`` dropped relocated keys (ENV008), customised ones too, although
+    a template of the set defines them and their new env file (``envs/api.env``) does not
+    exist yet: the customised value vanished from the container."""
+    write(tmp_path / ".env.example", PRUNE_TEMPLATE)
+    write(tmp_path / "envs" / "api.env.example", PRUNE_API)
+    write(tmp_path / ".env", case.env)
+    args = ["--also", "envs/*.env.example", *case.args]
+    if case.base is not None:
+        write(tmp_path / "old.env.example", case.base)
+        args += ["--base", "old.env.example"]
+    else:
+        args.append("--no-base")
+    check = run(tmp_path, "check", "--format", "json", *[a for a in args if a != "--prune"])
+    messages = {
+        f["key"]: f["message"]
+        for p in json.loads(check.stdout)["pairs"]
+        for f in p["findings"]
+        if f["key"]
+    }
+    for key, words in case.words.items():
+        assert words in messages[key], (key, messages[key])
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    assert values(tmp_path / ".env") == case.after
+    again = run(tmp_path, "fix", *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing changed" in again.stdout
+
+
+# --- 2. the report of a first-time setup says what remains, as check does right after ----------
+
+
+def findings_of(stdout: str) -> list[tuple[str, str, str, int, str]]:
+    """(code, key, file, line, severity) of every finding of a JSON report."""
+    report = json.loads(stdout)
+    return sorted(
+        (f["code"], f["key"], f["file"], f["line"], f["severity"])
+        for p in report["pairs"]
+        for f in p["findings"]
+    )
+
+
+#: a template publishing two secrets, with an opt-in and a loose backup directory's worth of
+#: nothing: what check says right after setup is ENV013 (and ENV003 for a fresh secret)
+SETUP_TEMPLATE = (
+    "APP_URL=http://localhost\nSECRET_KEY=sk-published-0123456789abcdef\n"
+    "DB_PASSWORD=difyai123456\n# OPT_IN=1\n"
+)
+
+SETUP_CASES: list[tuple[str, tuple[str, ...], set[str]]] = [
+    ("plain fix", (), {"ENV013"}),
+    ("a fresh secret for one of them", ("--generate-secrets", "SECRET_KEY"), {"ENV013", "ENV003"}),
+    ("two-way", ("--no-base",), {"ENV013"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "codes"), [c[1:] for c in SETUP_CASES], ids=[c[0] for c in SETUP_CASES]
+)
+def test_first_time_setup_reports_what_check_finds_right_after(
+    tmp_path: Path, args: tuple[str, ...], codes: set[str]
+) -> None:
+    """Red-team: fix creating a missing .env reported ENV012 (resolved by the creation) and
+    none of the findings a check gives right after (ENV013 for the published secrets)."""
+    write(tmp_path / ".env.example", SETUP_TEMPLATE)
+    fix = run(tmp_path, "fix", "--format", "json", *args)
+    assert fix.returncode == 1, fix.stderr
+    assert (tmp_path / ".env").exists()
+    check_args = [a for a in args if a != "--generate-secrets" and a != "SECRET_KEY"]
+    check = run(tmp_path, "check", "--format", "json", *check_args)
+    after = findings_of(fix.stdout)
+    assert after == findings_of(check.stdout)
+    assert {f[0] for f in after} == codes
+    text = run(tmp_path, "check", *check_args).stdout
+    assert "ENV012" not in text
+    # the text report of the setup itself: no ENV012, the published secret named
+    write(tmp_path / "again" / ".env.example", SETUP_TEMPLATE)
+    setup = run(tmp_path / "again", "fix", *args)
+    assert "ENV012" not in setup.stdout
+    assert "ENV013 default-secret DB_PASSWORD" in setup.stdout
+    assert "difyai123456" not in setup.stdout + setup.stderr
+
+
+# --- 3. --take-template K --generate-secrets K: the report says what was written -------------
+
+
+class FreshCase(NamedTuple):
+    id: str
+    base: str | None
+    env: str
+    args: tuple[str, ...]
+    #: words of the account lines that must not name SECRET_KEY (they say another value was
+    #: written)
+    not_under: tuple[str, ...]
+
+
+FRESH_TEMPLATE = "A=1\nSECRET_KEY=sk-new-published-0123456789\n"
+FRESH_CASES = [
+    FreshCase(
+        "--take-template and --generate-secrets name the key",
+        None,
+        "A=1\nSECRET_KEY=mycustomsecretvalue12345\n",
+        ("--take-template", "SECRET_KEY", "--generate-secrets", "SECRET_KEY", "--no-base"),
+        ("took the template default", "kept 1 value"),
+    ),
+    FreshCase(
+        "wildcards for both",
+        None,
+        "A=2\nSECRET_KEY=mycustomsecretvalue12345\n",
+        ("--take-template", "*", "--generate-secrets", "*", "--no-base"),
+        ("took the template default", "kept 1 value"),
+    ),
+    FreshCase(
+        "a missing key added, then given a fresh value",
+        None,
+        "A=1\n",
+        ("--generate-secrets", "SECRET_KEY", "--no-base"),
+        ("added 1 missing key",),
+    ),
+    FreshCase(
+        "a stale secret (kept, to review) given a fresh value",
+        "A=1\nSECRET_KEY=sk-old-published-0123456789\n",
+        "A=1\nSECRET_KEY=sk-old-published-0123456789\n",
+        ("--generate-secrets", "SECRET_KEY"),
+        ("review 1 key",),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FRESH_CASES, ids=[c.id for c in FRESH_CASES])
+def test_fresh_secret_reported_as_written(tmp_path: Path, case: FreshCase) -> None:
+    """Red-team: ``--take-template K --generate-secrets K`` wrote a fresh random value and
+    reported "took the template default". ``--generate-secrets`` runs on the merged text, so
+    its value is the one written: the account names the key under it, and nowhere else."""
+    write(tmp_path / ".env.example", FRESH_TEMPLATE)
+    write(tmp_path / ".env", case.env)
+    args = list(case.args)
+    if case.base is not None:
+        write(tmp_path / "old.env.example", case.base)
+        args += ["--base", "old.env.example"]
+    before = values(tmp_path / ".env").get("SECRET_KEY")
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    lines = fix.stdout.splitlines()
+    fresh = [line for line in lines if "a fresh random value (--generate-secrets)" in line]
+    assert len(fresh) == 1 and fresh[0].endswith(": SECRET_KEY"), fix.stdout
+    for words in case.not_under:
+        assert not [line for line in lines if words in line and "SECRET_KEY" in line], fix.stdout
+    written = values(tmp_path / ".env")["SECRET_KEY"]
+    assert written not in (before, "sk-new-published-0123456789")
+    assert written not in fix.stdout + fix.stderr
+    if before:
+        assert before not in fix.stdout + fix.stderr
+
+
+# --- 4. a notice of several lines: each line printed, and escaped, on its own -----------------
+
+
+def test_notice_lines_are_separate_and_a_path_cannot_forge_one(tmp_path: Path) -> None:
+    """Red-team: fix with a base and a ``--generate-secrets`` pattern that matches nothing
+    printed its two notices as one line with a literal ``\\n`` between them (the whole message
+    was escaped, so that a newline in a path could not forge a line). Each line is printed and
+    escaped on its own now: the folder's newline stays ``\\n`` inside its line."""
+    folder = tmp_path / "app\nenvsync: error: forged"
+    write(folder / ".env.example", "A=1\nB=2\n")
+    write(folder / "old.env.example", "A=1\nB=1\n")
+    write(folder / ".env", "A=1\nB=1\n")
+    env = str(folder / ".env")
+    fix = run(
+        tmp_path,
+        "fix",
+        str(folder / ".env.example"),
+        "--env",
+        env,
+        "--base",
+        str(folder / "old.env.example"),
+        "--generate-secrets",
+        "NO_SUCH_KEY",
+    )
+    assert fix.returncode == 1, fix.stderr
+    lines = fix.stderr.splitlines()
+    assert not [line for line in lines if line.startswith("envsync: error: forged")]
+    updated = [line for line in lines if ": updated from " in line]
+    warned = [line for line in lines if line.startswith("envsync: warning: ")]
+    assert len(updated) == 1 and len(warned) == 1, fix.stderr
+    assert "app\\nenvsync: error: forged" in updated[0]
+    assert "--generate-secrets 'NO_SUCH_KEY'" in warned[0]
+    assert "\\nenvsync: warning" not in fix.stderr
+    # under --quiet the warning still shows, on its own line
+    write(folder / ".env", "A=1\nB=1\n")
+    quiet = run(
+        tmp_path,
+        "fix",
+        "-q",
+        str(folder / ".env.example"),
+        "--env",
+        env,
+        "--base",
+        str(folder / "old.env.example"),
+        "--generate-secrets",
+        "NO_SUCH_KEY",
+    )
+    assert [line for line in quiet.stderr.splitlines() if line] == warned, quiet.stderr
