@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, ne, not_
 from pathlib import Path
-from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
+from envsync_hook.lean import NamedTuple, overload
 from envsync_hook.settings import Settings
 
 _DOLLAR = re.compile(r"\$\$|\$([_A-Za-z][_A-Za-z0-9]*)|\$(?!\{)")
@@ -119,6 +119,14 @@ TAKE = "take"  # template default (stale default, or --take-template)
 DROP = "drop"  # not written (safe to drop, or --prune of a key no template defines)
 TRAIL = "trail"  # kept in the trailing block (operator-only, relocated, removed upstream)
 UNDER = "under"  # placed right below the template's commented-out ``# KEY=`` line
+
+
+def with_decisions(decisions: dict[str, str], *wanted: str) -> tuple[list[str], ...]:
+    """For each of the ``wanted`` decisions, the keys ``decisions`` gives it, in its order. By
+    C-level passes over the keys and the decisions (most are KEEP: a Python loop over 100,000
+    of them costs 20 ms)."""
+    keys, verdicts = list(decisions), list(decisions.values())
+    return tuple(list(compress(keys, map(eq, verdicts, repeat(w)))) for w in wanted)
 
 
 class KeyList(Sequence[tuple[str, str, int]]):
@@ -392,15 +400,23 @@ def after_fix(
         if f.code in _RESOLVED_BY_FIX or decisions.get(f.key) in gone:
             continue
         if f.file == merged.path and f.key:
-            f = f._replace(line=mlines[mlast[f.key]])
+            f = _at_line(f, mlines[mlast[f.key]])
         ctx.out.append(f)
+    # (the keys of those passed hide_odd_keys in ``first``, and none was hidden: plausible)
+    carried = len(ctx.out)
     _duplicates(ctx, merged)
     if settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, merged, base, also, history)
     odd = _odd_names(template, merged, also, base)
-    findings = hide_odd_keys(ctx.out, odd)
+    findings = hide_odd_keys(ctx.out, odd, plausible=carried)
     findings.sort()
     return findings, KeyList(template, merged, odd)
+
+
+def _at_line(f: Finding, line: int) -> Finding:
+    """``f`` at ``line``: ``f._replace(line=line)`` without its Python-level steps (100,000
+    keys: 5,500 findings moved, 10 ms)."""
+    return tuple.__new__(Finding, (f[0], line, *f[2:]))
 
 
 class _Olds(NamedTuple):
@@ -990,15 +1006,19 @@ def odd_keys(doc: Document, bare: bool = True) -> frozenset[str]:
     return frozenset(out)
 
 
-def hide_odd_keys(findings: list[Finding], odd: frozenset[str]) -> list[Finding]:
+def hide_odd_keys(
+    findings: list[Finding], odd: frozenset[str], plausible: int = 0
+) -> list[Finding]:
     """``findings`` with each key that is no plausible variable name (or stands mid-line, see
-    :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text."""
-    if not odd and all_plausible([f.key for f in findings]):
+    :func:`odd_keys`) replaced by ``<key on line N>``: in no format does it print as text.
+    The keys of the first ``plausible`` findings are known to be plausible names (they passed
+    here before): only ``odd`` is looked for among them (100,000 keys: 40 ms a fix)."""
+    if not odd and all_plausible([f.key for f in findings[plausible:]]):
         return findings  # (the usual case, decided by two C-level passes)
     out = findings
     for n, f in enumerate(findings):
         key = f.key
-        if key and (key in odd or not plausible_key(key)):
+        if key and (key in odd or (n >= plausible and not plausible_key(key))):
             if out is findings:
                 out = list(findings)
             out[n] = f._replace(key=key_placeholder(f.line))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from itertools import filterfalse
 from pathlib import Path
-from typing import NamedTuple
 
 from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import (
@@ -27,11 +27,13 @@ from envsync_hook.compare import (
     compare,
     index,
     syntax_findings,
+    with_decisions,
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
+from envsync_hook.lean import NamedTuple
 from envsync_hook.settings import Settings
 
 
@@ -491,20 +493,16 @@ def fix_actions(
     updated, taken) or the operator's value (kept, to review) was written."""
     fresh = frozenset(generated)
     elast, tlast = env.last, template.last
-    added = tuple(k for k in tlast if k not in elast and k not in fresh)
+    added = tuple(filterfalse(elast.__contains__, tlast))
+    if fresh:
+        added = tuple(k for k in added if k not in fresh)
     takes = settings.takes_template if settings.take_template else None
     updated: list[str] = []
     taken: list[str] = []
-    trailing: list[str] = []
-    dropped: list[str] = []
-    for key, decision in c.decisions.items():
-        if decision == TAKE:
-            if key not in fresh:
-                (taken if takes is not None and takes(key) else updated).append(key)
-        elif decision == TRAIL:
-            trailing.append(key)
-        elif decision == DROP:
-            dropped.append(key)
+    took, trailing, dropped = with_decisions(c.decisions, TAKE, TRAIL, DROP)
+    for key in took:
+        if key not in fresh:
+            (taken if takes is not None and takes(key) else updated).append(key)
     # values kept that differ from the template's (only the keys whose text differs can)
     ttemplates, etemplates = template.doc.templates, env.doc.templates
     kept = sum(
@@ -519,9 +517,9 @@ def fix_actions(
     conflicts = tuple(
         f.key
         for f in c.findings
-        if f.key in elast
+        if (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
+        and f.key in elast
         and f.key not in fresh
-        and (f.code == "ENV005" or (f.code == "ENV004" and KEEPS_SECRET in f.message))
     )
     return FixActions(
         added,

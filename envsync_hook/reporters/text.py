@@ -11,7 +11,6 @@ shares one message, the keys packed several to a line), info as one count line p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape, plausible_key
 from envsync_hook.findings import (
@@ -23,6 +22,7 @@ from envsync_hook.findings import (
     FixActions,
     PairResult,
 )
+from envsync_hook.lean import TYPE_CHECKING
 from envsync_hook.reporters.summary import (
     Counts,
     base_line,
