@@ -475,3 +475,66 @@ def test_kept_comments_change_nothing_compose_reads_and_fix_stays_idempotent(
     assert (d / ".env").read_text(encoding="utf-8") == kept
     if snapshot:
         assert sorted(p.name for p in (d / "env-backup").iterdir()) == snapshot
+
+
+# --- 6. next: after an upgrade suggests --generate-secrets for this .env's own keys -----------
+
+NEXT_TEMPLATE = (
+    "A=1\nSECRET_KEY=sk-new-published-0123456789\nAPI_TOKEN=tok-published-abcdef012345\n"
+)
+NEXT_API = "MOVED_SECRET=moved-published-0123456789\n"
+NEXT_BASE = (
+    "A=1\nSECRET_KEY=sk-old-published-0123456789\nAPI_TOKEN=tok-published-abcdef012345\n"
+    "MOVED_SECRET=moved-published-0123456789\nGONE_PASSWORD=gone-published-0123456789\n"
+)
+
+#: (id, the .env, the suggestion's words after the first fix; None: no --generate-secrets)
+NEXT_CASES: list[tuple[str, str, str | None]] = [
+    (
+        "template keys and keys kept at the end: only the template's counted",
+        NEXT_BASE,
+        "--generate-secrets SECRET_KEY --base old.env.example  # a fresh value for a published "
+        "secret (and the other 1 the template assigns)",
+    ),
+    (
+        "only keys kept at the end hold published defaults: nothing to suggest",
+        "A=1\nSECRET_KEY=mine-0123456789abcdef\nAPI_TOKEN=mine-abcdef0123456789\n"
+        "MOVED_SECRET=moved-published-0123456789\nGONE_PASSWORD=gone-published-0123456789\n",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "words"), [c[1:] for c in NEXT_CASES], ids=[c[0] for c in NEXT_CASES]
+)
+def test_next_after_an_upgrade_names_the_templates_secrets(
+    tmp_path: Path, env: str, words: str | None
+) -> None:
+    """Red-team: after the first fix of an upgrade, ``next:`` suggested ``--generate-secrets``
+    for "the other 60 that you use": mostly keys moved to another template of the set (or
+    removed) and kept at the end at their published default, never touched. It counts the
+    keys the template assigns now; the others are still reported (ENV013)."""
+    write(tmp_path / ".env.example", NEXT_TEMPLATE)
+    write(tmp_path / "envs" / "api.env.example", NEXT_API)
+    write(tmp_path / "old.env.example", NEXT_BASE)
+    write(tmp_path / ".env", env)
+    args = ("--also", "envs/*.env.example", "--base", "old.env.example")
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    report = json.loads(run(tmp_path, "check", "--format", "json", *args).stdout)
+    published = {f["key"] for p in report["pairs"] for f in p["findings"] if f["code"] == "ENV013"}
+    assert {"MOVED_SECRET", "GONE_PASSWORD"} <= published  # (still reported)
+    suggested = [line for line in fix.stdout.splitlines() if line.startswith("  envsync fix --gen")]
+    if words is None:
+        assert not suggested, fix.stdout
+    else:
+        assert (
+            len(suggested) == 1
+            and words.replace(
+                "--base old.env.example", "--also 'envs/*.env.example' --base old.env.example"
+            )
+            in suggested[0]
+        ), fix.stdout
+    for value in ("published-0123456789", "abcdef012345"):
+        assert value not in fix.stdout + fix.stderr
