@@ -243,7 +243,7 @@ def _compare(
 def _summary_notice(c: Comparison) -> str:
     parts = []
     if c.stale_updated:
-        parts.append(f"{c.stale_updated} stale default(s)")
+        parts.append(f"{c.stale_updated} stale default(s) updated")
     if c.conflicts:
         parts.append(f"{c.conflicts} conflict(s) need a decision")
     return ", ".join(parts)

@@ -94,7 +94,14 @@ def test_lazy_pattern_compiles_on_first_use_and_answers_as_compiled() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"", b"abc", bytes(range(256)) * 64, "é\udcff".encode("utf-8", "surrogateescape")]
+    "data",
+    [
+        b"",
+        b"abc",
+        bytes(range(256)) * 64,
+        bytes(range(256)) * 2048,
+        "é\udcff".encode("utf-8", "surrogateescape"),
+    ],
 )
 def test_record_digest_is_sha256(data: bytes) -> None:
     import hashlib
