@@ -429,7 +429,7 @@ def _add_fix(sub: argparse._SubParsersAction[_Parser]) -> None:
         "current one, from Python's secrets module (a backup first); repeatable. Keys that "
         "held one value get one new value; a secret-looking key not chosen that holds a "
         "chosen key's value is refused (choose it too); a wildcard picks secret-looking keys "
-        "only",
+        "only; it wins over --take-template for a key both name",
     )
     fix.add_argument(
         "--keep-stale",
