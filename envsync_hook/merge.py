@@ -574,8 +574,9 @@ def _open_last_word(
     """compose-go reads a template that ends in a bare word with no newline as the key "";
     once a line follows it (the trailing block, or an insert at the very end), it would become
     a bare KEY, and the operator's empty value spliced in for the word would leave no statement
-    at all: the word gets its ``=``. Not when the operator's own bare statement replaces the
-    word whole (:func:`_whole_statement`)."""
+    at all (so would an empty value with its own comment, `` # mine``): the word gets its
+    ``=``. Not when the operator's own bare statement replaces the word whole
+    (:func:`_whole_statement`)."""
     ttext, tdoc = template.doc.text, template.doc
     end = len(ttext)
     last = tdoc.binding(-1) if len(tdoc) and not ttext.endswith("\n") else None
@@ -584,8 +585,8 @@ def _open_last_word(
     ei = env.last.get(last.key)
     if decisions.get(last.key) == KEEP and ei is not None and env.doc.kinds[ei] == BARE:
         return []
-    emptied = (last.value_start, end, "")
-    if trail or any(e[0] == end or e == emptied for e in edits):
+    word = last.value_start  # (an edit from there to the end replaces the word)
+    if trail or any(e[0] == end or (e[0] == word and e[1] == end) for e in edits):
         return [(last.value_start, last.value_start, "=")]
     return []
 

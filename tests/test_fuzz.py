@@ -227,6 +227,15 @@ FIXED_BUGS = [
         "keep it and fix refuses a valid pair: 'would not keep the value of ', exit 2",
     ),
     KnownBug(
+        "empty-value-with-its-comment-over-a-bare-word-at-eof",
+        lambda t, e: _no_final_newline(t),
+        "\ufeff\nA",
+        "\ufeff= # comment",
+        "the operator's key '' ('= # comment') over the template's bare word at EOF: the word "
+        "was replaced by the value with its comment but no '=', leaving no statement: fix "
+        "refused a valid pair ('would not keep the value of ', exit 2)",
+    ),
+    KnownBug(
         "stray-carriage-return-not-idempotent",
         lambda t, e: _lone_cr(t) or _lone_cr(e),
         "X=1\n",
