@@ -407,7 +407,8 @@ def after_fix(
     _duplicates(ctx, merged)
     if settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, merged, base, also, history)
-    odd = _odd_names(template, merged, also, base)
+    # (the template's own odd keys are among ``first``'s, which has none: 100,000 keys, 15 ms)
+    odd = _odd_names(template, merged, also, base, template_odd=frozenset())
     findings = hide_odd_keys(ctx.out, odd, plausible=carried)
     findings.sort()
     return findings, KeyList(template, merged, odd)
@@ -758,17 +759,23 @@ def _opt_ins(ctx: _Ctx, template: Side, env: Side, base: Side | None, olds: _Old
 
 
 def _odd_names(
-    template: Side, env: Side, also: tuple[Side, ...], base: Side | None
+    template: Side,
+    env: Side,
+    also: tuple[Side, ...],
+    base: Side | None,
+    template_odd: frozenset[str] | None = None,
 ) -> frozenset[str]:
     """The keys shown by their line, never as text (:func:`odd_keys`): those of the env file,
     less any a template of the set or the base defines or offers (a name, wherever the env
-    file has it), and the template's own."""
+    file has it), and the template's own (``template_odd``, when the caller knows them)."""
     odd = odd_keys(env.doc)
     if odd:
         for side in (template, *also, base):
             if side is not None:
                 odd = odd - side.last.keys() - {c.key for c in side.doc.commented}
-    return odd | odd_keys(template.doc, bare=False)
+    if template_odd is None:
+        template_odd = odd_keys(template.doc, bare=False)
+    return odd | template_odd
 
 
 def _what_applies(template: str) -> str:
