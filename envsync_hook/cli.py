@@ -9,16 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 from envsync_hook import __version__
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import escape, safe_result
 from envsync_hook.findings import FAIL_ON_CHOICES, NOTICE_BREAK, SEVERITIES, PairResult
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 from envsync_hook.reporters import FORMATS as REPORTER_FORMATS
 from envsync_hook.settings import Settings, known_rule
 
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
     from envsync_hook.files.backups import BackupInfo
     from envsync_hook.reporters import ReportOptions
     from envsync_hook.runner import Job
@@ -219,6 +221,9 @@ def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
     unknown = re.match(r"unrecognized arguments: (.*)", message)
     choice = re.match(r"argument (\S+): invalid choice: '([^']*)'", message)
     if unknown:
+        # only the top parser says this, and it may hold just the command in use: look
+        # through every command's options
+        parser = build_parser()
         words = [w for w in unknown.group(1).split() if w.startswith("-")]
         known = _option_strings(parser)
     elif choice:
@@ -345,8 +350,17 @@ exit codes:
   2  no such rule"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``envsync``: the global options, then one subparser a command."""
+#: the subparsers, by command name (``schema``, ``rules`` and ``explain`` share one adder)
+_COMMANDS = ("check", "fix", "restore", "schema", "rules", "explain")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``envsync``: the global options, then one subparser a command.
+
+    With ``command`` (the first word of the command line, when it names a command), only that
+    command's subparser is built: the others are never consulted then, and building all of
+    them is a twentieth of a plain check's time (about 6 ms).
+    """
     parser = _Parser(
         prog="envsync",
         description="Keep a .env in step with its .env.example across upgrades: check reports, "
@@ -357,10 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"envsync-hook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    _add_check(sub)
-    _add_fix(sub)
-    _add_restore(sub)
-    _add_info_commands(sub)
+    adders = {"check": _add_check, "fix": _add_fix, "restore": _add_restore}
+    for adder in (_add_check, _add_fix, _add_restore, _add_info_commands):
+        if command not in _COMMANDS or adders.get(command, _add_info_commands) is adder:
+            adder(sub)
     return parser
 
 
@@ -754,7 +768,7 @@ def _hook_nothing_to_do(args: argparse.Namespace) -> bool:
 
 def _paths_of(cfg: dict[str, object]) -> list[str]:
     """Every file path a configuration names (top level and pairs; globs not expanded)."""
-    from typing import cast
+    from envsync_hook.lean import cast
 
     pairs = cast("Sequence[dict[str, object]]", cfg.get("pairs") or ())
     out: list[str] = []
@@ -848,8 +862,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, object]) -> Settings:
 
     Severity overrides from ``--severity`` come first (the first match wins); ignored keys add
     up; secret patterns from the file add to the built-in ones (never fewer keys masked)."""
-    from typing import cast
-
+    from envsync_hook.lean import cast
     from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
     def flag(name: str) -> bool:
@@ -1168,8 +1181,8 @@ def _collected(argv: Sequence[str] | None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
     args = parser.parse_args(words)
     if args.command in words:  # what follows the subcommand, for the report's ``next:``
         args.argv = words[words.index(args.command) + 1 :]

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, filterfalse, repeat
 from operator import eq, ne, not_
 from pathlib import Path
-from typing import NamedTuple, overload
 
 from envsync_hook.document import BARE, Binding, Document, template_errors
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key, shown_key
 from envsync_hook.findings import ANALYSIS_TEXT, Finding, analyse_change, make_finding
+from envsync_hook.lean import NamedTuple, overload
 from envsync_hook.settings import Settings
 
 _DOLLAR = re.compile(r"\$\$|\$([_A-Za-z][_A-Za-z0-9]*)|\$(?!\{)")

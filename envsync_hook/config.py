@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pydantic import BaseModel
 
 CONFIG_NAME = ".envsync.toml"

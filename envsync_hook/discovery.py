@@ -24,9 +24,9 @@ import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.lean import NamedTuple, lazy_pattern
 
 #: compose file names Docker Compose reads by default, and their variants in the same folder
 #: (``docker-compose.middleware.yaml``, ``compose.override.yml``)
@@ -622,7 +622,7 @@ def hook_refs(environ: Mapping[str, str]) -> HookRefs:
     return HookRefs(None, None, "")
 
 
-_COMMIT_ID = re.compile(r"[0-9a-fA-F]{4,64}")
+_COMMIT_ID = lazy_pattern(r"[0-9a-fA-F]{4,64}")
 
 
 def _commit_id(environ: Mapping[str, str], name: str) -> str | None:

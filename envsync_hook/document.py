@@ -15,7 +15,8 @@ from array import array
 from collections.abc import Mapping
 from itertools import compress, repeat
 from operator import contains
-from typing import NamedTuple
+
+from envsync_hook.lean import NamedTuple, lazy_pattern
 
 # Go's unicode.IsSpace (the White_Space property) and the parser's own isSpace (no \n).
 GO_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -39,7 +40,7 @@ _HEAD = re.compile(
 )
 _DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 _SINGLE = re.compile(r"'((?:[^'\\]|\\.)*)'", re.S)
-_ESCAPES = re.compile(r"""\\(?:[abcfnrtv$"\\]|0[0-9]{0,3})""")
+_ESCAPES = lazy_pattern(r"""\\(?:[abcfnrtv$"\\]|0[0-9]{0,3})""")
 _SIMPLE_ESCAPES = {
     "a": "\a",
     "b": "\b",
@@ -761,7 +762,7 @@ class UnclosedQuote(NamedTuple):
 
 
 #: a line inside a quoted value that reads as a statement of its own: the quote swallowed it
-_SWALLOWED = re.compile(r"\n[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.]*[ \t]*=")
+_SWALLOWED = lazy_pattern(r"\n[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.]*[ \t]*=")
 
 
 def unclosed_quote(doc: Document) -> UnclosedQuote | None:

@@ -20,14 +20,15 @@ all: :func:`shown_key` gives ``<key on line N>`` for it, in every format.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+
+from envsync_hook.lean import TYPE_CHECKING, lazy_pattern
 
 if TYPE_CHECKING:
     from envsync_hook.findings import PairResult
 
 #: ``::`` (a workflow command) and ``##[`` (the older form): the first character of each gets a
 #: backslash after it, which no runner reads as a command
-_COMMAND = re.compile(r":(?=:)|#(?=#\[)")
+_COMMAND = lazy_pattern(r":(?=:)|#(?=#\[)")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -81,12 +82,12 @@ def escape_lines(text: str) -> str:
 _NAME = re.compile(r"[^\W\d][\w.\-]{0,63}")
 #: a run of letters and digits that looks like a token rather than a word: 16 or more with a
 #: digit among them, or 25 or more of any
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
+_TOKEN_RUN = lazy_pattern(r"[A-Za-z0-9]*[0-9][A-Za-z0-9]*")
 
 
 #: the words of a name part: a capitalised or lower-case run, or a run of capitals
-_CASE_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-_DIGIT_RUNS = re.compile(r"[0-9]+")
+_CASE_WORDS = lazy_pattern(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_DIGIT_RUNS = lazy_pattern(r"[0-9]+")
 
 
 def looks_random(part: str) -> bool:

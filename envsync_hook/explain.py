@@ -5,10 +5,9 @@ Imported only by those two commands.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.findings import RULES, RULES_BY_CODE, RULES_BY_SLUG
+from envsync_hook.lean import NamedTuple
 
 
 class Explanation(NamedTuple):

@@ -6,7 +6,8 @@ Kept free of pydantic and dataclasses so that the default (text) path stays ligh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Optional
+
+from envsync_hook.lean import NamedTuple
 
 SEVERITIES = ("error", "warning", "info")
 #: rank used for ``--fail-on`` comparisons; higher is more severe.
@@ -143,7 +144,7 @@ class Finding(NamedTuple):
     severity: str
     key: str
     message: str
-    analysis: Optional[str] = None  # noqa: UP045 - NamedTuple fields are evaluated on 3.9
+    analysis: str | None = None
 
     def at_or_above(self, fail_on: str) -> bool:
         if fail_on == "never":
@@ -267,7 +268,7 @@ class PairResult(NamedTuple):
     #: how many templates the pair's set holds (the template and its ``--also`` templates)
     set_size: int = 1
     #: fix only: what it did (None for check, and for a pair fix skipped)
-    fixed: Optional[FixActions] = None  # noqa: UP045 - NamedTuple fields are evaluated on 3.9
+    fixed: FixActions | None = None
     #: two-way: the template's commented-out assignments (``# KEY=value``) the env file does not
     #: set: counted, not reported key by key (with a base, ENV010 names the ones it gained)
     offers: int = 0

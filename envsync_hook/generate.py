@@ -15,10 +15,10 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
-from typing import NamedTuple
 
 from envsync_hook.document import BARE, DOUBLE, SINGLE, Document, parse
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.lean import NamedTuple
 from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS, is_secret_key
 
 #: the shortest value generated (a current value shorter than this is a placeholder)

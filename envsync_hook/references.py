@@ -28,11 +28,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress, repeat
 from operator import contains
-from typing import Callable, NamedTuple, Union
 
 from envsync_hook.compare import KEEP, TAKE, TRAIL, UNDER, Side
 from envsync_hook.document import BARE, SINGLE, Document
 from envsync_hook.interpolate import TemplateError, substitute
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 
 #: every name an interpolation of a value template may look up, and some more (``$$X`` gives
 #: ``X``): a superset is safe, as each name found only adds a condition
@@ -48,7 +48,10 @@ class ReadError(NamedTuple):
     message: str
 
 
-Reading = Union[str, ReadError]
+if TYPE_CHECKING:
+    from typing import Callable, Union
+
+    Reading = Union[str, ReadError]
 
 
 def names(kind: int, template: str) -> list[str]:

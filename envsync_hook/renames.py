@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+
+from envsync_hook.lean import NamedTuple
 
 __all__ = ["Rename", "looks_renamed", "rename_pairs"]
 

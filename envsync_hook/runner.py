@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from itertools import filterfalse
 from pathlib import Path
-from typing import NamedTuple
 
 from envsync_hook.base import BaseChoice, choose_base, write_record
 from envsync_hook.compare import (
@@ -34,6 +33,7 @@ from envsync_hook.document import Document, parse, template_errors, unclosed_quo
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
+from envsync_hook.lean import NamedTuple
 from envsync_hook.settings import Settings
 
 
@@ -243,7 +243,7 @@ def _compare(
 def _summary_notice(c: Comparison) -> str:
     parts = []
     if c.stale_updated:
-        parts.append(f"{c.stale_updated} stale default(s)")
+        parts.append(f"{c.stale_updated} stale default(s) updated")
     if c.conflicts:
         parts.append(f"{c.conflicts} conflict(s) need a decision")
     return ", ".join(parts)
@@ -438,15 +438,27 @@ def _preview_piped(
     job: Job, loaded: Loaded, settings: Settings, diff: bool, started: float
 ) -> FixOutcome:
     """``fix --dry-run``/``--diff`` of an env file read from a pipe: the merge, never written."""
-    from envsync_hook.merge import merge
+    from envsync_hook.merge import merge, own_comments
 
     etext = job.env_text or ""
     edoc = parse(etext)
     _refuse_syntax(str(job.env), edoc)
     env, c, loaded = _compare(job, loaded, edoc, settings, None)
-    new, _generated = _generate(settings, merge(loaded.template, env, c, job.template.name))
+    comments = own_comments(
+        loaded.template, env, c.decisions, (loaded.base, *loaded.also), loaded.base is not None
+    )
+    new, _generated = _generate(
+        settings, merge(loaded.template, env, c, job.template.name, comments)
+    )
     changed = new != etext
-    notice = f"{job.env}: would change (dry run, nothing written)" if changed else ""
+    notice = (
+        joined_notice(
+            f"{job.env}: would change (dry run, nothing written)",
+            _lost_comments_note(job, comments.lost, changed, loaded.base is not None),
+        )
+        if changed
+        else ""
+    )
     result = _with_base(
         PairResult(
             loaded.template.path,
@@ -592,17 +604,21 @@ class _Merged(NamedTuple):
     gen_note: str
     changed: bool
     result: PairResult  # the comparison's findings (those a fresh value replaced left out)
+    lost_note: str  # the operator's own comment lines the merged file lacks (or "")
 
 
 def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: str) -> _Merged:
     """Parse ``etext`` (refused with a syntax error), compare it (the base chosen), merge it,
     and put in the fresh secrets ``--generate-secrets`` asks for."""
-    from envsync_hook.merge import merged
+    from envsync_hook.merge import merged, own_comments
 
     edoc = parse(etext)
     _refuse_syntax(str(job.env), edoc)
     env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
-    text, new_doc = merged(loaded.template, env, c, job.template.name)
+    comments = own_comments(
+        loaded.template, env, c.decisions, (loaded.base, *loaded.also), loaded.base is not None
+    )
+    text, new_doc = merged(loaded.template, env, c, job.template.name, comments)
     new, generated = _generate(settings, text)
     if generated:  # (fresh secrets went in: the findings that remain are the final text's)
         new_doc = parse(new)
@@ -622,6 +638,32 @@ def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: 
         _generate_note(job, settings, generated),
         changed,
         _with_base(result, loaded),
+        _lost_comments_note(job, comments.lost, changed, loaded.base is not None),
+    )
+
+
+def _lost_comments_note(job: Job, lost: list[int], changed: bool, base: bool) -> str:
+    """The notice for the comment lines of the env file that no template has and that the
+    merged file does not hold: how many and their lines, never their text. With a base they
+    are the operator's (above a key fix drops, or above no key); without one fix keeps none,
+    as it cannot tell them from an earlier release's comments."""
+    if not lost or not changed:
+        return ""
+    shown = ", ".join(map(str, lost[:12]))
+    shown += f" and {len(lost) - 12} more" if len(lost) > 12 else ""
+    many = len(lost) != 1
+    lines = f"{len(lost)} comment line{'s' if many else ''}"
+    where = f"line{'s' if many else ''} {shown}"
+    them, are = ("them", "are") if many else ("it", "is")
+    if base:
+        return (
+            f"{job.env}: {lines} of yours {are} not in the new file ({where}: above a key fix "
+            f"drops, or above no key); the backup keeps {them}"
+        )
+    return (
+        f"{job.env}: {lines} that no template has {are} not in the new file ({where}): yours "
+        f"or an earlier release's, which fix tells apart only with a base (--base); the "
+        f"backup keeps {them}"
     )
 
 
@@ -659,7 +701,9 @@ def _fix_summary(m: _Merged) -> str:
 def _preview(job: Job, m: _Merged, settings: Settings, diff: str, started: float) -> FixOutcome:
     """``--dry-run``/``--diff``: what fix would do, and the findings the merge would leave, at
     their lines in the file as it stands."""
-    notice = joined_notice(f"{job.env}: would change (dry run, nothing written)", m.gen_note)
+    notice = joined_notice(
+        f"{job.env}: would change (dry run, nothing written)", m.lost_note, m.gen_note
+    )
     actions = fix_actions(m.loaded.template, m.env, m.comparison, settings, "", True, m.generated)
     after, _keys = _remaining(job, m.loaded, m.comparison, m.new_doc, settings, bool(m.generated))
     remain = {(f.code, f.key) for f in after}
@@ -700,7 +744,10 @@ def _replace_env(
     )
     detail = f"; {summary}" if summary else ""
     notice = joined_notice(
-        f"{job.env}: updated from {job.template} (backup: {backup}){detail}", recorded, m.gen_note
+        f"{job.env}: updated from {job.template} (backup: {backup}){detail}",
+        m.lost_note,
+        recorded,
+        m.gen_note,
     )
     return FixOutcome(
         m.result._replace(

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from envsync_hook.lean import lazy_pattern
+
 DEFAULT_SECRET_PATTERNS = (
     "PASSWORD",
     "SECRET",
@@ -215,27 +217,27 @@ def names_secret(key: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) ->
 #: scheme-less ``//`` at the start of the value or after a space, ``=``, a quote, ``(`` or ``,``.
 #: (Searched for ``//`` first, then the scheme checked backwards: a regex starting with the
 #: scheme class tried at every letter of a long word, quadratic on an 80 KB value.)
-_AUTHORITY = re.compile(r"//")
+_AUTHORITY = lazy_pattern(r"//")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _BEFORE_BARE = frozenset(" \t\n\r=\"'(,;")
-_WHITESPACE = re.compile(r"\s")
+_WHITESPACE = lazy_pattern(r"\s")
 #: characters that end the user name of a URL's userinfo. Not ``@``: an e-mail address as user
 #: name (``smtp://me@example.com:pw@host``) must not hide the password that follows.
 _USER_END = frozenset(":/?#")
 #: a query or matrix parameter: ``?name=value`` / ``&name=value`` / ``;name=value``
-_PARAM = re.compile(r"([?&;])([^=&;#?\s]+)=([^&;#\s]*)")
+_PARAM = lazy_pattern(r"([?&;])([^=&;#?\s]+)=([^&;#\s]*)")
 #: a path segment that is a token: 16 or more of ``[A-Za-z0-9_-]`` with a letter and a digit
-_TOKEN_SEGMENT = re.compile(r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}")
+_TOKEN_SEGMENT = lazy_pattern(r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-]{16,}")
 #: path segments after which every further segment is the secret of a webhook
 _WEBHOOK_MARKS = frozenset(
     {"services", "webhooks", "webhook", "hooks", "webhookb2", "IncomingWebhook"}
 )
 #: a Telegram-style ``bot123456:secret`` segment
-_BOT_SEGMENT = re.compile(r"bot[0-9]+:.+")
+_BOT_SEGMENT = lazy_pattern(r"bot[0-9]+:.+")
 #: a field of a connection string or a key=value list: ``AccountKey=...;``, ``Password=...``
-_FIELD = re.compile(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
+_FIELD = lazy_pattern(r"(^|[;&?\s])([A-Za-z][A-Za-z0-9_.\-]*)=([^;&#\s]*)")
 #: a DSN with a password and no ``//``: ``user:password@tcp(db:3306)/app``, ``u:pw@host``
-_DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]*):(\S*)@(?=\S)")
+_DSN = lazy_pattern(r"(?:(?<=\s)|^)([^\s:/@]*):(\S*)@(?=\S)")
 
 
 #: well-known token formats, masked in any value whatever its key is called (``NOTES=ghp_...``):
@@ -243,7 +245,7 @@ _DSN = re.compile(r"(?:(?<=\s)|^)([^\s:/@]*):(\S*)@(?=\S)")
 #: JWTs, Hugging Face, npm, SendGrid, and the start of a PEM private key (to the value's end).
 #: Each starts where no token character stands before it, so a long run is tried once, not at
 #: every character (linear).
-_KNOWN_TOKEN = re.compile(
+_KNOWN_TOKEN = lazy_pattern(
     r"(?<![A-Za-z0-9_\-])(?:"
     r"gh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}"
@@ -262,16 +264,16 @@ _KNOWN_TOKEN = re.compile(
 )
 #: the credential of an HTTP authorization header written into a value (``Bearer x``,
 #: ``Basic x``), whatever the key is called
-_AUTH_SCHEME = re.compile(r"(?i)(?<![A-Za-z0-9])(Bearer|Basic|Token|Digest)([ \t]+)[^\s,;]{6,}")
+_AUTH_SCHEME = lazy_pattern(r"(?i)(?<![A-Za-z0-9])(Bearer|Basic|Token|Digest)([ \t]+)[^\s,;]{6,}")
 #: a command-line option in a value whose name is secret-looking (``--requirepass x``,
 #: ``--password=x``, ``-p x`` is not: too short to tell)
-_OPTION = re.compile(r"(?<!\S)(--?[A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(?!-)(\S+)")
+_OPTION = lazy_pattern(r"(?<!\S)(--?[A-Za-z][A-Za-z0-9_\-]*)(=|[ \t]+)(?!-)(\S+)")
 #: query parameters that carry a signature or a one-time credential under an innocent name
 #: (Azure SAS ``sig``, Azure Functions ``code``, AWS and Google signed URLs)
 _SECRET_PARAMS = frozenset(
     {"sig", "signature", "code", "x-amz-signature", "x-goog-signature", "x-amz-security-token"}
 )
-_PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----")
+_PRIVATE_KEY = lazy_pattern(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----")
 
 
 def mask_tokens(value: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import NamedTuple
 
 from envsync_hook.findings import RULES_BY_CODE, RULES_BY_SLUG
+from envsync_hook.lean import NamedTuple
 from envsync_hook.secrets import DEFAULT_SECRET_PATTERNS
 
 

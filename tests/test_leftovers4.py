@@ -14,8 +14,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from envsync_hook import compose_values
+from envsync_hook.compare import compare, index
+from envsync_hook.document import parse
+from envsync_hook.merge import MergeError, merged, own_comments
+from envsync_hook.settings import Settings
 from tests.cli_run import run
 
 
@@ -305,3 +311,230 @@ def test_notice_lines_are_separate_and_a_path_cannot_forge_one(tmp_path: Path) -
         "NO_SUCH_KEY",
     )
     assert [line for line in quiet.stderr.splitlines() if line] == warned, quiet.stderr
+
+
+# --- 5. the operator's own comment lines above template keys ----------------------------------
+
+
+class CommentCase(NamedTuple):
+    id: str
+    base: str | None  # the previous template (None: --no-base)
+    template: str
+    env: str
+    after: str  # the env file after fix
+    #: the line numbers the notice names as not kept (empty: no notice)
+    lost: tuple[int, ...]
+
+
+COMMENT_CASES = [
+    CommentCase(
+        "above a kept value, a stale default and the end block's key",
+        "# the app\nA=1\nB=old\n",
+        "# the app\nA=1\n# about B\nB=new\n",
+        "# the app\n# ticket 42: raised\nA=5\n# mine on B\nB=old\n# my own\nMINE=1\n",
+        "# the app\n# ticket 42: raised\nA=5\n# about B\n# mine on B\nB=new\n\n{marker}\n"
+        "# my own\nMINE=1\n",
+        (),
+    ),
+    CommentCase(
+        "above an opt-in the operator sets",
+        "A=1\n# OPT=1\n",
+        "A=1\n# OPT=1\nC=3\n",
+        "A=1\n# why we turned it on\nOPT=2\n",
+        "A=1\n# OPT=1\n# why we turned it on\nOPT=2\nC=3\n",
+        (),
+    ),
+    CommentCase(
+        "the base's own comment is the template's, reworded: not kept twice",
+        "# the old words\nA=1\n",
+        "# the new words\nA=1\n",
+        "# the old words\nA=2\n",
+        "# the new words\nA=2\n",
+        (),
+    ),
+    CommentCase(
+        "above a key fix drops, and above a blank line: named in the notice",
+        "A=1\nGONE=g\n",
+        "A=1\n",
+        "A=1\n# about gone\nGONE=g\n# a stray note\n\n",
+        "A=1\n",
+        (2, 4),
+    ),
+    CommentCase(
+        "above the earlier assignment of a duplicate: named in the notice",
+        "A=1\n",
+        "A=1\n",
+        "# first try\nA=2\n# second try\nA=3\n",
+        "# second try\nA=3\n",
+        (1,),
+    ),
+    CommentCase(
+        "a CRLF template: the kept line ends as the template's lines",
+        "A=1\r\n",
+        "# about A\r\nA=1\r\n",
+        "# mine\nA=2\n",
+        "# about A\r\n# mine\r\nA=2\r\n",
+        (),
+    ),
+    CommentCase(
+        "no base: nothing kept (an earlier release's comment would pass for yours)",
+        None,
+        "# the new words\nA=1\n",
+        "# the old words\nA=2\n",
+        "# the new words\nA=2\n",
+        (1,),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", COMMENT_CASES, ids=[c.id for c in COMMENT_CASES])
+def test_own_comment_lines_above_template_keys(tmp_path: Path, case: CommentCase) -> None:
+    """Red-team: an operator's comment line right above a template key in .env was dropped by
+    fix without a word (only the backup had it). With a base, fix keeps it right above the
+    key (after the template's own comments there); what it cannot keep, and every such line
+    without a base, the notice names by line number (never its text)."""
+    write(tmp_path / ".env.example", case.template)
+    write(tmp_path / ".env", case.env)
+    args = ["--no-base"]
+    if case.base is not None:
+        write(tmp_path / "old.env.example", case.base)
+        args = ["--base", "old.env.example"]
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    after = (tmp_path / ".env").read_bytes().decode("utf-8")
+    marker = next((line for line in after.splitlines() if line.startswith("# envsync:")), "")
+    assert after == case.after.format(marker=marker)
+    notices = [line for line in fix.stderr.splitlines() if "comment line" in line]
+    if case.lost:
+        shown = ", ".join(map(str, case.lost))
+        assert (
+            len(notices) == 1
+            and f"(line{'s' if len(case.lost) > 1 else ''} {shown}" in (notices[0])
+        ), fix.stderr
+        assert ("of yours" in notices[0]) == (case.base is not None)
+        for line in case.env.splitlines():
+            if line.startswith("#"):
+                assert line[2:] not in fix.stderr  # (line numbers, never the text)
+    else:
+        assert not notices, fix.stderr
+    again = run(tmp_path, "fix", *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / ".env").read_bytes().decode("utf-8") == after
+
+
+_KEYS = ("A", "B", "C", "OPT")
+_VALUES = ("1", "2", "", "'q'", '"x y"', "${A}", "${B:-d}", "v # note")
+_COMMENTS = ("# t1", "# t2", "# b1", "# mine", "  # mine indented", "# mine 2 ", "# A=9", "#")
+_stmt = st.builds(lambda k, v: f"{k}={v}", st.sampled_from(_KEYS), st.sampled_from(_VALUES))
+_commented_stmt = st.builds(lambda c, s: f"{c}\n{s}", st.sampled_from(_COMMENTS), _stmt)
+_line = st.one_of(
+    _stmt, _commented_stmt, _commented_stmt, st.sampled_from(_COMMENTS), st.just("# OPT=1")
+)
+_template_line = st.one_of(_stmt, _stmt, st.sampled_from(("# t1", "# t2", "# OPT=1", "", "# A=9")))
+_base_line = st.one_of(_stmt, st.sampled_from(("# b1", "# t1", "")))
+
+
+def _texts(line: st.SearchStrategy[str], most: int = 8) -> st.SearchStrategy[str]:
+    return st.lists(line, max_size=most).map(lambda ls: "".join(x + "\n" for x in ls))
+
+
+def _read_all(text: str) -> list[dict[str, str]]:
+    """What Compose reads from ``text`` in an empty environment and in one that sets the
+    names the lines reference."""
+    return [compose_values(text, environ=e) for e in ({}, {"A": "env-a", "B": "env-b"})]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(template=_texts(_template_line), env=_texts(_line), base=_texts(_base_line))
+def test_kept_comments_change_nothing_compose_reads_and_fix_stays_idempotent(
+    tmp_path_factory: pytest.TempPathFactory, template: str, env: str, base: str
+) -> None:
+    """Property: the merge that keeps the operator's own comment lines reads, for Compose,
+    exactly as the merge without them (in two environments), succeeds whenever that one does,
+    and fix through the CLI is idempotent (a second run changes nothing, no new backup)."""
+    assume(not any(parse(x).errors for x in (template, env, base)))
+    t, e, b = (index(n, parse(x)) for n, x in (("t", template), (".env", env), ("b", base)))
+    c = compare(t, e, Settings(), b)
+    try:
+        plain = merged(t, e, c, ".env.example")[0]
+    except MergeError:
+        return
+    own = own_comments(t, e, c.decisions, (b,))
+    kept = merged(t, e, c, ".env.example", own)[0]  # (raises if the comments broke it)
+    assert _read_all(kept) == _read_all(plain)
+    d = tmp_path_factory.mktemp("comments")
+    write(d / ".env.example", template)
+    write(d / "old.env.example", base)
+    write(d / ".env", env)
+    first = run(d, "fix", "--base", "old.env.example")
+    assert first.returncode in (0, 1), first.stderr
+    assert (d / ".env").read_text(encoding="utf-8") == kept
+    snapshot = sorted(p.name for p in (d / "env-backup").iterdir()) if first.returncode else []
+    second = run(d, "fix", "--base", "old.env.example")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert (d / ".env").read_text(encoding="utf-8") == kept
+    if snapshot:
+        assert sorted(p.name for p in (d / "env-backup").iterdir()) == snapshot
+
+
+# --- 6. next: after an upgrade suggests --generate-secrets for this .env's own keys -----------
+
+NEXT_TEMPLATE = (
+    "A=1\nSECRET_KEY=sk-new-published-0123456789\nAPI_TOKEN=tok-published-abcdef012345\n"
+)
+NEXT_API = "MOVED_SECRET=moved-published-0123456789\n"
+NEXT_BASE = (
+    "A=1\nSECRET_KEY=sk-old-published-0123456789\nAPI_TOKEN=tok-published-abcdef012345\n"
+    "MOVED_SECRET=moved-published-0123456789\nGONE_PASSWORD=gone-published-0123456789\n"
+)
+
+#: (id, the .env, the suggestion's words after the first fix; None: no --generate-secrets)
+NEXT_CASES: list[tuple[str, str, str | None]] = [
+    (
+        "template keys and keys kept at the end: only the template's counted",
+        NEXT_BASE,
+        "--generate-secrets SECRET_KEY --base old.env.example  # a fresh value for a published "
+        "secret (and the other 1 the template assigns)",
+    ),
+    (
+        "only keys kept at the end hold published defaults: nothing to suggest",
+        "A=1\nSECRET_KEY=mine-0123456789abcdef\nAPI_TOKEN=mine-abcdef0123456789\n"
+        "MOVED_SECRET=moved-published-0123456789\nGONE_PASSWORD=gone-published-0123456789\n",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "words"), [c[1:] for c in NEXT_CASES], ids=[c[0] for c in NEXT_CASES]
+)
+def test_next_after_an_upgrade_names_the_templates_secrets(
+    tmp_path: Path, env: str, words: str | None
+) -> None:
+    """Red-team: after the first fix of an upgrade, ``next:`` suggested ``--generate-secrets``
+    for "the other 60 that you use": mostly keys moved to another template of the set (or
+    removed) and kept at the end at their published default, never touched. It counts the
+    keys the template assigns now; the others are still reported (ENV013)."""
+    write(tmp_path / ".env.example", NEXT_TEMPLATE)
+    write(tmp_path / "envs" / "api.env.example", NEXT_API)
+    write(tmp_path / "old.env.example", NEXT_BASE)
+    write(tmp_path / ".env", env)
+    args = ("--also", "envs/*.env.example", "--base", "old.env.example")
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    report = json.loads(run(tmp_path, "check", "--format", "json", *args).stdout)
+    published = {f["key"] for p in report["pairs"] for f in p["findings"] if f["code"] == "ENV013"}
+    assert {"MOVED_SECRET", "GONE_PASSWORD"} <= published  # (still reported)
+    suggested = [line for line in fix.stdout.splitlines() if line.startswith("  envsync fix --gen")]
+    if words is None:
+        assert not suggested, fix.stdout
+    else:
+        assert (
+            len(suggested) == 1
+            and words.replace(
+                "--base old.env.example", "--also 'envs/*.env.example' --base old.env.example"
+            )
+            in suggested[0]
+        ), fix.stdout
+    for value in ("published-0123456789", "abcdef012345"):
+        assert value not in fix.stdout + fix.stderr

@@ -700,3 +700,17 @@ def test_customised_values_survive_a_three_way_fix(
     for key, value in T.items():
         if key not in E:
             assert got[key] == value
+
+
+def test_fix_notice_says_stale_defaults_were_updated_and_only_conflicts_wait(
+    tmp_path: Path,
+) -> None:
+    """The last line of a fix: stale defaults are done (updated), conflicts need a decision."""
+    (tmp_path / "old.env.example").write_text("A=1\nB=1\nC=1\n")
+    (tmp_path / ".env.example").write_text("A=2\nB=2\nC=1\n")
+    (tmp_path / ".env").write_text("A=1\nB=mine\nC=1\n")
+    proc = run(tmp_path, "fix", "--base", "old.env.example")
+    assert proc.returncode == 1, proc.stderr  # (fix changed the file)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.endswith("1 stale default(s) updated, 1 conflict(s) need a decision"), last
+    assert (tmp_path / ".env").read_text().startswith("A=2\nB=mine\n")

@@ -19,20 +19,19 @@ import stat
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Callable, Union
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files.confine import (
     O_BINARY,
     O_NONBLOCK,
     Dir,
-    PathArg,
     checked_target,
     reason,
     show,
     write_all,
 )
 from envsync_hook.files.locking import locked_by_us
+from envsync_hook.lean import TYPE_CHECKING
 
 NEW_FILE_MODE = 0o600
 _TEMP_SUFFIX = ".envsync-tmp"
@@ -48,7 +47,12 @@ NO_HARD_LINKS = {
 #: the check that it is still what was read (a test edits the file here to show the refusal).
 before_replace: Callable[[Path], None] | None = None
 #: what fix or restore read: the text (decoded, as fix holds it) or the bytes
-Expected = Union[str, bytes]
+if TYPE_CHECKING:
+    from typing import Callable, Union
+
+    from envsync_hook.files.confine import PathArg
+
+    Expected = Union[str, bytes]
 CHUNK = 1 << 20
 
 

@@ -19,9 +19,9 @@ import errno
 import os
 import sys
 from pathlib import Path
-from typing import Union
 
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.lean import TYPE_CHECKING
 
 O_BINARY: int = getattr(os, "O_BINARY", 0)
 O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
@@ -37,7 +37,10 @@ DIR_FD_CALLS: bool = (
 )
 # fsync of a directory is not supported everywhere; these mean "cannot", not "failed".
 _FSYNC_DIR_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.EROFS, getattr(errno, "ENOTSUP", -1)}
-PathArg = Union[Path, str]
+if TYPE_CHECKING:
+    from typing import Union
+
+    PathArg = Union[Path, str]
 
 
 def show(path: PathArg) -> str:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files.confine import (
     O_BINARY,
     O_NONBLOCK,
     Dir,
-    PathArg,
     checked_target,
     inside,
     project_folder,
@@ -31,9 +29,12 @@ from envsync_hook.files.confine import (
     reason,
     show,
 )
+from envsync_hook.lean import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import mmap
+
+    from envsync_hook.files.confine import PathArg
 
 
 def read_text(path: Path, what: str = "file", *, confine: bool = False) -> str:

@@ -18,12 +18,15 @@ from envsync_hook.files.confine import (
     O_BINARY,
     O_NONBLOCK,
     Dir,
-    PathArg,
     checked_home,
     reason,
     show,
     write_all,
 )
+from envsync_hook.lean import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envsync_hook.files.confine import PathArg
 
 
 def check_report_path(path: PathArg) -> None:

@@ -11,7 +11,8 @@ Each format lives in its own module and is imported on first use, so importing t
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, NamedTuple
+
+from envsync_hook.lean import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -10,10 +10,10 @@ escapes ``%``, CR and LF; property values also escape ``:`` and ``,``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape_controls
 from envsync_hook.findings import Finding, PairResult
+from envsync_hook.lean import TYPE_CHECKING
 from envsync_hook.reporters.summary import base_line, count, skip_notice, summary_line
 
 if TYPE_CHECKING:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from envsync_hook.findings import RULES, SEVERITIES, PairResult
+from envsync_hook.lean import NamedTuple
 
 
 class Counts(NamedTuple):

@@ -11,7 +11,6 @@ shares one message, the keys packed several to a line), info as one count line p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from envsync_hook.escaping import escape, plausible_key
 from envsync_hook.findings import (
@@ -23,6 +22,7 @@ from envsync_hook.findings import (
     FixActions,
     PairResult,
 )
+from envsync_hook.lean import TYPE_CHECKING
 from envsync_hook.reporters.summary import (
     Counts,
     base_line,
@@ -391,17 +391,24 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
     if loose:
         names = " ".join(shell_quote(one_line(e)) for e in loose)
         steps.append(f"chmod 600 {names}  # only you may read it (ENV011)")
-    # (the primary template's keys first: those its own services read)
-    order = sorted(
-        ((f.file != p.template, f) for p in live for f in p.findings if f.code == "ENV013"),
-        key=lambda found: found[0],
-    )
-    published = [f for _, f in order if f.key and plausible_key(f.key)]
+    # (only the keys a pair's template assigns, which its services read from the env file:
+    # not those kept at the end at a published default, moved to another template of the set
+    # or removed, which an upgrade leaves untouched by the dozen)
+    published = [
+        f
+        for p in live
+        for f in p.findings
+        if f.code == "ENV013" and f.file == p.template and f.key and plausible_key(f.key)
+    ]
     # (the first that fix takes alone, as its message says: not one whose value other keys
     # share or hold inside their own, which fix refuses)
     chosen = [c for c in map(_generate_args, published) if c]
     if chosen and can_fix:
-        more = f" (and the other {len(published) - 1} that you use)" if len(published) > 1 else ""
+        more = (
+            f" (and the other {len(published) - 1} the template assigns)"
+            if len(published) > 1
+            else ""
+        )
         steps.append(
             f"{_rerun('fix', options, chosen[0])}  # a "
             f"fresh value for a published secret{more}; a database password changes in the "
