@@ -941,6 +941,9 @@ def _report(
         verbosity=-1 if args.quiet else 1 if args.verbose else 0,
         rerun=_rerun_args(getattr(args, "argv", ())),
         rerun_check=_rerun_args(getattr(args, "argv", ()), for_check=True),
+        rerun_write=_rerun_args(getattr(args, "argv", ()), fresh=True)
+        if args.command == "fix"
+        else None,
         can_fix=_can_fix(args),
         show_values=settings.show_values,
         width=max(60, min(_terminal_width(), 100)) if color else 100,
@@ -990,10 +993,11 @@ def _can_fix(args: argparse.Namespace) -> bool:
     return env != "-" and not env.startswith(("/dev/", "/proc/"))
 
 
-def _rerun_args(argv: Sequence[str], for_check: bool = False) -> str:
+def _rerun_args(argv: Sequence[str], for_check: bool = False, fresh: bool = False) -> str:
     """The arguments after the subcommand, shell-quoted, without the report's own options and
-    ``--generate-secrets`` (done once: a rerun would draw yet another value); ``for_check``:
-    without any option only fix takes (``check`` refuses them)."""
+    ``--generate-secrets`` (done once: a rerun would draw yet another value; ``fresh``: kept,
+    for the fix that writes what a dry run showed); ``for_check``: without any option only
+    fix takes (``check`` refuses them)."""
     from envsync_hook.reporters.text import shell_quote
 
     out: list[str] = []
@@ -1007,7 +1011,7 @@ def _rerun_args(argv: Sequence[str], for_check: bool = False) -> str:
             continue
         if (
             name in _REPORT_OPTIONS
-            or name == "--generate-secrets"
+            or (name == "--generate-secrets" and not fresh)
             or (for_check and name in _FIX_OPTIONS)
         ):
             skip = "=" not in arg

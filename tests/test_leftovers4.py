@@ -538,3 +538,22 @@ def test_next_after_an_upgrade_names_the_templates_secrets(
         ), fix.stdout
     for value in ("published-0123456789", "abcdef012345"):
         assert value not in fix.stdout + fix.stderr
+
+
+@pytest.mark.parametrize("preview", ["--dry-run", "--diff"])
+def test_the_fix_that_writes_a_preview_keeps_generate_secrets(tmp_path: Path, preview: str) -> None:
+    """Noticed on the way: after ``fix --dry-run --generate-secrets K``, ``next:`` suggested
+    the fix that writes "the change shown above" without ``--generate-secrets K``, a different
+    change (K not given a fresh value). After the real fix it is not suggested again."""
+    write(tmp_path / ".env.example", FRESH_TEMPLATE)
+    write(tmp_path / ".env", "A=1\nSECRET_KEY=sk-new-published-0123456789\n")
+    args = ("--no-base", "--generate-secrets", "SECRET_KEY")
+    shown = run(tmp_path, "fix", preview, *args)
+    assert shown.returncode == 1, shown.stderr
+    assert (
+        "  envsync fix --no-base --generate-secrets SECRET_KEY  # write the change shown above"
+        in (shown.stdout.splitlines())
+    ), shown.stdout
+    fix = run(tmp_path, "fix", *args)
+    assert fix.returncode == 1, fix.stderr
+    assert "--generate-secrets SECRET_KEY" not in fix.stdout

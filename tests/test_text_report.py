@@ -497,9 +497,14 @@ def test_next_never_repeats_generate_secrets_nor_offers_check_fix_options(tmp_pa
     proc = run(tmp_path, "fix", "--generate-secrets", "API_KEY", "--keep-stale", "--dry-run")
     steps = proc.stdout.split("next:\n", 1)[1].splitlines()[:-1]
     assert steps, proc.stdout
-    assert all("--generate-secrets API_KEY" not in step for step in steps), steps
+    # (a dry run wrote nothing: the fix that writes the change it showed has the same options,
+    # --generate-secrets API_KEY included; no other step repeats it)
+    write = [step for step in steps if step.endswith("# write the change shown above")]
+    assert write == [
+        "  envsync fix --generate-secrets API_KEY --keep-stale  # write the change shown above"
+    ], steps
+    assert all("--generate-secrets API_KEY" not in step for step in steps if step not in write)
     assert all("--keep-stale" not in step for step in steps if step.startswith("  envsync check"))
-    assert any(step.startswith("  envsync fix --keep-stale") for step in steps), steps
     piped = subprocess.run(
         [sys.executable, "-m", "envsync_hook", "check", "--env", "-"],
         input=(tmp_path / ".env").read_text(),
@@ -511,6 +516,9 @@ def test_next_never_repeats_generate_secrets_nor_offers_check_fix_options(tmp_pa
     assert piped.returncode == 1, piped.stderr
     steps = piped.stdout.split("next:\n", 1)[1].splitlines()[:-1]
     assert steps and not any(step.startswith("  envsync fix") for step in steps), steps
+    fixed = run(tmp_path, "fix", "--generate-secrets", "API_KEY", "--keep-stale")
+    steps = fixed.stdout.split("next:\n", 1)[1].splitlines()[:-1]
+    assert steps and all("--generate-secrets API_KEY" not in step for step in steps), steps
 
 
 def test_stale_defaults_pack_into_one_run_whatever_their_analysis() -> None:

@@ -40,6 +40,9 @@ class ReportOptions(NamedTuple):
     rerun: str = ""
     #: the same for a suggested ``check``: without the options only fix takes (None: ``rerun``)
     rerun_check: str | None = None
+    #: the same for the fix that writes what a dry run showed: with ``--generate-secrets``
+    #: (None: ``rerun``)
+    rerun_write: str | None = None
     #: text only: whether a suggested ``fix`` could run (not on ``--env -``, a pipe)
     can_fix: bool = True
     show_values: bool = False  # the run printed values (``next:`` does not suggest it again)

@@ -386,7 +386,9 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
     if fixable and not syntax:
         steps.append(f"{_rerun('fix', options)}  # {fixable}")
     elif can_fix and any(p.fixed is not None and p.fixed.dry_run and p.changed for p in live):
-        steps.append(f"{_rerun('fix', options)}  # write the change shown above")
+        # (with --generate-secrets: the change shown has fresh values, and so will this one)
+        write = options._replace(rerun=options.rerun_write or options.rerun)
+        steps.append(f"{_rerun('fix', write)}  # write the change shown above")
     loose = [p.env for p in live if any(f.code == "ENV011" and not f.key for f in p.findings)]
     if loose:
         names = " ".join(shell_quote(one_line(e)) for e in loose)
