@@ -407,7 +407,8 @@ def after_fix(
     _duplicates(ctx, merged)
     if settings.severity_of("ENV013") != "off":
         _default_secrets(ctx, template, merged, base, also, history)
-    odd = _odd_names(template, merged, also, base)
+    # (the template's own odd keys are among ``first``'s, which has none: 100,000 keys, 15 ms)
+    odd = _odd_names(template, merged, also, base, template_odd=frozenset())
     findings = hide_odd_keys(ctx.out, odd, plausible=carried)
     findings.sort()
     return findings, KeyList(template, merged, odd)
@@ -758,17 +759,23 @@ def _opt_ins(ctx: _Ctx, template: Side, env: Side, base: Side | None, olds: _Old
 
 
 def _odd_names(
-    template: Side, env: Side, also: tuple[Side, ...], base: Side | None
+    template: Side,
+    env: Side,
+    also: tuple[Side, ...],
+    base: Side | None,
+    template_odd: frozenset[str] | None = None,
 ) -> frozenset[str]:
     """The keys shown by their line, never as text (:func:`odd_keys`): those of the env file,
     less any a template of the set or the base defines or offers (a name, wherever the env
-    file has it), and the template's own."""
+    file has it), and the template's own (``template_odd``, when the caller knows them)."""
     odd = odd_keys(env.doc)
     if odd:
         for side in (template, *also, base):
             if side is not None:
                 odd = odd - side.last.keys() - {c.key for c in side.doc.commented}
-    return odd | odd_keys(template.doc, bare=False)
+    if template_odd is None:
+        template_odd = odd_keys(template.doc, bare=False)
+    return odd | template_odd
 
 
 def _what_applies(template: str) -> str:
@@ -925,25 +932,26 @@ def _default_secrets(
     if not candidates:
         return
     published = _published((template, *also, base), candidates)
+    # (each value in comparison form once, and whether it is more than empty or a switch:
+    # the two loops below ask both; 100,000 keys, 6,250 candidates: 10 ms a fix)
+    elast = env.last
+    values = {k: canonical(etemplates[elast[k]]) for k in candidates}
+    plain = {k for k, v in values.items() if not _NOT_A_SECRET.fullmatch(v.strip())}
     # (the history only for the keys whose value no side publishes; a lazy history (base.py's
-    # ``select``) starts its git process only when there are some)
-    pending = set()
-    for k in candidates:
-        value = canonical(etemplates[env.last[k]])
-        if value not in published.get(k, ()) and not _NOT_A_SECRET.fullmatch(value.strip()):
-            pending.add(k)  # (an empty value or a switch is published by no one)
+    # ``select``) starts its git process only when there are some; an empty value or a switch
+    # is published by no one)
+    pending = {k for k in plain if values[k] not in published.get(k, ())}
     select = getattr(history, "select", None)
     for key, value in select(pending) if select and pending else history if pending else ():
         if key in pending:
             published.setdefault(key, set()).add(value)
     tlines = template.doc.lines
     flagged: list[str] = []
-    for key in sorted(published, key=env.last.__getitem__):
-        ei = env.last[key]
-        value = canonical(etemplates[ei])
+    for key in sorted(published, key=elast.__getitem__):
+        value = values[key]
         if value not in published[key]:
             continue
-        if "${" in value or _NOT_A_SECRET.fullmatch(value.strip()):
+        if key not in plain or "${" in value:
             continue  # a reference or a switch is no secret
         if is_secret_key(key, patterns):
             flagged.append(key)

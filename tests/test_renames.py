@@ -176,6 +176,28 @@ def test_long_names(old: str, new: str, old_value: str, new_value: str, hint: st
     assert [r.why for r in found] == ([hint] if hint else [])
 
 
+@given(
+    st.lists(st.lists(_WORD, min_size=1, max_size=5), max_size=8, unique_by=tuple),
+    st.lists(st.lists(_WORD, min_size=1, max_size=5), max_size=8, unique_by=tuple),
+)
+def test_candidates_hold_every_pair_the_names_relate(
+    left: list[list[str]], came: list[list[str]]
+) -> None:
+    """The indexes (and the names they skip: those that share no end word with a name on the
+    other side) lose no pair :func:`renames._relate` relates: with fewer names than a bucket
+    holds, every related pair is a candidate (keys are unique, and so are their words)."""
+    from envsync_hook import renames
+
+    words_old = [tuple(w) for w in left]
+    words_new = [tuple(w) for w in came]
+    departed = [("_".join(w), ["1"]) for w in words_old]
+    candidates = renames._candidates(departed, words_old, words_new, {})
+    for di, old in enumerate(words_old):
+        for at, new in enumerate(words_new):
+            if renames._relate(old, new, False) is not None:
+                assert at in candidates[di], (old, new)
+
+
 def test_rename_work_is_linear_in_the_names_length(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stems looked up per name are bounded whatever its length (2,000 names of 150-200
     words took 15 s when every name's blocks were cut out of it)."""
