@@ -275,18 +275,16 @@ def test_notice_lines_are_separate_and_a_path_cannot_forge_one(tmp_path: Path) -
     write(folder / ".env.example", "A=1\nB=2\n")
     write(folder / "old.env.example", "A=1\nB=1\n")
     write(folder / ".env", "A=1\nB=1\n")
-    env = str(folder / ".env")
-    fix = run(
-        tmp_path,
-        "fix",
+    options = [
         str(folder / ".env.example"),
         "--env",
-        env,
+        str(folder / ".env"),
         "--base",
         str(folder / "old.env.example"),
         "--generate-secrets",
         "NO_SUCH_KEY",
-    )
+    ]
+    fix = run(tmp_path, "fix", *options)
     assert fix.returncode == 1, fix.stderr
     lines = fix.stderr.splitlines()
     assert not [line for line in lines if line.startswith("envsync: error: forged")]
@@ -298,18 +296,7 @@ def test_notice_lines_are_separate_and_a_path_cannot_forge_one(tmp_path: Path) -
     assert "\\nenvsync: warning" not in fix.stderr
     # under --quiet the warning still shows, on its own line
     write(folder / ".env", "A=1\nB=1\n")
-    quiet = run(
-        tmp_path,
-        "fix",
-        "-q",
-        str(folder / ".env.example"),
-        "--env",
-        env,
-        "--base",
-        str(folder / "old.env.example"),
-        "--generate-secrets",
-        "NO_SUCH_KEY",
-    )
+    quiet = run(tmp_path, "fix", "-q", *options)
     assert [line for line in quiet.stderr.splitlines() if line] == warned, quiet.stderr
 
 

@@ -296,6 +296,24 @@ ACCOUNT_CASES = [
             "  would keep 3 values that differ from the template default",
         ],
     ),
+    (
+        "dry run with every kind of line",
+        ACTIONS._replace(backup="", dry_run=True, taken=("T",), duplicates=("D",)),
+        True,
+        [
+            ".env: would change (dry run, nothing written)",
+            "  would add 2 missing keys with the template default: A, B",
+            "  would update 1 stale default to the new default: W",
+            "  would take the template default for 1 key (--take-template): T",
+            "  would keep 3 values that differ from the template default",
+            "  would keep 2 keys at the end of the file (no template line assigns them; "
+            "1 moved to another template)",
+            "  would drop 1 key (the backup keeps it): OLD",
+            "  would drop earlier assignments of 1 key set more than once (the backup keeps "
+            "them): D",
+            "  review 2 keys (your value would stay, the template default changed): C1, C2",
+        ],
+    ),
     ("in sync", FixActions(), False, [".env: in sync: nothing changed"]),
     (
         "created",

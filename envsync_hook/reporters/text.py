@@ -34,6 +34,8 @@ from envsync_hook.reporters.summary import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from envsync_hook.reporters import ReportOptions
 
 _RESET = "\x1b[0m"
@@ -186,7 +188,13 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
     head = f"{name}: would change (dry run, nothing written)" if would else f"{name}: updated"
     if fixed.backup:
         head += f" (backup: {one_line(fixed.backup)})"
-    out = [head]
+    return [head, *_changed_lines(fixed, did, width), *fresh, *_kept_lines(fixed, did, width)]
+
+
+def _changed_lines(fixed: FixActions, did: Callable[[str, str], str], width: int) -> list[str]:
+    """The account's lines for values fix wrote: keys added, stale defaults updated, template
+    defaults taken."""
+    out: list[str] = []
     if fixed.added:
         out += _names(
             f"  {did('added', 'add')} {plural(len(fixed.added), 'missing key')} "
@@ -208,7 +216,13 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
             fixed.taken,
             width,
         )
-    out += fresh
+    return out
+
+
+def _kept_lines(fixed: FixActions, did: Callable[[str, str], str], width: int) -> list[str]:
+    """The account's lines for the operator's values: kept, kept at the end, dropped (the
+    backup keeps them), earlier duplicates dropped, and conflicts to review."""
+    out: list[str] = []
     if fixed.kept:
         out.append(
             f"  {did('kept', 'keep')} {plural(fixed.kept, 'value')} that "
@@ -241,7 +255,7 @@ def fix_account(env: str, fixed: FixActions, changed: bool, width: int = 100) ->
     if fixed.conflicts:
         out += _names(
             f"  review {plural(len(fixed.conflicts), 'key')} (your value "
-            f"{'would stay' if would else 'kept'}, the template default changed): ",
+            f"{did('kept', 'stay')}, the template default changed): ",
             fixed.conflicts,
             width,
             len(fixed.conflicts),
