@@ -277,20 +277,13 @@ _COMMENT_LINE = re.compile(r"\n([\ufeff \t]*#[^\n]*)")
 NO_OWN_COMMENTS = OwnComments({}, [])
 
 
+#: what :func:`_comment_text` strips at the end of a line
+_BLANK = frozenset(" \t\r\x0b\x0c")
+
+
 def _comment_text(line: str) -> str:
     """A comment line's text, as compared: without indentation, trailing blanks or CR."""
     return line.strip("\ufeff \t\r\x0b\x0c")
-
-
-def _loose_comments(text: str) -> bool:
-    """Whether ``text`` may hold a comment line that is not as :func:`_comment_text` compares
-    it (indented, with trailing blanks or a CR): a few searches of the text, cheaper than the
-    comparison form of every comment line."""
-    return (
-        text[:1] in ("\ufeff", " ", "\t")
-        or any(s in text for s in ("\r", "\n ", "\n\t", " \n", "\t\n", "\x0b", "\x0c"))
-        or text[-1:] in (" ", "\t")
-    )
 
 
 def own_comments(
@@ -321,9 +314,9 @@ def own_comments(
             mine -= theirs
             if mine:  # (indented otherwise, trailing blanks, a CR: the same comment)
                 mine = {c for c in mine if _comment_text(c) not in theirs}
-            if mine and _loose_comments(side.doc.text):
-                texts = set(map(_comment_text, theirs))
-                mine = {c for c in mine if _comment_text(c) not in texts}
+            if mine:  # (the template's lines that are not as compared: few, if any)
+                loose = {_comment_text(t) for t in theirs if t[:1] != "#" or t[-1:] in _BLANK}
+                mine = {c for c in mine if _comment_text(c) not in loose}
     mine = {c for c in mine if not _comment_text(c).startswith(MARKER_PREFIX)}
     if not mine:
         return NO_OWN_COMMENTS
