@@ -340,6 +340,14 @@ COMMENT_CASES = [
         (),
     ),
     CommentCase(
+        "the template's comment, indented otherwise and with trailing blanks: not kept twice",
+        "A=1\n",
+        "    # about A\nA=1\n",
+        "# about A  \t\nA=2\n",
+        "    # about A\nA=2\n",
+        (),
+    ),
+    CommentCase(
         "above a key fix drops, and above a blank line: named in the notice",
         "A=1\nGONE=g\n",
         "A=1\n",
