@@ -303,7 +303,9 @@ def own_comments(
     with them as ever, the rest are ``lost``.
 
     In the usual case every comment line of the env file is a template's: two sets of lines
-    (one regex search each), compared, and nothing more (0.1 s at 100,000 keys)."""
+    (one regex search each), compared, and nothing more. (A cost that grows with the text:
+    1 ms on a Dify pair, 0.1-0.2 s of CPU at 100,000 keys, where the lines found are placed
+    from one split of the text.)"""
     etext = env.doc.text
     if "#" not in etext:
         return NO_OWN_COMMENTS
