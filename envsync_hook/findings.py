@@ -272,3 +272,6 @@ class PairResult(NamedTuple):
     #: two-way: the template's commented-out assignments (``# KEY=value``) the env file does not
     #: set: counted, not reported key by key (with a base, ENV010 names the ones it gained)
     offers: int = 0
+    #: the ENV013 keys that are opt-ins: the template offers them commented out (``# KEY=``),
+    #: so their findings stand at the env file's line, yet the services read them
+    opt_in_secrets: frozenset[str] = frozenset()

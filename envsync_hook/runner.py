@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import filterfalse
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from envsync_hook.compare import (
     KEEPS_SECRET,
     TAKE,
     TRAIL,
+    UNDER,
     Comparison,
     KeyList,
     Side,
@@ -249,6 +250,13 @@ def _summary_notice(c: Comparison) -> str:
     return ", ".join(parts)
 
 
+def _opt_in_secrets(c: Comparison, findings: Iterable[Finding]) -> frozenset[str]:
+    """The keys of ENV013 ``findings`` that are opt-ins (see ``PairResult.opt_in_secrets``)."""
+    return frozenset(
+        f.key for f in findings if f.code == "ENV013" and c.decisions.get(f.key) == UNDER
+    )
+
+
 def check_pair(job: Job, settings: Settings, if_missing: str, backup_dir: str | None) -> PairResult:
     """Check one pair. A template with an unclosed quote is checked as if the quote were not
     there, with one ENV007 at the line where it opened (as for the env file), not at the line
@@ -328,6 +336,7 @@ def _check_loaded(
             c.keys,
             duration=time.perf_counter() - started,
             offers=c.offers,
+            opt_in_secrets=_opt_in_secrets(c, findings),
         ),
         loaded,
     )
@@ -627,7 +636,14 @@ def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: 
         fresh_keys = set(generated)
         findings = tuple(f for f in findings if not (f.code == "ENV013" and f.key in fresh_keys))
     changed = new != etext
-    result = PairResult(loaded.template.path, str(job.env), findings, c.keys, changed=changed)
+    result = PairResult(
+        loaded.template.path,
+        str(job.env),
+        findings,
+        c.keys,
+        changed=changed,
+        opt_in_secrets=_opt_in_secrets(c, findings),
+    )
     return _Merged(
         env,
         c,
@@ -818,6 +834,7 @@ def _after_setup(
         c.keys,
         duration=time.perf_counter() - started,
         offers=c.offers,
+        opt_in_secrets=_opt_in_secrets(c, c.findings),
     )
     outcome = _with_permissions(FixOutcome(result, "", None), job.env, bdir, settings)
     return _with_base(outcome.result, loaded)

@@ -552,3 +552,19 @@ def test_the_fix_that_writes_a_preview_keeps_generate_secrets(tmp_path: Path, pr
     fix = run(tmp_path, "fix", *args)
     assert fix.returncode == 1, fix.stderr
     assert "--generate-secrets SECRET_KEY" not in fix.stdout
+
+
+def test_next_suggests_generate_secrets_for_a_published_opt_in(tmp_path: Path) -> None:
+    """Red team: an opt-in (the template offers ``# KEY=`` commented out) holding a published
+    default is a key the services read; its ENV013 stands at the env file's line, and the
+    filter by the template's file dropped its ``next:`` suggestion."""
+    write(tmp_path / ".env.example", "# header\nWEB_USER=true\n# SMTP_PASSWORD=\nADDED_1=9681\n")
+    write(tmp_path / "base.env.example", "WEB_USER=5082\nSMTP_PASSWORD=difyai123456\n")
+    write(tmp_path / ".env", "WEB_USER=5082\nSMTP_PASSWORD=difyai123456\n")
+    check = run(tmp_path, "check", "--base", "base.env.example")
+    assert check.returncode == 1, check.stderr
+    assert (
+        "  envsync fix --generate-secrets SMTP_PASSWORD --base base.env.example  # a fresh value "
+        "for a published secret;" in check.stdout
+    ), check.stdout
+    assert "difyai123456" not in check.stdout + check.stderr

@@ -407,14 +407,17 @@ def next_steps(results: Sequence[PairResult], options: ReportOptions, counts: Co
     if loose:
         names = " ".join(shell_quote(one_line(e)) for e in loose)
         steps.append(f"chmod 600 {names}  # only you may read it (ENV011)")
-    # (only the keys a pair's template assigns, which its services read from the env file:
-    # not those kept at the end at a published default, moved to another template of the set
-    # or removed, which an upgrade leaves untouched by the dozen)
+    # (only the keys a pair's template assigns or offers commented out, which its services
+    # read from the env file: not those kept at the end at a published default, moved to
+    # another template of the set or removed, which an upgrade leaves untouched by the dozen)
     published = [
         f
         for p in live
         for f in p.findings
-        if f.code == "ENV013" and f.file == p.template and f.key and plausible_key(f.key)
+        if f.code == "ENV013"
+        and (f.file == p.template or f.key in p.opt_in_secrets)
+        and f.key
+        and plausible_key(f.key)
     ]
     # (the first that fix takes alone, as its message says: not one whose value other keys
     # share or hold inside their own, which fix refuses)
