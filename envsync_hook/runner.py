@@ -32,6 +32,7 @@ from envsync_hook.compare import (
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
+from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
 from envsync_hook.lean import NamedTuple
@@ -531,13 +532,13 @@ def fix_actions(
         and f.key not in fresh
     )
     return FixActions(
-        added,
-        tuple(updated),
-        tuple(taken),
+        _shown(added, template, c.keys.odd),
+        _shown(updated, template, c.keys.odd),
+        _shown(taken, template, c.keys.odd),
         kept,
-        tuple(trailing),
-        tuple(dropped),
-        conflicts,
+        _shown(trailing, env, c.keys.odd),
+        _shown(dropped, env, c.keys.odd),
+        _shown(conflicts, env, c.keys.odd),
         backup,
         dry_run=dry_run,
         relocated=sum(1 for k in trailing if k in c.relocated),
@@ -545,6 +546,18 @@ def fix_actions(
         # assignments)
         duplicates=tuple(k for k in env.dups if c.decisions.get(k) != DROP),
         generated=tuple(generated),
+    )
+
+
+def _shown(keys: Sequence[str], side: Side, odd: frozenset[str]) -> tuple[str, ...]:
+    """``keys`` of ``side`` as every report shows them: a key that is no plausible name, or
+    stands mid-line (``odd``), by its line (``<key on line N>``), never as text: a line of a
+    pasted PEM or token is read as a key. One check of all the names in the usual case."""
+    if all_plausible(list(keys)) and odd.isdisjoint(keys):
+        return tuple(keys)
+    lines, last = side.doc.lines, side.last
+    return tuple(
+        k if plausible_key(k) and k not in odd else key_placeholder(lines[last[k]]) for k in keys
     )
 
 

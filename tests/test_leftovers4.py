@@ -568,3 +568,22 @@ def test_next_suggests_generate_secrets_for_a_published_opt_in(tmp_path: Path) -
         "for a published secret;" in check.stdout
     ), check.stdout
     assert "difyai123456" not in check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("how", [("--dry-run",), ("--diff",), ()], ids=["dry-run", "diff", "fix"])
+def test_fix_account_shows_odd_keys_by_line(tmp_path: Path, how: tuple[str, ...]) -> None:
+    """Red team: a line of a pasted PEM, or a token after a closing quote, is read as a key;
+    check shows it as ``<key on line N>``, but fix --prune's account named it as text."""
+    write(tmp_path / ".env.example", "A=1\nB=2\n")
+    pem_line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    write(tmp_path / ".env", f'A=1\nB=2\n{pem_line}\nC="x"s3cr3tTokenValue123=1\n')
+    fix = run(tmp_path, "fix", "--prune", *how)
+    assert fix.returncode == 1, fix.stderr
+    dropped = [
+        line for line in fix.stdout.splitlines() if "drop 3 keys" in line or "dropped 3" in line
+    ]
+    assert dropped and dropped[0].endswith(
+        "(the backup keeps them): <key on line 3>, C, <key on line 4>"
+    ), fix.stdout
+    for secret in (pem_line, "s3cr3tTokenValue123"):
+        assert secret not in fix.stdout + fix.stderr
