@@ -207,7 +207,7 @@ def merged(
     del body  # (a copy of the template's text: not kept while the result is verified)
     doc = parse(text)
     text, doc, checked = _placed_for_references(
-        text, doc, template, env, decisions, trail, block_header, eol
+        text, doc, template, env, decisions, trail, block_header, eol, comments
     )
     verify(text, template, env, decisions, comparison.unequal, doc, checked, in_order)
     return text, doc
@@ -647,17 +647,20 @@ def _placed_for_references(
     trail: list[str],
     block_header: tuple[int, int] | None,
     eol: str,
+    comments: OwnComments = NO_OWN_COMMENTS,
 ) -> tuple[str, Document, _Checked | None]:
     """Where a kept value's reference would not resolve as in the env file (Compose reads a
     ``${X}`` from the lines above), the lines moved so that it does
-    (:func:`references.place`); with what was worked out, for :func:`verify`."""
+    (:func:`references.place`); with what was worked out, for :func:`verify`. The operator's
+    own comment lines above a moved statement move with it (``comments``)."""
     kept = referencing_keys(env, decisions)
     if not kept:
         return text, doc, None
     result = _result_side(doc, template, trail)
     doubts = unsure(env, result, decisions, EMPTY, kept)
     if doubts:
-        placed = place(text, doc, env, decisions, kept, block_header, eol)
+        own = frozenset(_comment_text(c) for lines in comments.above.values() for c in lines)
+        placed = place(text, doc, env, decisions, kept, block_header, eol, own)
         if placed != text:
             text, doc = placed, parse(placed)
             result = index("merged", doc)

@@ -310,19 +310,30 @@ def first_changed(
 # placement
 
 
+#: what ``merge.own_comments`` strips from a comment line before comparing it
+_COMMENT_BLANKS = "\ufeff \t\r\x0b\x0c\n"
+
+
 class _Item:
     """A piece of the merged text: a statement (``key`` set, ``head`` False), the comment lines
-    right above a statement (``key`` set, ``head`` True), or other text (``key`` None)."""
+    right above a statement (``key`` set, ``head`` True; ``own``: the operator's own, which move
+    with it), or other text (``key`` None)."""
 
-    __slots__ = ("head", "key", "stmt", "text")
+    __slots__ = ("head", "key", "own", "stmt", "text")
 
     def __init__(
-        self, text: str, key: str | None = None, head: bool = False, stmt: bool = False
+        self,
+        text: str,
+        key: str | None = None,
+        head: bool = False,
+        stmt: bool = False,
+        own: bool = False,
     ) -> None:
         self.text = text
         self.key = key
         self.head = head
         self.stmt = stmt  # a statement (``key`` None: one that does not move, a duplicate)
+        self.own = own
 
 
 def _constraints(
@@ -346,8 +357,12 @@ def _constraints(
     return before, not_before
 
 
-def _items(text: str, doc: Document, block: tuple[int, int] | None) -> list[_Item] | None:
-    """``text`` cut into items, or None when a statement shares a line with another."""
+def _items(
+    text: str, doc: Document, block: tuple[int, int] | None, own: frozenset[str] = frozenset()
+) -> list[_Item] | None:
+    """``text`` cut into items, or None when a statement shares a line with another. The
+    comment lines right above a statement whose text is in ``own`` (the operator's own, at the
+    bottom of the run) are an item of their own."""
     items: list[_Item] = []
     prev = 0
     keys = doc.keys
@@ -373,7 +388,10 @@ def _items(text: str, doc: Document, block: tuple[int, int] | None) -> list[_Ite
             if not stripped.startswith("#") or stripped.startswith(_BLOCK_MARKER):
                 break
             k -= 1
-        fill, head = "".join(lines[:k]), "".join(lines[k:])
+        m = len(lines)  # (the operator's own comment lines: the bottom of the run)
+        while own and m > k and lines[m - 1].strip(_COMMENT_BLANKS) in own:
+            m -= 1
+        fill, head, mine = "".join(lines[:k]), "".join(lines[k:m]), "".join(lines[m:])
         if cuts and prev <= cuts[0] < prev + len(fill):
             # the trailing block's header (blank line and marker): an item of its own
             a, z = cuts[0] - prev, min(cuts[1] - prev, len(fill))
@@ -385,6 +403,8 @@ def _items(text: str, doc: Document, block: tuple[int, int] | None) -> list[_Ite
         movable = keys[i] not in dup
         if head:
             items.append(_Item(head, keys[i] if movable else None, head=True))
+        if mine:
+            items.append(_Item(mine, keys[i] if movable else None, head=True, own=True))
         items.append(_Item(text[start:end], keys[i] if movable else None, stmt=True))
         prev = end
     if prev < len(text):
@@ -400,16 +420,19 @@ def place(
     kept: list[str],
     block: tuple[int, int] | None,
     eol: str,
+    own: frozenset[str] = frozenset(),
 ) -> str:
     """``text`` with lines moved so that every reference of a kept value resolves as in the env
     file, or ``text`` itself when none needs to move (or when its shape is not one this can
     move: then the verification that follows decides). ``block``: the trailing block's header
-    (start, end offsets), removed if every statement under it moved up."""
+    (start, end offsets), removed if every statement under it moved up. ``own``: the text of
+    the operator's own comment lines (as ``merge.own_comments`` compares them), which move
+    with the statement right below them."""
     before, not_before = _constraints(env, decisions, kept)
     if not before and not not_before:
         return text
     ends_in_newline = text.endswith("\n")
-    original = _items(text if ends_in_newline else text + eol, doc, block)
+    original = _items(text if ends_in_newline else text + eol, doc, block, own)
     if original is None:
         return text
     items = _arrange(original, before, not_before, decisions)
@@ -511,11 +534,13 @@ class _Arranger:
         return first + self.shy.get(key, [])
 
     def carried(self, n: int) -> list[int]:
-        """The comment items that move with the statement at ``n`` (a key of the trailing
-        block only): the run right above it, not yet emitted."""
+        """The comment items that move with the statement at ``n``: for a key of the trailing
+        block the run right above it, for any other key the operator's own comment lines right
+        above it; not yet emitted."""
         items, done = self.items, self.done
         if self.decisions.get(items[n].key or "") != TRAIL:
-            return []
+            m = n - 1
+            return [m] if m >= 0 and items[m].own and not done[m] else []
         run: list[int] = []
         m = n - 1
         while m >= 0 and (done[m] or items[m].head):

@@ -315,6 +315,22 @@ class CommentCase(NamedTuple):
 
 COMMENT_CASES = [
     CommentCase(
+        "above a key moved up so that its reference reads as before: moves with it",
+        "A=1\nB=${A}\n",
+        "A=1\nB=${A}\nC=3\n",
+        "# note B\nB=${A}x\nA=2\n",
+        "# note B\nB=${{A}}x\nA=2\nC=3\n",
+        (),
+    ),
+    CommentCase(
+        "moved up below a template comment: the own line moves, the template's stays",
+        "A=1\n# about B\nB=${A}\n",
+        "A=1\n# about B\nB=${A}\nC=3\n",
+        "# about B\n# note B\nB=${A}x\nA=2\n",
+        "# note B\nB=${{A}}x\nA=2\n# about B\nC=3\n",
+        (),
+    ),
+    CommentCase(
         "above a kept value, a stale default and the end block's key",
         "# the app\nA=1\nB=old\n",
         "# the app\nA=1\n# about B\nB=new\n",
