@@ -838,10 +838,11 @@ def _after_setup(
 ) -> PairResult:
     """What remains after fix created the env file: what ``check`` gives right after (the
     file compared with the base check would pick, the sync record just written, and its
-    mode), not the ENV012 that the creation resolved."""
-    _env, c, loaded = _compare(job, loaded, parse(created), settings, bdir)
+    mode), not the ENV012 that the creation resolved. The base it names is the creation's
+    (none): the record check would take was written by this run."""
+    _env, c, compared = _compare(job, loaded, parse(created), settings, bdir)
     result = PairResult(
-        loaded.template.path,
+        compared.template.path,
         str(job.env),
         tuple(c.findings),
         c.keys,

@@ -603,3 +603,15 @@ def test_fix_account_shows_odd_keys_by_line(tmp_path: Path, how: tuple[str, ...]
     ), fix.stdout
     for secret in (pem_line, "s3cr3tTokenValue123"):
         assert secret not in fix.stdout + fix.stderr
+
+
+def test_first_time_setup_names_no_base_it_did_not_use(tmp_path: Path) -> None:
+    """Red team: after creating the env file, the header named the sync record this same run
+    had just written as the base; the creation used none."""
+    write(tmp_path / ".env.example", "A=1\nB=2\n")
+    fix = run(tmp_path, "fix")
+    assert fix.returncode == 1, fix.stderr
+    header = fix.stdout.splitlines()[0]
+    assert header == ".env.example -> .env: no base (two-way)", fix.stdout
+    check = run(tmp_path, "check")
+    assert "base from sync record" in check.stdout.splitlines()[0], check.stdout
