@@ -745,7 +745,10 @@ def _operator_text(
     doc = env.doc
     text, keys, elast = doc.text, doc.keys, env.last
     tkeys = template.doc.keys
-    theirs = {tkeys[i]: tail for i, tail in template.doc.tails}
+    tlast = template.last
+    # (the tail of the template line the value goes on, its last: an earlier one of a key
+    # assigned twice is not on it, and the operator's comment like it would be lost)
+    theirs = {tkeys[i]: tail for i, tail in template.doc.tails if tlast.get(tkeys[i]) == i}
     comments: dict[str, str] = {}
     for i, tail in doc.tails:
         key = keys[i]

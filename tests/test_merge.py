@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 from compose_oracle import ComposeError
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from envsync_hook import DotenvSyntaxError, compose_values, parse
@@ -27,6 +27,7 @@ from envsync_hook.compare import compare as compare_sides
 from envsync_hook.compare import index
 from envsync_hook.merge import merge
 from envsync_hook.settings import Settings
+from tests.cli_run import run
 
 MARK = "{MARK}"
 
@@ -659,6 +660,9 @@ def test_fix_is_idempotent_and_loses_nothing(template: str, env: str) -> None:
 
 @SETTINGS
 @given(template=dotenv_texts(), env=dotenv_texts())
+# the operator's comment like the one on an earlier template line of the key: the second run
+# dropped it (it was compared with that line's, not the line the value goes on)
+@example(template='A=a # note\r\nA=""\r\n#A=1', env="A=a # note")
 def test_prune_drops_only_keys_no_template_line_defines(template: str, env: str) -> None:
     assume(readable(template) and readable(env) and clear_of_known_bugs(template, env))
     result = merge_text(template, env, prune=True)
@@ -672,6 +676,39 @@ def test_prune_drops_only_keys_no_template_line_defines(template: str, env: str)
         )
         got = compose_values(result, environ)
         assert got == {k: v for k, v in want.items() if k in defined}
+
+
+#: (template, env, fix's options, the env file after the first fix): a template that assigns
+#: the key twice, the earlier line with a trailing comment like the operator's
+TWICE_WITH_A_COMMENT = [
+    ('A=a # note\r\nA=""\r\n#A=1', "A=a # note", ("--prune",), "A=a # note\r\nA=a # note\r\n#A=1"),
+    ('A=a # note\r\nA=""\r\n#A=1', "A=a # note", (), "A=a # note\r\nA=a # note\r\n#A=1"),
+    ("A=x # note\nA=\n", "A=a # note\n", (), "A=x # note\nA=a # note\n"),
+    ("A=x # note\nA= # other\n", "A=a # note\n", ("--prune",), "A=x # note\nA= a # note\n"),
+]
+
+
+@pytest.mark.parametrize(("template", "env", "options", "first"), TWICE_WITH_A_COMMENT)
+def test_a_second_fix_keeps_the_operators_comment_like_an_earlier_template_lines(
+    tmp_path: Path, template: str, env: str, options: tuple[str, ...], first: str
+) -> None:
+    """fix twice through the CLI: the first keeps the operator's trailing comment on the line
+    the value goes on (the template's last of the key), and the second changes nothing (no
+    write, no new backup); Compose reads the operator's values throughout."""
+    (tmp_path / ".env.example").write_bytes(template.encode("utf-8"))
+    (tmp_path / ".env").write_bytes(env.encode("utf-8"))
+    done = run(tmp_path, "fix", *options)
+    assert done.returncode in (0, 1), done.stderr
+    after = (tmp_path / ".env").read_bytes().decode("utf-8")
+    assert after == first
+    backups = sorted(p.name for p in (tmp_path / "env-backup").iterdir())
+    again = run(tmp_path, "fix", *options)
+    assert again.returncode in (0, 1), again.stderr
+    assert (tmp_path / ".env").read_bytes().decode("utf-8") == first
+    assert sorted(p.name for p in (tmp_path / "env-backup").iterdir()) == backups
+    assert "updated" not in again.stdout + again.stderr
+    for environ in ENVIRONS:
+        assert compose_values(first, environ) == compose_values(env, environ)
 
 
 @SETTINGS
