@@ -103,6 +103,12 @@ def _forward(keys: int) -> tuple[str, str]:
     return template, "".join(f"K{i}=${{K{i + 1}}}x\n" for i in range(keys))
 
 
+def _own_comments(lines: int) -> tuple[str, str]:
+    """The operator's own comment lines, one run of ``lines`` above a template key."""
+    own = "".join(f"# my note {i}\n" for i in range(lines))
+    return "A=1\nB=2\n", f"A=1\n{own}B=3\n"
+
+
 #: name -> (files for a size, the two sizes, what a size counts, the command's arguments)
 HOSTILE = {
     "unclosed ${A:-xxxxxxxxxx repeated (check)": (_unclosed, (75_000, 150_000), "B", ["check"]),
@@ -120,6 +126,12 @@ HOSTILE = {
     ),
     "nested ${B:-...} defaults (check)": (_nested, (150, 300), " deep", ["check"]),
     "rename hints on 150-200-word names (check)": (_long_names, (1_000, 2_000), " keys", ["check"]),
+    "own comment lines in one run (fix --no-base --dry-run)": (
+        _own_comments,
+        (10_000, 20_000),
+        " lines",
+        ["fix", "--no-base", "--dry-run"],
+    ),
     "forward references, template reversed (fix --dry-run)": (
         _forward,
         (10_000, 20_000),
