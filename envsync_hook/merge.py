@@ -730,6 +730,20 @@ def _result_side(doc: Document, template: Side, trail: list[str]) -> Side:
     return index("merged", doc)
 
 
+def merged_index(path: str, doc: Document, template: Side) -> Side:
+    """``index(path, doc)`` of a merged document. In the usual layout (the template's
+    statements first, no key assigned twice) a copy of the template's index, extended: the
+    dict of every key is not hashed anew (100,000 keys: 10 ms of a fix)."""
+    keys, tkeys, tlast = doc.keys, template.doc.keys, template.last
+    nt, n = len(tkeys), len(keys)
+    if n >= nt and len(tlast) == nt and all(map(eq, keys, tkeys)):
+        last = tlast.copy()
+        last.update(zip(keys[nt:], range(nt, n)))
+        if len(last) == n:  # (no key twice: no duplicates, no bare ``KEY`` after its own)
+            return Side(path, doc, last, {}, {})
+    return index(path, doc)
+
+
 class _Checked(NamedTuple):
     """What merge already worked out for the check by references (``verify`` reuses it)."""
 

@@ -412,7 +412,9 @@ def _remaining(
     with the same templates and base, at their new lines, and the keys it checks: worked out
     from ``first``, the comparison it was merged from (:func:`compare.after_fix`), or, when
     ``--generate-secrets`` put ``fresh`` values in, compared again."""
-    merged_side = index(str(job.env), new_doc)
+    from envsync_hook.merge import merged_index
+
+    merged_side = merged_index(str(job.env), new_doc, loaded.template)
     args = (loaded.base, loaded.also, loaded.choice.history)
     if fresh:
         c = compare(loaded.template, merged_side, settings, *args)
