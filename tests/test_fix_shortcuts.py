@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envsync_hook import parse
+from envsync_hook import escaping, parse
 from envsync_hook.compare import (
     DROP,
     KEEP,
@@ -26,6 +26,7 @@ from envsync_hook.compare import (
     index,
     with_decisions,
 )
+from envsync_hook.escaping import all_plausible
 from envsync_hook.merge import merged_index
 
 
@@ -138,3 +139,39 @@ def test_holding_is_per_name(a: str, b: str) -> None:
     assert both == frozenset(_names_holding([a], PATTERNS)) | frozenset(
         _names_holding([b], PATTERNS)
     )
+
+
+def _all_plausible_by_regex(keys: list[str]) -> bool:
+    """all_plausible as three regex passes (before its substring shortcut)."""
+    joined = "\n".join(keys)
+    return (
+        escaping._PLAIN_NAMES.fullmatch(joined) is not None
+        and escaping._LONG_RUN.search(joined) is None
+        and escaping._MAYBE_RANDOM.search(joined) is None
+    )
+
+
+_NAME_CHARS = "AB0_9aZ.-\n\u00e9"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(keys=st.lists(st.text(_NAME_CHARS, max_size=20), max_size=4))
+def test_all_plausible_is_the_three_regex_passes(keys: list[str]) -> None:
+    assert all_plausible(keys) == _all_plausible_by_regex(keys)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["DB_PASSWORD", "S3_BUCKET_NAME"],  # plausible: no hint at all
+        ["ABCDEFGHIJKLMNOP"],  # 16 letters in a row
+        ["ABCDEFGHIJ_KLMNOP", "A1234567890123456"],
+        ["awsAccessKeyId"],  # a lower-case letter before a capital
+        ["A1b"],  # a digit before a lower-case letter
+        ["A1B2C3"],  # digit, capitals, digits, capitals, digit
+        ["A1B_2C3", "X9Y"],  # a digit before a capital, but no such run
+        ["http_proxy", "lower_only"],  # lower-case letters, no hint
+    ],
+)
+def test_all_plausible_cases(keys: list[str]) -> None:
+    assert all_plausible(keys) == _all_plausible_by_regex(keys)
