@@ -161,10 +161,7 @@ class KeyList(Sequence[tuple[str, str, int]]):
                 epath, elast, elines = self._env
                 items += [(k, epath, elines[i]) for k, i in elast.items() if k not in tlast]
             odd = self._odd
-            self._items = [
-                (k if plausible_key(k) and k not in odd else key_placeholder(line), f, line)
-                for k, f, line in items
-            ]
+            self._items = [(shown_key(k, line, odd), f, line) for k, f, line in items]
         return self._items
 
     @property

@@ -178,9 +178,10 @@ def key_placeholder(line: int) -> str:
     return f"<key on line {line}>" if line > 0 else "<key>"
 
 
-def shown_key(key: str, line: int) -> str:
-    """``key`` when it is a plausible variable name, else :func:`key_placeholder` of ``line``."""
-    return key if plausible_key(key) else key_placeholder(line)
+def shown_key(key: str, line: int, odd: frozenset[str] = frozenset()) -> str:
+    """``key`` when it is a plausible variable name and not one of ``odd`` (keys that stand
+    mid-line), else :func:`key_placeholder` of ``line``."""
+    return key if plausible_key(key) and key not in odd else key_placeholder(line)
 
 
 def safe_result(result: PairResult) -> PairResult:

@@ -32,7 +32,7 @@ from envsync_hook.compare import (
 )
 from envsync_hook.document import Document, parse, template_errors, unclosed_quote, without_quote
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key
+from envsync_hook.escaping import all_plausible, shown_key
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
 from envsync_hook.lean import NamedTuple
@@ -558,9 +558,7 @@ def _shown(keys: Sequence[str], side: Side, odd: frozenset[str]) -> tuple[str, .
     if all_plausible(list(keys)) and odd.isdisjoint(keys):
         return tuple(keys)
     lines, last = side.doc.lines, side.last
-    return tuple(
-        k if plausible_key(k) and k not in odd else key_placeholder(lines[last[k]]) for k in keys
-    )
+    return tuple(shown_key(k, lines[last[k]], odd) for k in keys)
 
 
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
