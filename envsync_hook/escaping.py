@@ -147,16 +147,30 @@ _LONG_RUN = re.compile(r"[A-Za-z0-9]{16}")
 _MAYBE_RANDOM = re.compile(r"[a-z][A-Z0-9]|[0-9][A-Z]*[a-z]|[0-9][A-Z]+[0-9]+[A-Z]+[0-9]")
 
 
+#: the joined names (ASCII, as :data:`_PLAIN_NAMES` holds) by the kind of each character: a
+#: letter or digit "a" (for :data:`_LONG_RUN`), else " "; and a lower-case letter "l", a
+#: capital "U", a digit "d" (for :data:`_MAYBE_RANDOM`)
+_LOWER, _UPPER, _DIGITS = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"
+_ALNUM = str.maketrans(dict.fromkeys(_LOWER + _UPPER + _DIGITS, "a"))
+_SHAPE = str.maketrans(
+    {**dict.fromkeys(_LOWER, "l"), **dict.fromkeys(_UPPER, "U"), **dict.fromkeys(_DIGITS, "d")}
+)
+
+
 def all_plausible(keys: list[str]) -> bool:
     """True when every one of ``keys`` (or empty) is certainly a plausible name: ASCII names
     without a run of 16 letters and digits. False means "look at each" (:func:`plausible_key`).
-    Two regex passes over the joined names instead of a call per name."""
+    Regex passes over the joined names instead of a call per name."""
     joined = "\n".join(keys)
-    return (
-        _PLAIN_NAMES.fullmatch(joined) is not None
-        and _LONG_RUN.search(joined) is None
-        and _MAYBE_RANDOM.search(joined) is None
-    )
+    if _PLAIN_NAMES.fullmatch(joined) is None:
+        return False
+    # (the other two searches as substring searches of the names translated to the kinds of
+    # their characters: 100,000 names, 175 -> 6 ms; the regex only where these find a hint)
+    if "a" * 16 in joined.translate(_ALNUM):
+        return False  # (= _LONG_RUN.search(joined) is not None)
+    shape = joined.translate(_SHAPE)
+    # every match of _MAYBE_RANDOM holds a lower-case letter or a digit before a capital
+    return ("l" not in shape and "dU" not in shape) or _MAYBE_RANDOM.search(joined) is None
 
 
 def key_placeholder(line: int) -> str:
@@ -164,9 +178,10 @@ def key_placeholder(line: int) -> str:
     return f"<key on line {line}>" if line > 0 else "<key>"
 
 
-def shown_key(key: str, line: int) -> str:
-    """``key`` when it is a plausible variable name, else :func:`key_placeholder` of ``line``."""
-    return key if plausible_key(key) else key_placeholder(line)
+def shown_key(key: str, line: int, odd: frozenset[str] = frozenset()) -> str:
+    """``key`` when it is a plausible variable name and not one of ``odd`` (keys that stand
+    mid-line), else :func:`key_placeholder` of ``line``."""
+    return key if plausible_key(key) and key not in odd else key_placeholder(line)
 
 
 def safe_result(result: PairResult) -> PairResult:

@@ -310,8 +310,15 @@ def first_changed(
 # placement
 
 
-#: what ``merge.own_comments`` strips from a comment line before comparing it
-_COMMENT_BLANKS = "\ufeff \t\r\x0b\x0c\n"
+#: what :func:`comment_text` strips from both ends of a comment line (the newline too: the
+#: placement's lines keep theirs)
+COMMENT_BLANKS = "\ufeff \t\r\x0b\x0c\n"
+
+
+def comment_text(line: str) -> str:
+    """A comment line's text, as the operator's own comment lines are compared: without
+    indentation, trailing blanks, CR or newline."""
+    return line.strip(COMMENT_BLANKS)
 
 
 class _Item:
@@ -389,7 +396,7 @@ def _items(
                 break
             k -= 1
         m = len(lines)  # (the operator's own comment lines: the bottom of the run)
-        while own and m > k and lines[m - 1].strip(_COMMENT_BLANKS) in own:
+        while own and m > k and comment_text(lines[m - 1]) in own:
             m -= 1
         fill, head, mine = "".join(lines[:k]), "".join(lines[k:m]), "".join(lines[m:])
         if cuts and prev <= cuts[0] < prev + len(fill):

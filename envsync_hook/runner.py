@@ -39,7 +39,7 @@ from envsync_hook.document import (
     without_quote,
 )
 from envsync_hook.errors import EnvsyncError
-from envsync_hook.escaping import all_plausible, key_placeholder, plausible_key
+from envsync_hook.escaping import all_plausible, shown_key
 from envsync_hook.files import atomic, backups, locking, reading, targets
 from envsync_hook.findings import Finding, FixActions, PairResult, joined_notice, make_finding
 from envsync_hook.lean import NamedTuple
@@ -426,7 +426,9 @@ def _remaining(
     with the same templates and base, at their new lines, and the keys it checks: worked out
     from ``first``, the comparison it was merged from (:func:`compare.after_fix`), or, when
     ``--generate-secrets`` put ``fresh`` values in, compared again."""
-    merged_side = index(str(job.env), new_doc)
+    from envsync_hook.merge import merged_index
+
+    merged_side = merged_index(str(job.env), new_doc, loaded.template)
     args = (loaded.base, loaded.also, loaded.choice.history)
     if fresh:
         c = compare(loaded.template, merged_side, settings, *args)
@@ -570,9 +572,7 @@ def _shown(keys: Sequence[str], side: Side, odd: frozenset[str]) -> tuple[str, .
     if all_plausible(list(keys)) and odd.isdisjoint(keys):
         return tuple(keys)
     lines, last = side.doc.lines, side.last
-    return tuple(
-        k if plausible_key(k) and k not in odd else key_placeholder(lines[last[k]]) for k in keys
-    )
+    return tuple(shown_key(k, lines[last[k]], odd) for k in keys)
 
 
 def fix_pair(job: Job, settings: Settings, opts: FixOptions) -> FixOutcome:
