@@ -37,6 +37,7 @@ from envsync_hook.findings import (
 )
 from envsync_hook.merge import merged_index
 from envsync_hook.reporters.summary import Counts, count
+from envsync_hook.reporters.text import _packed
 
 
 def _same_side(a: Side, b: Side) -> None:
@@ -228,3 +229,18 @@ def test_count_is_a_count_of_each_finding(pairs: list[list[Finding]], fail_on: s
     assert got == want
     assert list(got.by_severity) == list(want.by_severity)  # (the same order of keys)
     assert list(got.by_code) == list(want.by_code)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    items=st.lists(st.text("ab (1)", min_size=1, max_size=12), max_size=30),
+    width=st.integers(5, 40),
+    most=st.integers(1, 4),
+)
+def test_packed_with_most_is_the_start_of_all(items: list[str], width: int, most: int) -> None:
+    """What the report takes of the lines (the first ``most``, and whether there are more)
+    is the same as when every line is packed."""
+    every = _packed("  .env: ", items, width)
+    some = _packed("  .env: ", iter(items), width, most)
+    assert some[:most] == every[:most]
+    assert (len(some) > most) == (len(every) > most)
