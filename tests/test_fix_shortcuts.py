@@ -27,7 +27,17 @@ from envsync_hook.compare import (
     with_decisions,
 )
 from envsync_hook.escaping import all_plausible
+from envsync_hook.findings import (
+    FAIL_ON_CHOICES,
+    RULES,
+    SEVERITIES,
+    Finding,
+    PairResult,
+    make_finding,
+)
 from envsync_hook.merge import merged_index
+from envsync_hook.reporters.summary import Counts, count
+from envsync_hook.reporters.text import _packed
 
 
 def _same_side(a: Side, b: Side) -> None:
@@ -175,3 +185,62 @@ def test_all_plausible_is_the_three_regex_passes(keys: list[str]) -> None:
 )
 def test_all_plausible_cases(keys: list[str]) -> None:
     assert all_plausible(keys) == _all_plausible_by_regex(keys)
+
+
+def _count_one_by_one(results: list[PairResult], fail_on: str) -> Counts:
+    """summary.count as a loop over each finding (before its Counter shortcut)."""
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    by_code = {rule.code: 0 for rule in RULES}
+    total, failed = 0, False
+    for pair in results:
+        for f in pair.findings:
+            by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+            by_code[f.code] = by_code.get(f.code, 0) + 1
+            total += 1
+            failed = failed or f.at_or_above(fail_on)
+    return Counts(
+        by_severity,
+        by_code,
+        total,
+        failed,
+        pairs=len(results),
+        skipped=sum(1 for p in results if p.skipped),
+        changed=sum(1 for p in results if p.changed),
+    )
+
+
+_FINDING = st.builds(
+    lambda code, severity, line: make_finding(code, "K", ".env", line, "m", severity),
+    st.sampled_from([rule.code for rule in RULES]),
+    st.sampled_from(SEVERITIES),
+    st.integers(1, 3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(st.lists(_FINDING, max_size=6), max_size=3),
+    fail_on=st.sampled_from(FAIL_ON_CHOICES),
+)
+def test_count_is_a_count_of_each_finding(pairs: list[list[Finding]], fail_on: str) -> None:
+    results = [PairResult(".env.example", ".env", tuple(fs)) for fs in pairs]
+    got = count(results, fail_on)
+    want = _count_one_by_one(results, fail_on)
+    assert got == want
+    assert list(got.by_severity) == list(want.by_severity)  # (the same order of keys)
+    assert list(got.by_code) == list(want.by_code)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    items=st.lists(st.text("ab (1)", min_size=1, max_size=12), max_size=30),
+    width=st.integers(5, 40),
+    most=st.integers(1, 4),
+)
+def test_packed_with_most_is_the_start_of_all(items: list[str], width: int, most: int) -> None:
+    """What the report takes of the lines (the first ``most``, and whether there are more)
+    is the same as when every line is packed."""
+    every = _packed("  .env: ", items, width)
+    some = _packed("  .env: ", iter(items), width, most)
+    assert some[:most] == every[:most]
+    assert (len(some) > most) == (len(every) > most)
