@@ -244,3 +244,16 @@ def test_packed_with_most_is_the_start_of_all(items: list[str], width: int, most
     some = _packed("  .env: ", iter(items), width, most)
     assert some[:most] == every[:most]
     assert (len(some) > most) == (len(every) > most)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    keys=st.lists(st.text("pPaswWdD_kK1", max_size=10), max_size=6, unique=True),
+    patterns=st.lists(st.sampled_from(["PASS", "PASSWORD", "PW", "PWD", "KEY", "WD"]), max_size=4),
+)
+def test_names_holding_is_a_test_per_name(keys: list[str], patterns: list[str]) -> None:
+    """The words searched for leave out those holding another (``PASSWORD`` holds ``PASS``):
+    the same names come out as when each name is tested for every word."""
+    words = {p.lower() for p in patterns} | {"pw"}
+    expected = [k for k in keys if any(w in k.lower() for w in words)]
+    assert _names_holding(keys, tuple(patterns)) == expected
