@@ -342,7 +342,8 @@ def _record_side(record: Record, template: Path, env: Path, current: Side | None
         return None
     if current is not None and text == current.doc.text:
         return current  # the same text: no second parse (what a check after a fix meets)
-    return index(f"{template} (sync record)", parse(text))
+    like = () if current is None else [(current.last, current.doc)]  # (its strings, shared)
+    return index(f"{template} (sync record)", parse(text, like))
 
 
 def forget_record(env: Path, backup_dir: Path) -> None:
@@ -674,7 +675,9 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
         )
     _, i, text = best
     version, matched = versions[i], scorer.matched(text)
-    side = index(f"{job.template}@{version.commit[:12]}", parse(text))
+    side = index(
+        f"{job.template}@{version.commit[:12]}", parse(text, [(template.last, template.doc)])
+    )
     detail = (
         f"{job.template} at {version.commit[:12]} ({version.label}): {matched} of {total} "
         f"values are its defaults (the current template's: {current_matched})"

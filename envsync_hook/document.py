@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import compress, repeat
 from operator import contains
 
@@ -305,19 +305,37 @@ _FAST = re.compile(
 )
 
 
+#: documents whose strings a parse may reuse (see :func:`parse`): each with its index, key ->
+#: the binding whose value to compare with (``compare.index``'s ``last``)
+Like = Sequence[tuple[Mapping[str, int], Document]]
+
+
 class _Columns:
     """The writer of a document's columns: every binding, syntax error, trailing comment and
     ``export`` prefix the parse finds goes through it.
 
     ``keys``, ``templates``, ``lines`` and ``starts`` get one entry per binding; a kind other
     than PLAIN, and a value span other than the usual one (see :meth:`Document.value_span`),
-    are noted by index, and :meth:`finish` writes the ``kinds`` column from them.
+    are noted by index, and :meth:`finish` writes the ``kinds`` column from them. A key or a
+    value template equal to one of the ``like`` documents' (:meth:`shared`) is written as that
+    document's string object, not as a new one.
     """
 
-    __slots__ = ("doc", "keys", "kinds_of", "lag", "lines", "spans_of", "starts", "templates")
+    __slots__ = (
+        "doc",
+        "keys",
+        "kinds_of",
+        "lag",
+        "like",
+        "lines",
+        "spans_of",
+        "starts",
+        "templates",
+    )
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, like: Like = ()) -> None:
         self.doc = doc
+        self.like = like
         self.keys = doc.keys
         self.templates = doc.templates
         self.lines = doc.lines
@@ -337,10 +355,28 @@ class _Columns:
             self.spans_of[i] = (vstart, vend)
             if kind != PLAIN:
                 self.kinds_of[i] = kind
+        if self.like:
+            key, template = self.shared(key, template)
         self.keys.append(key)
         self.lines.append(line)
         self.starts.append(start)
         self.templates.append(template)
+
+    def shared(self, key: str, template: str) -> tuple[str, str]:
+        """``key`` and ``template`` as the ``like`` documents hold them where equal: the key
+        of the first that has it, the value template of the first whose binding of the key has
+        it (a bare ``KEY``'s empty one included: the same object either way)."""
+        found_key = False
+        for last, doc in self.like:
+            i = last.get(key)
+            if i is None:
+                continue
+            if not found_key:
+                key, found_key = doc.keys[i], True
+            theirs = doc.templates[i]
+            if theirs == template:
+                return key, theirs
+        return key, template
 
     def tail(self, text: str) -> None:
         """The trailing comment of the binding added last (from its value's end, or `` #``, to
@@ -364,8 +400,13 @@ class _Columns:
         return self.doc
 
 
-def parse(text: str) -> Document:
+def parse(text: str, like: Like = ()) -> Document:
     """Parse ``text`` losslessly. Never raises; syntax errors are recorded in ``errors``.
+
+    ``like``: documents (with their indexes) that hold most of the keys and values of
+    ``text``, such as the template of an env file: where a key or a value template equals
+    theirs, the new document holds their string, not a copy (:meth:`_Columns.shared`), and
+    the columns are the same as without them (100,000 keys: 10 MB less per document).
 
     Most lines are comments, blank lines and single-line ``KEY=value`` statements: the fast run
     (:func:`_ordinary_lines`) takes them with one anchored regex match each. The statement
@@ -373,7 +414,7 @@ def parse(text: str) -> Document:
     the fast run at the first line the fast run can take: no stretch of text is read more than
     twice. The first line is always the scanner's (the fast run starts at a newline).
     """
-    out = _Columns(Document(text))
+    out = _Columns(Document(text), like)
     n = len(text)
     pos = 1 if text.startswith("\ufeff") else 0
     line = 1
@@ -402,6 +443,17 @@ def _ordinary_lines(text: str, fm: re.Match[str], line: int, out: _Columns) -> t
     keys_append, lines_append = keys.append, out.lines.append
     starts_append, templates_append = out.starts.append, out.templates.append
     tails_append = out.doc.tails.append
+    # The first ``like`` document (see _Columns.shared) is looked at here, the others only
+    # where it has not the key or not the value: a call a line would cost 10 % of the parse.
+    # Its bindings mostly come in the same order: the one after the last found is tried first
+    # (a dict look-up a line costs twice as much: it misses the cache).
+    like_get, like_keys, like_templates = None, keys, keys
+    more = len(out.like) > 1
+    cursor = n_like = 0  # (the binding of the first ``like`` document to try first)
+    if out.like:
+        like_last, like_doc = out.like[0]
+        like_get, like_keys, like_templates = like_last.get, like_doc.keys, like_doc.templates
+        n_like = len(like_keys)
     at = fm.start()  # the newline before the current line
     while True:
         key, lead, double, single, value = fm.groups()
@@ -435,6 +487,18 @@ def _ordinary_lines(text: str, fm: re.Match[str], line: int, out: _Columns) -> t
                 closed = start + len(key) + len(lead) + len(content) + 3
                 if fm.end() != closed and "#" in text[closed : fm.end()]:
                     tails_append((i, text[closed : fm.end()]))  # a comment after the quote
+            if like_get is not None:  # (100,000 keys: 10 MB less, 10 % more time for the parse)
+                j = cursor if cursor < n_like and like_keys[cursor] == key else like_get(key)
+                if j is not None:
+                    cursor = j + 1
+                    key = like_keys[j]
+                    theirs = like_templates[j]
+                    if theirs == template:
+                        template = theirs
+                    elif more:
+                        template = out.shared(key, template)[1]
+                elif more:
+                    key, template = out.shared(key, template)
             keys_append(key)
             lines_append(line)
             starts_append(start)

@@ -213,7 +213,9 @@ def merged(
     in_order = _in_env_order(env, trail)
     text, block_header = _with_trailing_block(body, env, comparison, in_order, template_name, eol)
     del body  # (a copy of the template's text: not kept while the result is verified)
-    doc = parse(text)
+    # (its keys and values are the env file's or the template's: their strings, not copies)
+    like = ((env.last, env.doc), (template.last, template.doc))
+    doc = parse(text, like)
     text, doc, checked = _placed_for_references(
         text, doc, template, env, decisions, trail, block_header, eol, comments
     )
@@ -711,7 +713,7 @@ def _placed_for_references(
         own = frozenset(comment_text(c) for lines in comments.above.values() for c in lines)
         placed = place(text, doc, env, decisions, kept, block_header, eol, own)
         if placed != text:
-            text, doc = placed, parse(placed)
+            text, doc = placed, parse(placed, ((env.last, env.doc), (template.last, template.doc)))
             result = index("merged", doc)
             doubts = unsure(env, result, decisions, EMPTY, kept)
     return text, doc, _Checked(result, kept, doubts)
