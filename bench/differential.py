@@ -560,7 +560,7 @@ def worker(mode: str) -> None:
 # driver
 # --------------------------------------------------------------------------------------------
 
-_STAMP = re.compile(r"\d{8}_\d{6}")
+_STAMP = re.compile(r"\d{8}_\d{6}(?:_\d+)?")  # (``_2``: a second backup in the same second)
 _WHEN = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 
 

@@ -8,9 +8,10 @@ set operations), with no Python-level loop over lines at all:
 
 - ``check-floor``: start the interpreter, read both files, split them into lines, cut each line at
   its first ``=``, map keys to values (the last assignment wins), find the missing, extra and
-  changed keys, write one line per finding. It ignores comments, quotes, multi-line values,
+  changed keys, write their counts. It ignores comments, quotes, multi-line values,
   ``export``, line numbers, offsets, duplicates, opt-ins, the base, renames and secrets: a correct
-  check does all of that *and* this.
+  check does all of that *and* this, and makes a finding (a message naming the key and the
+  line) of each difference.
 - ``check-floor+regex``: the same, but each line classified with one anchored regex match, the
   least a parser that follows Compose's rules for keys and values must do per line.
 - ``fix-floor``: ``check-floor``, plus what fix must do besides: the merged text joined, the backup
@@ -54,13 +55,9 @@ def mapped(text):
 def findings(t, e):
     common = t.keys() & e.keys()
     differs = map(ne, map(t.__getitem__, common), map(e.__getitem__, common))
-    changed = list(compress(common, differs))
-    out = []
-    out += map("{}: missing".format, t.keys() - e.keys())
-    out += map("{}: extra".format, e.keys() - t.keys())
-    out += map("{}: changed".format, changed)
-    sys.stdout.write("\n".join(out))
-    return len(out)
+    counts = (len(t.keys() - e.keys()), len(e.keys() - t.keys()), sum(differs))
+    sys.stdout.write("missing %d, extra %d, changed %d\n" % counts)
+    return counts
 
 with open(".env.example", encoding="utf-8") as f:
     template_text = f.read()

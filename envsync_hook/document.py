@@ -493,10 +493,8 @@ def _ordinary_lines(text: str, fm: re.Match[str], line: int, out: _Columns) -> t
                     cursor = j + 1
                     key = like_keys[j]
                     theirs = like_templates[j]
-                    if theirs == template:
-                        template = theirs
-                    elif more:
-                        template = out.shared(key, template)[1]
+                    # (not equal: a value of its own, or ``j`` an earlier assignment of the key)
+                    template = theirs if theirs == template else out.shared(key, template)[1]
                 elif more:
                     key, template = out.shared(key, template)
             keys_append(key)

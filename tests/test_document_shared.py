@@ -94,3 +94,14 @@ def test_env_file_shares_the_templates_strings() -> None:
     assert env.keys == ["B", "A", "C", "E", "D"]
     assert env.templates == ["two", "changed", "x", "own", "q"]
     assert env.tails == [(4, " # mine")]
+
+
+def test_a_key_assigned_twice_shares_the_last_assignments_value() -> None:
+    """The fast run tries the like document's next binding first; when that is an earlier
+    assignment of the key with another value, the key's last assignment is still looked at
+    (a seed of the property above found the miss)."""
+    text = "A=one\nA=two\n"
+    side = index("like", parse(text))
+    shared = parse(text, [(side.last, side.doc)])
+    assert shared.templates == ["one", "two"]
+    assert shared.templates[1] is side.doc.templates[side.last["A"]]

@@ -119,13 +119,17 @@ PATTERNS = ("PASSWORD", "TOKEN", "KEY", "PW")
         (["A", "DB_PASSWORD"], ["X", "MY_KEY", "Y_PW"]),
         ([], ["A_TOKEN", "B"]),
         (["A_TOKEN"], []),
+        (["MY_KEY", "B"], ["MY_KEY", "B"]),  # (a hit of PATTERNS, not of other patterns)
     ],
 )
 def test_holding_with_an_earlier_call_is_holding(before: list[str], after: list[str]) -> None:
     seen = dict.fromkeys(before, 0)
-    known = (seen, _holding(seen, PATTERNS, None))
+    known = (PATTERNS, seen, _holding(seen, PATTERNS, None))
     names = dict.fromkeys(after, 0)
     assert _holding(names, PATTERNS, known) == _holding(names, PATTERNS, None)
+    # an earlier call with other patterns is no help
+    other = ("PASSWORD",)
+    assert _holding(names, other, known) == frozenset(_names_holding(after, other))
     assert _holding(names, PATTERNS, None) == frozenset(_names_holding(after, PATTERNS))
 
 
@@ -135,8 +139,8 @@ def test_holding_searches_anew_when_a_pattern_holds_a_newline() -> None:
     patterns = ("A\nB",)
     before, after = ["XA"], ["XA", "BY"]
     seen = dict.fromkeys(before, 0)
-    known = (seen, _holding(seen, patterns, None))
-    assert known[1] == frozenset()
+    known = (patterns, seen, _holding(seen, patterns, None))
+    assert known[2] == frozenset()
     whole = _holding(dict.fromkeys(after, 0), patterns, None)
     assert whole == frozenset({"XA"})  # (the joined names "xa\nby" hold "a\nb")
     assert _holding(dict.fromkeys(after, 0), patterns, known) == whole
@@ -244,3 +248,16 @@ def test_packed_with_most_is_the_start_of_all(items: list[str], width: int, most
     some = _packed("  .env: ", iter(items), width, most)
     assert some[:most] == every[:most]
     assert (len(some) > most) == (len(every) > most)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    keys=st.lists(st.text("pPaswWdD_kK1", max_size=10), max_size=6, unique=True),
+    patterns=st.lists(st.sampled_from(["PASS", "PASSWORD", "PW", "PWD", "KEY", "WD"]), max_size=4),
+)
+def test_names_holding_is_a_test_per_name(keys: list[str], patterns: list[str]) -> None:
+    """The words searched for leave out those holding another (``PASSWORD`` holds ``PASS``):
+    the same names come out as when each name is tested for every word."""
+    words = {p.lower() for p in patterns} | {"pw"}
+    expected = [k for k in keys if any(w in k.lower() for w in words)]
+    assert _names_holding(keys, tuple(patterns)) == expected
