@@ -82,6 +82,22 @@ def _comment_masks(
     return []
 
 
+#: fix's note on a key it moved (``merge.MARKER_PREFIX``): ``# envsync: KEY is now defined in ...``
+_MARKER_KEY = re.compile(r" envsync: (\S+) is now defined in ")
+
+
+def _marker_key_mask(
+    body: str, body_start: int, hide_keys: frozenset[str]
+) -> list[tuple[int, int, str]]:
+    """The key that fix's note names, masked when it is no plausible name or a hidden key: the
+    note is a comment, and a pasted PEM or token line read as a key must not print there
+    either."""
+    m = _MARKER_KEY.match(body)
+    if m is None or (plausible_key(m.group(1)) and m.group(1) not in hide_keys):
+        return []
+    return [(body_start + m.start(1), body_start + m.end(1), MASK)]
+
+
 def masked_text(
     doc: Document,
     show_values: bool,
@@ -134,6 +150,7 @@ def masked_text(
                 masks.append((body_start + lead, body_start + len(body.rstrip()), MASK))
         else:
             masks.extend(_comment_masks(body, body_start, show_values, patterns))
+            masks.extend(_marker_key_mask(body, body_start, hide_keys))
         pos = eol
     # lines compose rejects (the parser may stop there: everything after is hidden)
     hidden_from = n

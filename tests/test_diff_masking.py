@@ -132,3 +132,29 @@ def test_fix_diff_masks_a_comment_word_holding_a_pattern(tmp_path: Path) -> None
     proc = run(tmp_path, "fix", "--diff")
     assert "# mypassword: ***" in proc.stdout
     assert leak not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", False),  # a pasted PEM line read as a key
+        ("DB_HOST_2", True),  # a plausible name: fix's note names it
+    ],
+)
+def test_fix_diff_masks_an_implausible_key_in_fixs_note(
+    tmp_path: Path, key: str, shown: bool
+) -> None:
+    """A key that moved to another template of the set gets fix's note
+    (``# envsync: KEY is now defined in ...``); the diff shows its key as the statements' keys
+    are shown: masked when it is no plausible name (red team: the note printed it)."""
+    (tmp_path / ".env.example").write_text("A=1\n")
+    (tmp_path / "extra.env.example").write_text(f"{key}=1\nB=2\n")
+    (tmp_path / ".env").write_text(f"A=1\n{key}=mine\n")
+    (tmp_path / "extra.env").write_text("B=2\n")
+    (tmp_path / "base.env").write_text(f"A=1\n{key}=1\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    proc = run(tmp_path, "fix", "--diff", "--also", "extra.env.example", "--base", "base.env")
+    assert "Traceback" not in proc.stderr
+    note = [line for line in proc.stdout.splitlines() if "is now defined in" in line]
+    assert note == [f"+# envsync: {key if shown else '***'} is now defined in extra.env.example"]
+    assert (key in proc.stdout + proc.stderr) is shown
