@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 
-from envsync_hook.compare import Side, canonical, index
+from envsync_hook.compare import Side, canonical, index, like
 from envsync_hook.document import BARE, parse
 from envsync_hook.errors import EnvsyncError
 from envsync_hook.files import atomic, reading
@@ -342,8 +342,8 @@ def _record_side(record: Record, template: Path, env: Path, current: Side | None
         return None
     if current is not None and text == current.doc.text:
         return current  # the same text: no second parse (what a check after a fix meets)
-    like = () if current is None else [(current.last, current.doc)]  # (its strings, shared)
-    return index(f"{template} (sync record)", parse(text, like))
+    shared = () if current is None else like(current)  # (its strings, shared)
+    return index(f"{template} (sync record)", parse(text, shared))
 
 
 def forget_record(env: Path, backup_dir: Path) -> None:
@@ -400,8 +400,8 @@ def _text_sha256(text: str) -> str:
     from hashlib import sha256
 
     digest = sha256()
-    for i in range(0, len(text), 1 << 20):  # (surrogates escape one by one: parts encode alike)
-        digest.update(text[i : i + (1 << 20)].encode("utf-8", "surrogateescape"))
+    for part in atomic.encoded_parts(text, "surrogateescape"):
+        digest.update(part)
     return str(digest.hexdigest())
 
 
@@ -688,9 +688,7 @@ def _from_history(job: Job, template: Side, env: Side) -> BaseChoice | None:
         )
     _, i, text = best
     version, matched = versions[i], scorer.matched(text)
-    side = index(
-        f"{job.template}@{version.commit[:12]}", parse(text, [(template.last, template.doc)])
-    )
+    side = index(f"{job.template}@{version.commit[:12]}", parse(text, like(template)))
     detail = (
         f"{job.template} at {version.commit[:12]} ({version.label}): {matched} of {total} "
         f"values are its defaults (the current template's: {current_matched})"

@@ -147,9 +147,12 @@ class Finding(NamedTuple):
     analysis: str | None = None
 
     def at_or_above(self, fail_on: str) -> bool:
-        if fail_on == "never":
-            return False
-        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[fail_on]
+        return severity_fails(self.severity, fail_on)
+
+
+def severity_fails(severity: str, fail_on: str) -> bool:
+    """Whether a finding of ``severity`` fails a run with ``--fail-on fail_on``."""
+    return fail_on != "never" and SEVERITY_RANK[severity] >= SEVERITY_RANK[fail_on]
 
 
 _new_finding = tuple.__new__  # (a finding without the NamedTuple constructor's Python call)

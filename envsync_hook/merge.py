@@ -24,6 +24,7 @@ from envsync_hook.compare import (
     Side,
     canonical,
     index,
+    like,
     with_decisions,
 )
 from envsync_hook.document import (
@@ -214,8 +215,7 @@ def merged(
     text, block_header = _with_trailing_block(body, env, comparison, in_order, template_name, eol)
     del body  # (a copy of the template's text: not kept while the result is verified)
     # (its keys and values are the env file's or the template's: their strings, not copies)
-    like = ((env.last, env.doc), (template.last, template.doc))
-    doc = parse(text, like)
+    doc = parse(text, like(env, template))
     text, doc, checked = _placed_for_references(
         text, doc, template, env, decisions, trail, block_header, eol, comments
     )
@@ -738,7 +738,7 @@ def _placed_for_references(
         own = frozenset(comment_text(c) for lines in comments.above.values() for c in lines)
         placed = place(text, doc, env, decisions, kept, block_header, eol, own)
         if placed != text:
-            text, doc = placed, parse(placed, ((env.last, env.doc), (template.last, template.doc)))
+            text, doc = placed, parse(placed, like(env, template))
             result = index("merged", doc)
             doubts = unsure(env, result, decisions, EMPTY, kept)
     return text, doc, _Checked(result, kept, doubts)

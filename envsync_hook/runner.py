@@ -27,12 +27,12 @@ from envsync_hook.compare import (
     canonical,
     compare,
     index,
+    like,
     syntax_findings,
     with_decisions,
 )
 from envsync_hook.document import (
     Document,
-    Like,
     parse,
     template_errors,
     unclosed_quote,
@@ -102,13 +102,6 @@ def _read(job: Job, path: Path, what: str) -> str:
     """Read a file of the job; one not named on the command line must not lead out of the
     folder through a symlink (a planted ``.env.example -> ~/.ssh/id_rsa``)."""
     return reading.read_text(path, what, confine=os.path.abspath(path) not in job.explicit)
-
-
-def _like(*sides: Side) -> Like:
-    """``sides`` as a parse's ``like`` documents: the env file's keys and most of its values
-    are the template's, and its parse then holds the template's strings (100,000 keys: 10 MB
-    less for each text parsed so)."""
-    return [(side.last, side.doc) for side in sides]
 
 
 def load_templates(job: Job) -> Loaded:
@@ -336,7 +329,7 @@ def _check_loaded(
         return _missing(job, loaded, settings, started)
     etext = _read(job, job.env, "env file")
     bdir = backups.backup_dir_for(job.env, job.backup_dir or backup_dir)
-    edoc = parse(etext, _like(loaded.template))
+    edoc = parse(etext, like(loaded.template))
     quoted: list[Finding] = []
     if edoc.errors:
         edoc, quoted = _past_unclosed_quotes(str(job.env), edoc, settings)
@@ -648,7 +641,7 @@ def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: 
     and put in the fresh secrets ``--generate-secrets`` asks for."""
     from envsync_hook.merge import merged, own_comments
 
-    edoc = parse(etext, _like(loaded.template))
+    edoc = parse(etext, like(loaded.template))
     _refuse_syntax(str(job.env), edoc)
     env, c, loaded = _compare(job, loaded, edoc, settings, bdir)
     comments = own_comments(
@@ -657,7 +650,7 @@ def _merge_env(job: Job, loaded: Loaded, settings: Settings, bdir: Path, etext: 
     text, new_doc = merged(loaded.template, env, c, job.template.name, comments)
     new, generated = _generate(settings, text)
     if generated:  # (fresh secrets went in: the findings that remain are the final text's)
-        new_doc = parse(new, _like(env, loaded.template))
+        new_doc = parse(new, like(env, loaded.template))
     findings = tuple(c.findings)  # (sorted by compare)
     if generated:  # a published default that was just replaced is no longer one
         fresh_keys = set(generated)
@@ -854,9 +847,7 @@ def _after_setup(
     file compared with the base check would pick, the sync record just written, and its
     mode), not the ENV012 that the creation resolved. The base it names is the creation's
     (none): the record check would take was written by this run."""
-    _env, c, compared = _compare(
-        job, loaded, parse(created, _like(loaded.template)), settings, bdir
-    )
+    _env, c, compared = _compare(job, loaded, parse(created, like(loaded.template)), settings, bdir)
     result = PairResult(
         compared.template.path,
         str(job.env),

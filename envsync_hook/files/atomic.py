@@ -109,11 +109,19 @@ def write_temp(
     return tmp
 
 
-def write_text(fd: int, text: str) -> None:
-    """Write the UTF-8 form of ``text`` (encodable: see :func:`not_encodable`) a megabyte at a
-    time: its whole encoding is not held besides the text (at 100,000 keys, 10 MB of peak)."""
+def encoded_parts(text: str, errors: str = "strict") -> Iterator[bytes]:
+    """The UTF-8 form of ``text`` a megabyte of text at a time: its whole encoding is never
+    held besides the text (at 100,000 keys, 10 MB of peak). A part ends between two
+    characters, so the parts are the whole encoding (a lone surrogate is one character)."""
     for i in range(0, len(text), CHUNK):
-        write_all(fd, text[i : i + CHUNK].encode("utf-8"))
+        yield text[i : i + CHUNK].encode("utf-8", errors)
+
+
+def write_text(fd: int, text: str) -> None:
+    """Write the UTF-8 form of ``text`` (encodable: see :func:`not_encodable`) part by part
+    (:func:`encoded_parts`)."""
+    for part in encoded_parts(text):
+        write_all(fd, part)
 
 
 #: what UTF-8 cannot encode: lone surrogates

@@ -6,11 +6,10 @@ from collections import Counter
 from collections.abc import Sequence
 from operator import itemgetter
 
-from envsync_hook.findings import RULES, SEVERITIES, SEVERITY_RANK, PairResult
+from envsync_hook.findings import RULES, SEVERITIES, PairResult, severity_fails
 from envsync_hook.lean import NamedTuple
 
 _SEVERITY, _CODE = itemgetter(4), itemgetter(2)  # (Finding.severity, Finding.code)
-_RANK = SEVERITY_RANK
 
 
 class Counts(NamedTuple):
@@ -37,7 +36,7 @@ def count(results: Sequence[PairResult], fail_on: str) -> Counts:
         for severity, n in severities.items():
             by_severity[severity] = by_severity.get(severity, 0) + n
             # (Finding.at_or_above of the first finding of each severity, in that order)
-            failed = failed or (fail_on != "never" and _RANK[severity] >= _RANK[fail_on])
+            failed = failed or severity_fails(severity, fail_on)
         for code, n in Counter(map(_CODE, pair.findings)).items():
             by_code[code] = by_code.get(code, 0) + n
         total += len(pair.findings)
